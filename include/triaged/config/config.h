@@ -1,0 +1,79 @@
+#pragma once
+
+// The effective configuration as plain structs. Filled and fully validated by ConfigLoader
+// (config_loader.h, the only place that sees TOML); everything downstream trusts these values.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace triaged::config {
+
+using Duration = std::chrono::milliseconds;
+
+// "127.0.0.1:8080", "[::1]:8080" or "name:8080". Names are resolved by DNS at run time.
+struct HostPort {
+  std::string host;          // without brackets
+  uint16_t port = 0;
+  bool is_ip_literal = false;  // true for IPv4/IPv6 literals: no DNS needed
+
+  std::string toString() const;  // brackets IPv6 back: "[::1]:80"
+  bool operator==(const HostPort&) const = default;
+};
+
+struct ServerConfig {
+  HostPort listen;                                   // required
+  std::optional<HostPort> admin_listen = HostPort{"127.0.0.1", 9901, true};  // "" disables
+  uint32_t workers = 1;                              // resolved: 0 in the file = one per core
+  Duration drain_timeout{10'000};
+  Duration client_header_timeout{10'000};
+  Duration client_idle_timeout{60'000};
+  uint64_t max_request_header_bytes = 65536;
+  uint64_t max_request_body_bytes = 0;  // 0 = unlimited
+  std::vector<HostPort> dns_servers;    // empty = /etc/resolv.conf
+  Duration dns_refresh{30'000};
+};
+
+struct LogConfig {
+  std::string level = "info";   // trace debug info warn error
+  std::string format = "json";  // json | text
+  bool access_log = false;
+  std::string hint_language = "en";  // en | zh
+  bool expose_details = false;  // internal addresses in proxy-made error bodies
+};
+
+struct UpstreamConfig {
+  std::string name;                 // required, unique
+  std::vector<HostPort> endpoints;  // required, non-empty
+  Duration connect_timeout{1'000};
+  Duration response_header_timeout{15'000};
+  Duration body_idle_timeout{60'000};
+  Duration request_timeout{0};  // 0 = off
+  uint32_t max_connections = 256;
+  uint32_t max_pending = 1024;
+  Duration pending_timeout{5'000};  // extension: longest wait for a connection slot
+  Duration keepalive_idle_timeout{30'000};
+  uint32_t max_idle_connections = 32;  // extension: idle pooled connections kept per endpoint
+  uint64_t max_response_header_bytes = 32768;
+  uint32_t retries = 1;
+};
+
+struct RouteConfig {
+  std::string prefix = "/";
+  std::optional<std::string> host;  // exact, case-insensitive Host match (port ignored)
+  std::string upstream;             // required; names an UpstreamConfig
+};
+
+struct Config {
+  std::string source_file;  // path the config was read from (for messages)
+  ServerConfig server;
+  LogConfig log;
+  std::vector<UpstreamConfig> upstreams;
+  std::vector<RouteConfig> routes;
+
+  const UpstreamConfig* findUpstream(const std::string& name) const;
+};
+
+}  // namespace triaged::config

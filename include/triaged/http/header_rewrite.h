@@ -1,0 +1,63 @@
+#pragma once
+
+// Builds the heads triaged sends: the request head to the upstream and the response head to the
+// client. Pure functions over message.h structs: hop-by-hop removal, X-Forwarded-*, request id,
+// and the framing decisions (re-chunking, close-delimited bodies, keep-alive).
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "triaged/http/message.h"
+
+namespace triaged::http {
+
+struct ForwardContext {
+  std::string_view client_ip;     // appended to X-Forwarded-For
+  std::string_view request_id;    // the client's X-Request-Id, or a generated one
+  std::string_view default_host;  // Host to send when the client sent none (HTTP/1.0)
+};
+
+// True for headers never forwarded as-is: Connection, Keep-Alive, Proxy-Connection, TE,
+// Transfer-Encoding, Upgrade, plus every name listed in Connection. (Trailer is end-to-end.)
+bool isHopByHop(std::string_view name, const Headers& all_headers);
+
+// The full request head for the upstream ("METHOD target HTTP/1.1\r\n...\r\n\r\n").
+// Always HTTP/1.1 with keep-alive; body framing: Content-Length kept, chunked re-chunked.
+// Upgrade requests keep "Connection: upgrade" and Upgrade.
+std::string buildUpstreamRequestHead(const RequestHead& request, const ForwardContext& ctx);
+
+struct ResponsePlan {
+  BodyFraming framing = BodyFraming::None;  // how the body goes to the client
+  bool close_after = false;                 // close the client connection after this response
+};
+
+// Decides how to frame `response` to the client that sent `request`.
+//   - HEAD request, 1xx, 204, 304: no body (Content-Length passed on unchanged).
+//   - Content-Length: kept.
+//   - Chunked or until-close: chunked to HTTP/1.1 clients; close-delimited to HTTP/1.0 clients.
+//   - close_after when the client asked for it, the client is 1.0 without keep-alive, the body
+//     is close-delimited, `force_close` (draining, error) is set, or the request was an upgrade
+//     that the upstream did not accept.
+ResponsePlan planResponse(const RequestHead& request, const ResponseHead& response,
+                          bool force_close);
+
+// The response head for the client, following `plan`. Adds X-Request-Id when the upstream did
+// not send one.
+std::string buildClientResponseHead(const ResponseHead& response, const ResponsePlan& plan,
+                                    std::string_view request_id);
+
+// A proxy-made response (error or 100 Continue is not one of these): status line, Content-Type
+// text/plain, Content-Length, X-Request-Id, X-Triaged-Cause (when cause non-empty), Connection:
+// close when `close`, then `body`.
+std::string buildLocalReply(int status, std::string_view cause, std::string_view request_id,
+                            std::string_view body, bool close);
+
+// Standard reason phrase ("Bad Gateway"); "Unknown" for codes it does not know.
+std::string_view reasonPhrase(int status);
+
+// Chunked encoding pieces: "1a2b\r\n" and the last chunk with trailers.
+void appendChunkHeader(std::string& out, size_t len);
+std::string lastChunk(const Headers& trailers);
+
+}  // namespace triaged::http

@@ -1,0 +1,109 @@
+#pragma once
+
+// MessageParser wraps llhttp (strict mode) for one connection's stream of requests or responses.
+// It owns the llhttp state, collects the head into RequestHead/ResponseHead, hands body bytes to
+// its callbacks as spans into the caller's buffer (valid only during the call), and pauses after
+// every complete message so the owner decides when the next pipelined message may start.
+// Single-threaded; lives as long as its connection. No libevent.
+
+#include <llhttp.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "triaged/http/message.h"
+
+namespace triaged::http {
+
+enum class ParseErrorKind : uint8_t {
+  None,
+  HeaderTooLarge,    // head over the configured byte limit (request: 431; response: 502)
+  BadMessage,        // anything else invalid: framing, syntax, smuggling vectors (400 / 502)
+  UnexpectedEof,     // connection ended inside a message (truncated body or partial head)
+};
+
+struct ParseError {
+  ParseErrorKind kind = ParseErrorKind::None;
+  std::string code;    // llhttp errno name ("HPE_INVALID_HEADER_TOKEN") or our own ("TRIAGED_OBS_FOLD")
+  std::string reason;  // human-readable
+};
+
+// Callbacks a parser owner implements. All are invoked from inside feed()/finish().
+class ParserCallbacks {
+ public:
+  virtual ~ParserCallbacks() = default;
+  // The head is complete; read it with MessageParser::request()/response().
+  virtual void onHead() = 0;
+  // A span of body bytes (already de-chunked).
+  virtual void onBody(const char* data, size_t len) = 0;
+  // The message ended. For chunked bodies `trailers` holds the trailer fields (often empty).
+  virtual void onMessageComplete(const Headers& trailers) = 0;
+};
+
+class MessageParser {
+ public:
+  enum class Type : uint8_t { Request, Response };
+
+  enum class Status : uint8_t {
+    NeedMore,         // all input consumed, message not complete yet
+    MessageComplete,  // paused after a complete message; `consumed` counts up to its end
+    Upgrade,          // head of an upgrade (request with Upgrade, or a 101 response) is complete;
+                      // bytes after `consumed` belong to the tunnel
+    Error,            // see error(); the connection must be closed after the error reply
+  };
+
+  struct FeedResult {
+    Status status = Status::NeedMore;
+    size_t consumed = 0;
+  };
+
+  MessageParser(Type type, ParserCallbacks& callbacks, uint64_t max_head_bytes);
+  MessageParser(const MessageParser&) = delete;
+  MessageParser& operator=(const MessageParser&) = delete;
+
+  // Parses as much of data[0, len) as possible. After MessageComplete, call resume() before
+  // feeding the next message's bytes.
+  FeedResult feed(const char* data, size_t len);
+  // The peer closed the connection. Completes an until-close body, or reports UnexpectedEof
+  // if a message was in progress. Returns MessageComplete, NeedMore (idle: nothing in
+  // progress) or Error.
+  Status finish();
+  // Allow the next message after MessageComplete. Clears the head.
+  void resume();
+
+  // Response parsers only: the request this response answers was HEAD, so a Content-Length or
+  // chunked header does not announce a body. Set before feeding the response.
+  void setExpectNoBody(bool no_body) { expect_no_body_ = no_body; }
+
+  const RequestHead& request() const { return request_; }
+  const ResponseHead& response() const { return response_; }
+  const ParseError& error() const { return error_; }
+  // True once any byte of the current message was parsed (distinguishes "nothing received"
+  // from "a partial head").
+  bool messageStarted() const { return message_started_; }
+  bool headComplete() const { return head_complete_; }
+  uint64_t headBytes() const { return head_bytes_; }
+
+ private:
+  friend struct ParserTrampolines;
+  // (internals left to the implementation)
+  llhttp_t parser_{};
+  Type type_;
+  ParserCallbacks& callbacks_;
+  uint64_t max_head_bytes_;
+  bool expect_no_body_ = false;
+  bool message_started_ = false;
+  bool head_complete_ = false;
+  bool in_trailers_ = false;
+  bool last_was_value_ = false;
+  uint64_t head_bytes_ = 0;
+  RequestHead request_;
+  ResponseHead response_;
+  Headers* current_headers_ = nullptr;
+  Headers trailers_;
+  ParseError error_;
+};
+
+}  // namespace triaged::http
