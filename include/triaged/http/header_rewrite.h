@@ -30,6 +30,9 @@ std::string buildUpstreamRequestHead(const RequestHead& request, const ForwardCo
 struct ResponsePlan {
   BodyFraming framing = BodyFraming::None;  // how the body goes to the client
   bool close_after = false;                 // close the client connection after this response
+  // An HTTP/1.0 client that asked for keep-alive and keeps it: 1.0 defaults to close, so the
+  // response must say "Connection: keep-alive".
+  bool announce_keep_alive = false;
 };
 
 // Decides how to frame `response` to the client that sent `request`.
@@ -39,6 +42,7 @@ struct ResponsePlan {
 //   - close_after when the client asked for it, the client is 1.0 without keep-alive, the body
 //     is close-delimited, `force_close` (draining, error) is set, or the request was an upgrade
 //     that the upstream did not accept.
+//   - 1xx (interim and 101) are never close_after: the final response (or the tunnel) decides.
 ResponsePlan planResponse(const RequestHead& request, const ResponseHead& response,
                           bool force_close);
 

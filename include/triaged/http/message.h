@@ -36,9 +36,9 @@ struct RequestHead {
   uint8_t version_minor = 1;
   Headers headers;
   BodyFraming framing = BodyFraming::None;
-  uint64_t content_length = 0;  // when framing == ContentLength
-  bool keep_alive = true;       // the client allows another request on this connection
-  bool upgrade = false;         // Connection: upgrade + Upgrade: ... (WebSocket)
+  uint64_t content_length = 0;   // when framing == ContentLength
+  bool keep_alive = true;        // the client allows another request on this connection
+  bool upgrade = false;          // Connection: upgrade + Upgrade: ... (WebSocket), or CONNECT
   bool expect_continue = false;  // Expect: 100-continue
 
   bool isHead() const { return method == "HEAD"; }

@@ -19,14 +19,15 @@ namespace triaged::http {
 
 enum class ParseErrorKind : uint8_t {
   None,
-  HeaderTooLarge,    // head over the configured byte limit (request: 431; response: 502)
-  BadMessage,        // anything else invalid: framing, syntax, smuggling vectors (400 / 502)
-  UnexpectedEof,     // connection ended inside a message (truncated body or partial head)
+  HeaderTooLarge,  // head over the configured byte limit (request: 431; response: 502)
+  BadMessage,      // anything else invalid: framing, syntax, smuggling vectors (400 / 502)
+  UnexpectedEof,   // connection ended inside a message (truncated body or partial head)
 };
 
 struct ParseError {
   ParseErrorKind kind = ParseErrorKind::None;
-  std::string code;    // llhttp errno name ("HPE_INVALID_HEADER_TOKEN") or our own ("TRIAGED_OBS_FOLD")
+  std::string
+      code;  // llhttp errno name ("HPE_INVALID_HEADER_TOKEN") or our own ("TRIAGED_OBS_FOLD")
   std::string reason;  // human-readable
 };
 
@@ -39,6 +40,7 @@ class ParserCallbacks {
   // A span of body bytes (already de-chunked).
   virtual void onBody(const char* data, size_t len) = 0;
   // The message ended. For chunked bodies `trailers` holds the trailer fields (often empty).
+  // Not called for an upgrade: feed() returning Status::Upgrade is its end.
   virtual void onMessageComplete(const Headers& trailers) = 0;
 };
 
@@ -49,8 +51,10 @@ class MessageParser {
   enum class Status : uint8_t {
     NeedMore,         // all input consumed, message not complete yet
     MessageComplete,  // paused after a complete message; `consumed` counts up to its end
-    Upgrade,          // head of an upgrade (request with Upgrade, or a 101 response) is complete;
-                      // bytes after `consumed` belong to the tunnel
+    Upgrade,          // head of an upgrade (request with Connection: upgrade + Upgrade, CONNECT,
+                      // or any 101 response) is complete; bytes after `consumed` belong to the
+                      // tunnel. onMessageComplete is not called. (The rare upgrade request with a
+                      // body gets it through onBody first and `consumed` ends after it.)
     Error,            // see error(); the connection must be closed after the error reply
   };
 
@@ -64,7 +68,9 @@ class MessageParser {
   MessageParser& operator=(const MessageParser&) = delete;
 
   // Parses as much of data[0, len) as possible. After MessageComplete, call resume() before
-  // feeding the next message's bytes.
+  // feeding the next message's bytes (feeding without it is an Error). onHead() and
+  // onMessageComplete() run from feed() itself, onBody() from inside llhttp. After Error every
+  // call returns Error; after Upgrade every call returns Upgrade with consumed 0.
   FeedResult feed(const char* data, size_t len);
   // The peer closed the connection. Completes an until-close body, or reports UnexpectedEof
   // if a message was in progress. Returns MessageComplete, NeedMore (idle: nothing in
@@ -74,7 +80,8 @@ class MessageParser {
   void resume();
 
   // Response parsers only: the request this response answers was HEAD, so a Content-Length or
-  // chunked header does not announce a body. Set before feeding the response.
+  // chunked header does not announce a body. Set before feeding the response; it survives
+  // resume() (so it still applies to the final response after a 100 Continue) until changed.
   void setExpectNoBody(bool no_body) { expect_no_body_ = no_body; }
 
   const RequestHead& request() const { return request_; }
@@ -88,17 +95,53 @@ class MessageParser {
 
  private:
   friend struct ParserTrampolines;
-  // (internals left to the implementation)
+
+  // Why llhttp stopped with HPE_PAUSED. The parser pauses itself at the end of the head and at
+  // the start of the trailer section: those are the only ways to learn where they lie in the
+  // caller's buffer, which the head byte limit and the line-ending scan need.
+  enum class Pause : uint8_t { None, HeadComplete, TrailersStart, MessageComplete };
+  enum class State : uint8_t { Parsing, AwaitingResume, Upgraded, Failed };
+
+  // llhttp callbacks, reached through ParserTrampolines. They return 0, HPE_PAUSED, or -1 after
+  // fail() recorded why.
+  int onMessageBegin();
+  int onUrl(const char* at, size_t len);
+  int onStatus(const char* at, size_t len);
+  int onHeaderField(const char* at, size_t len);
+  int onHeaderFieldComplete();
+  int onHeaderValue(const char* at, size_t len);
+  int onHeaderValueComplete();
+  int onHeadersComplete();
+  int onBody(const char* at, size_t len);
+  int onChunkHeader();
+  int onMessageComplete();
+
+  int fail(ParseErrorKind kind, std::string_view code, std::string_view reason);
+  int checkHeadLimit(const char* span_end);
+  bool scanLineEndings(const char* from, const char* to);
+  bool scanning() const { return !head_complete_ || in_trailers_; }
+  bool isUpgrade() const { return type_ == Type::Request ? request_.upgrade : response_.upgrade; }
+  BodyFraming framing() const {
+    return type_ == Type::Request ? request_.framing : response_.framing;
+  }
+  FeedResult failFeed(const char* data, size_t len, const char* pos);
+  void resetMessage();
+
   llhttp_t parser_{};
   Type type_;
   ParserCallbacks& callbacks_;
   uint64_t max_head_bytes_;
+  State state_ = State::Parsing;
+  Pause pause_ = Pause::None;
   bool expect_no_body_ = false;
   bool message_started_ = false;
   bool head_complete_ = false;
   bool in_trailers_ = false;
-  bool last_was_value_ = false;
+  bool field_open_ = false;  // a header name is being accumulated across spans
+  char scan_prev_ = 0;       // last head byte seen by scanLineEndings, carried across feeds
+  const char* exec_start_ = nullptr;  // start of the buffer llhttp is executing right now
   uint64_t head_bytes_ = 0;
+  uint64_t trailer_bytes_ = 0;
   RequestHead request_;
   ResponseHead response_;
   Headers* current_headers_ = nullptr;

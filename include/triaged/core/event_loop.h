@@ -1,0 +1,83 @@
+#pragma once
+
+// EventLoop owns one event_base (one per worker thread, one for the main thread) and the queue of
+// objects waiting to be destroyed. Objects that must not die inside their own callback hand
+// themselves to deferredDelete(); the queue is drained on the next loop turn (Envoy's
+// DeferredDeletable). Not thread-safe except post(), which any thread may call.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "triaged/core/c_handle.h"
+
+namespace triaged {
+
+class DeferredDeletable {
+ public:
+  virtual ~DeferredDeletable() = default;
+};
+using DeferredDeletablePtr = std::unique_ptr<DeferredDeletable>;
+
+using MonotonicTime = std::chrono::steady_clock::time_point;
+
+class EventLoop {
+ public:
+  // Creates the event_base; throws std::runtime_error (startup only) when libevent cannot.
+  EventLoop();
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  event_base* base() const { return base_.get(); }
+
+  // Runs until exit() or until nothing is pending.
+  void run();
+  // Makes run() return after the current turn. Loop thread only.
+  void exit();
+
+  // Destroys `object` on the next loop turn, outside every callback currently on the stack.
+  void deferredDelete(DeferredDeletablePtr object);
+
+  // Destroys everything queued by deferredDelete() now. For owners tearing down, so queued
+  // objects die before the things they refer to.
+  void clearDeferred() { drainDeferred(); }
+
+  // Runs `fn` on the loop thread on its next turn. Safe from any thread.
+  void post(std::function<void()> fn);
+
+  // Monotonic time, cached per loop turn where libevent caches it.
+  MonotonicTime now() const { return std::chrono::steady_clock::now(); }
+
+ private:
+  void drainDeferred();
+  void runPosted();
+
+  EventBasePtr base_;  // first member: destroyed last, after every event that refers to it
+  EventPtr deferred_event_;
+  EventPtr posted_event_;
+  std::vector<DeferredDeletablePtr> to_delete_;
+  std::mutex posted_mutex_;
+  std::vector<std::function<void()>> posted_;
+};
+
+// A one-shot timer owned by the object it serves; disarmed when destroyed.
+class Timer {
+ public:
+  Timer(EventLoop& loop, std::function<void()> on_fire);
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
+
+  void arm(std::chrono::milliseconds after);
+  void disarm();
+  bool armed() const;
+
+ private:
+  static void onFire(evutil_socket_t, short, void* ctx) noexcept;
+  std::function<void()> on_fire_;
+  EventPtr event_;
+};
+
+}  // namespace triaged

@@ -1,0 +1,155 @@
+#pragma once
+
+// UpstreamCluster: one [[upstream]] as seen by one worker — its endpoints (addresses, DNS state,
+// passive health), the pool of idle keep-alive connections per endpoint, the connection limit
+// and the queue of requests waiting for a slot. Owned by its Worker, declared after the
+// Resolver and before every connection, so it outlives all of its connections. Loop thread only.
+// Limits (max_connections, max_pending) are divided evenly between workers, so no lock is shared.
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "triaged/config/config.h"
+#include "triaged/core/event_loop.h"
+#include "triaged/diagnose/failure.h"
+#include "triaged/net/connection.h"
+#include "triaged/net/resolver.h"
+#include "triaged/proxy/endpoint_health.h"
+
+namespace triaged::proxy {
+
+class UpstreamCluster;
+
+struct Endpoint {
+  enum class DnsState : uint8_t { Literal, Pending, Resolved, Failed };
+
+  config::HostPort configured;  // as written in the config
+  std::string name;             // "127.0.0.1:8081" / "app.svc:8080", for logs
+  DnsState dns_state = DnsState::Literal;
+  std::vector<net::SocketAddress> addresses;
+  size_t next_address = 0;
+  std::string dns_error;  // last resolution error text
+  net::Resolver::QueryPtr query;
+  EndpointHealth health;
+  uint32_t open_connections = 0;
+  std::vector<std::unique_ptr<class UpstreamConnection>> idle;  // most recently used last
+};
+
+// One TCP connection to an endpoint. While a session uses it, its events go to the session;
+// while idle in the pool, it watches for the upstream closing it and for its idle timeout.
+class UpstreamConnection final : public net::ConnectionCallbacks {
+ public:
+  UpstreamConnection(UpstreamCluster& cluster, Endpoint& endpoint, BufferEventPtr bev,
+                     const net::SocketAddress& address, EventLoop& loop);
+  ~UpstreamConnection() override;
+  UpstreamConnection(const UpstreamConnection&) = delete;
+  UpstreamConnection& operator=(const UpstreamConnection&) = delete;
+
+  net::Connection& connection() { return connection_; }
+  Endpoint& endpoint() { return endpoint_; }
+  const net::SocketAddress& address() const { return address_; }
+  // Gives the connection's events to `owner` (a session), or takes them back (nullptr).
+  void setOwner(net::ConnectionCallbacks* owner);
+
+  uint32_t requests_served = 0;  // completed exchanges before the current one
+  MonotonicTime idle_since{};    // when it last went back to the pool
+  bool connected = false;
+
+  // ConnectionCallbacks (used only while idle in the pool)
+  void onReadable() override;
+  void onWriteDrained() override;
+  void onEvent(short what, int err) override;
+
+ private:
+  UpstreamCluster& cluster_;
+  Endpoint& endpoint_;
+  net::SocketAddress address_;
+  net::Connection connection_;
+  net::ConnectionCallbacks* owner_ = nullptr;
+  Timer idle_timer_;
+};
+using UpstreamConnectionPtr = std::unique_ptr<UpstreamConnection>;
+
+// Something waiting for the cluster: a connection slot, or an endpoint name to resolve.
+class ClusterWaiter {
+ public:
+  virtual ~ClusterWaiter() = default;
+  // Call acquire() again.
+  virtual void onClusterReady() = 0;
+};
+
+struct Acquired {
+  enum class Kind : uint8_t {
+    Reused,      // `connection` is an idle pooled connection, ready to use
+    Connecting,  // `connection` is a new connection; CONNECTED or ERROR follows
+    Waiting,     // queued: onClusterReady() will be called
+    Failed,      // `cause` (+ `err`): connect failed at once, DNS failed, none healthy, overload
+  };
+  Kind kind = Kind::Failed;
+  UpstreamConnectionPtr connection;
+  Endpoint* endpoint = nullptr;
+  diagnose::FailureCause cause = diagnose::FailureCause::None;
+  int err = 0;
+  std::string detail;  // e.g. the DNS error text
+};
+
+class UpstreamCluster {
+ public:
+  UpstreamCluster(EventLoop& loop, net::Resolver& resolver, const config::UpstreamConfig& config,
+                  uint32_t workers, std::chrono::milliseconds dns_refresh);
+  ~UpstreamCluster();
+  UpstreamCluster(const UpstreamCluster&) = delete;
+  UpstreamCluster& operator=(const UpstreamCluster&) = delete;
+
+  const config::UpstreamConfig& config() const { return config_; }
+  const std::string& name() const { return config_.name; }
+
+  // Picks an endpoint (round robin over healthy ones, avoiding `avoid` when another is
+  // available) and gets a connection to it. `fresh_only` skips the idle pool (retries).
+  Acquired acquire(ClusterWaiter& waiter, const Endpoint* avoid, bool fresh_only);
+  // Removes `waiter` from the queue (it gave up or was answered otherwise).
+  void cancelWait(ClusterWaiter& waiter);
+
+  // A session is done with `connection`; `reusable` keeps it for the next request.
+  void release(UpstreamConnectionPtr connection, bool reusable);
+  // Passive health input from the session that owns a connect attempt.
+  void reportConnect(Endpoint& endpoint, bool success);
+  void reportProbeAbandoned(Endpoint& endpoint);
+
+  // Closes every idle connection (drain).
+  void closeIdle();
+
+  // Called by UpstreamConnection.
+  void onConnectionOpened(Endpoint& endpoint);
+  void onConnectionClosed(Endpoint& endpoint);
+  void closeIdleConnection(UpstreamConnection& connection);
+
+  uint32_t openConnections() const { return open_; }
+  uint32_t idleConnections() const;
+  const std::vector<std::unique_ptr<Endpoint>>& endpoints() const { return endpoints_; }
+
+ private:
+  void resolve(Endpoint& endpoint);
+  void onResolved(Endpoint& endpoint, const net::Resolution& result);
+  void wakeWaiters(bool all);
+  UpstreamConnection* oldestIdleElsewhere(const Endpoint* except);
+
+  EventLoop& loop_;
+  net::Resolver& resolver_;
+  config::UpstreamConfig config_;
+  uint32_t max_connections_;
+  uint32_t max_pending_;
+  std::chrono::milliseconds dns_refresh_;
+  std::vector<std::unique_ptr<Endpoint>> endpoints_;
+  size_t next_endpoint_ = 0;
+  uint32_t open_ = 0;
+  std::deque<ClusterWaiter*> waiters_;
+  bool wake_all_ = false;
+  Timer wake_timer_;
+  Timer refresh_timer_;
+};
+
+}  // namespace triaged::proxy

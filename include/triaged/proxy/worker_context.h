@@ -1,0 +1,30 @@
+#pragma once
+
+// What a client connection and its sessions need from the worker they run on. Implemented by
+// server::Worker; an interface so the proxy stage does not depend on how workers are built.
+
+#include <string_view>
+
+#include "triaged/config/config.h"
+#include "triaged/core/event_loop.h"
+
+namespace triaged::proxy {
+
+class Router;
+class UpstreamCluster;
+class ClientConnection;
+
+class WorkerContext {
+ public:
+  virtual ~WorkerContext() = default;
+  virtual EventLoop& loop() = 0;
+  virtual const config::Config& config() const = 0;
+  virtual const Router& router() const = 0;
+  // nullptr for an unknown name (cannot happen after validation).
+  virtual UpstreamCluster* cluster(std::string_view name) = 0;
+  virtual bool draining() const = 0;
+  // The connection has closed its socket; the worker forgets it and destroys it later.
+  virtual void onClientClosed(ClientConnection& connection) = 0;
+};
+
+}  // namespace triaged::proxy

@@ -1,0 +1,75 @@
+#pragma once
+
+// Worker: one event-loop thread of the data plane. Owns its event loop (declared first, so it
+// is destroyed last), its resolver, its view of every upstream (pools, health, limits), its
+// SO_REUSEPORT listener and every client connection it accepted. Nothing on the request path
+// is shared with other workers, so nothing there takes a lock. Created and joined by the
+// Daemon on the main thread; everything else runs on the worker's own thread.
+
+#include <atomic>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "triaged/config/config.h"
+#include "triaged/core/event_loop.h"
+#include "triaged/net/resolver.h"
+#include "triaged/proxy/client_connection.h"
+#include "triaged/proxy/router.h"
+#include "triaged/proxy/upstream_cluster.h"
+#include "triaged/proxy/worker_context.h"
+
+namespace triaged::server {
+
+class Worker final : public proxy::WorkerContext {
+ public:
+  // Takes ownership of `listen_fd`. `on_stopped` runs on the worker thread when its loop ends.
+  Worker(const config::Config& config, const proxy::Router& router, int listen_fd,
+         uint32_t index, std::function<void()> on_stopped);
+  ~Worker() override;
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void start();
+  // Any thread: stop accepting, finish in-flight requests within drain_timeout, then stop.
+  void requestDrain();
+  // Any thread: close every connection now and stop.
+  void requestStop();
+  void join();
+
+  // WorkerContext
+  EventLoop& loop() override { return loop_; }
+  const config::Config& config() const override { return config_; }
+  const proxy::Router& router() const override { return router_; }
+  proxy::UpstreamCluster* cluster(std::string_view name) override;
+  bool draining() const override { return draining_; }
+  void onClientClosed(proxy::ClientConnection& connection) override;
+
+ private:
+  static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len,
+                       void* ctx) noexcept;
+  static void onAcceptError(evconnlistener*, void* ctx) noexcept;
+  void accept(int fd, const sockaddr* addr, int len);
+  void beginDrain();
+  void forceClose();
+  void maybeStop();
+
+  EventLoop loop_;  // first: destroyed last
+  const config::Config& config_;
+  const proxy::Router& router_;
+  uint32_t index_;
+  std::function<void()> on_stopped_;
+  net::Resolver resolver_;
+  std::vector<std::unique_ptr<proxy::UpstreamCluster>> clusters_;
+  ListenerPtr listener_;
+  Timer drain_deadline_;
+  Timer accept_resume_;
+  std::list<std::unique_ptr<proxy::ClientConnection>> connections_;
+  bool draining_ = false;
+  std::thread thread_;
+};
+
+}  // namespace triaged::server

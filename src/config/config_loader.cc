@@ -1,0 +1,979 @@
+// The only translation unit that sees toml11 (STYLE.md): every toml11 exception is caught here
+// and turned into ConfigProblems, so nothing downstream needs to know the file format.
+
+#include "triaged/config/config_loader.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <toml.hpp>
+#include <utility>
+
+namespace triaged::config {
+
+std::string ConfigProblem::format() const {
+  return file + ":" + std::to_string(line) + ": " + key + ": " + reason;
+}
+
+namespace {
+
+std::string joinProblems(const std::vector<ConfigProblem>& problems) {
+  std::string out;
+  for (const auto& problem : problems) {
+    if (!out.empty()) out += '\n';
+    out += problem.format();
+  }
+  return out;
+}
+
+}  // namespace
+
+ConfigError::ConfigError(std::vector<ConfigProblem> problems)
+    : std::runtime_error(joinProblems(problems)), problems_(std::move(problems)) {}
+
+namespace {
+
+constexpr std::string_view kDurationExpected =
+    R"(expected a duration such as "250ms", "1s" or "2m")";
+constexpr uint32_t kMaxWorkers = 256;
+constexpr uint32_t kMaxRetries = 5;
+constexpr uint64_t kMinHeaderBytes = 1024;
+constexpr uint16_t kDefaultDnsPort = 53;
+constexpr size_t kMaxHostNameLength = 253;  // RFC 1035, without the trailing dot
+
+constexpr std::array<std::string_view, 4> kTopLevelKeys = {"server", "log", "upstream", "route"};
+constexpr std::array<std::string_view, 10> kServerKeys = {"listen",
+                                                          "admin_listen",
+                                                          "workers",
+                                                          "drain_timeout",
+                                                          "client_header_timeout",
+                                                          "client_idle_timeout",
+                                                          "max_request_header_bytes",
+                                                          "max_request_body_bytes",
+                                                          "dns_servers",
+                                                          "dns_refresh"};
+constexpr std::array<std::string_view, 5> kLogKeys = {"level", "format", "access_log",
+                                                      "hint_language", "expose_details"};
+constexpr std::array<std::string_view, 13> kUpstreamKeys = {"name",
+                                                            "endpoints",
+                                                            "connect_timeout",
+                                                            "response_header_timeout",
+                                                            "body_idle_timeout",
+                                                            "request_timeout",
+                                                            "max_connections",
+                                                            "max_pending",
+                                                            "pending_timeout",
+                                                            "keepalive_idle_timeout",
+                                                            "max_idle_connections",
+                                                            "max_response_header_bytes",
+                                                            "retries"};
+constexpr std::array<std::string_view, 3> kRouteKeys = {"prefix", "host", "upstream"};
+
+constexpr std::array<std::string_view, 5> kLogLevels = {"trace", "debug", "info", "warn", "error"};
+constexpr std::array<std::string_view, 2> kLogFormats = {"json", "text"};
+constexpr std::array<std::string_view, 2> kHintLanguages = {"en", "zh"};
+
+bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool isHostNameChar(char c) { return isAlpha(c) || isDigit(c) || c == '-' || c == '.' || c == '_'; }
+
+std::string inQuotes(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out += '"';
+  out += text;
+  out += '"';
+  return out;
+}
+
+std::string toLower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+bool isIpv4Literal(const std::string& host) {
+  in_addr addr{};
+  return inet_pton(AF_INET, host.c_str(), &addr) == 1;
+}
+
+bool isIpv6Literal(const std::string& host) {
+  in6_addr addr{};
+  return inet_pton(AF_INET6, host.c_str(), &addr) == 1;
+}
+
+// Levenshtein distance, only to suggest the key an operator probably meant.
+size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      const size_t substitution = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      row[j] = std::min({above + 1, row[j - 1] + 1, substitution});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+template <size_t N>
+std::string joinAllowed(const std::array<std::string_view, N>& allowed) {
+  std::string out;
+  for (const auto& item : allowed) {
+    if (!out.empty()) out += ", ";
+    out += item;
+  }
+  return out;
+}
+
+std::string typeName(toml::value_t type) {
+  switch (type) {
+    case toml::value_t::boolean:
+      return "a boolean";
+    case toml::value_t::integer:
+      return "an integer";
+    case toml::value_t::floating:
+      return "a float";
+    case toml::value_t::string:
+      return "a string";
+    case toml::value_t::offset_datetime:
+    case toml::value_t::local_datetime:
+    case toml::value_t::local_date:
+    case toml::value_t::local_time:
+      return "a date/time";
+    case toml::value_t::array:
+      return "an array";
+    case toml::value_t::table:
+      return "a table";
+    case toml::value_t::empty:
+      break;
+  }
+  return "nothing";
+}
+
+int lineOf(const toml::value& value) {
+  const auto line = value.location().line();
+  return line == 0 ? 1 : static_cast<int>(line);
+}
+
+std::string childPath(const std::string& parent, std::string_view key) {
+  if (parent.empty()) return std::string(key);
+  std::string out = parent;
+  out += '.';
+  out += key;
+  return out;
+}
+
+std::string indexPath(const std::string& parent, size_t index) {
+  return parent + "[" + std::to_string(index) + "]";
+}
+
+// How an address is going to be used decides what is acceptable beyond the syntax.
+enum class AddressUse {
+  Listen,     // bound locally: IP literal, port 0 = any free port
+  Endpoint,   // connected to: a name is fine (resolved by DNS), port 0 is not
+  DnsServer,  // the resolver itself cannot be a name; port defaults to 53
+};
+
+// Validates one parsed document. Each reader leaves its output untouched (the default) when the
+// key is absent or invalid, so one bad value never hides the problems behind it.
+class Loader {
+ public:
+  explicit Loader(std::string file) : file_(std::move(file)) {}
+
+  Config load(const toml::value& root) {
+    Config config;
+    config.source_file = file_;
+    checkKeys(root, "", kTopLevelKeys, "unknown table");
+
+    loadServer(root, config.server);
+    loadLog(root, config.log);
+    loadUpstreams(root, config.upstreams);
+    loadRoutes(root, config);
+    return config;
+  }
+
+  std::vector<ConfigProblem> takeProblems() {
+    // Problems were found table by table; an operator reads them top to bottom.
+    std::stable_sort(
+        problems_.begin(), problems_.end(),
+        [](const ConfigProblem& a, const ConfigProblem& b) { return a.line < b.line; });
+    return std::move(problems_);
+  }
+
+ private:
+  void problem(int line, std::string key, std::string reason) {
+    problems_.push_back(ConfigProblem{file_, line, std::move(key), std::move(reason)});
+  }
+
+  void wrongType(const toml::value& value, const std::string& path, std::string_view expected) {
+    problem(lineOf(value), path,
+            "expected " + std::string(expected) + ", got " + typeName(value.type()));
+  }
+
+  static const toml::value* find(const toml::value& table, std::string_view key) {
+    if (!table.is_table()) return nullptr;
+    const auto& entries = table.as_table();
+    const auto it = entries.find(std::string(key));
+    return it == entries.end() ? nullptr : &it->second;
+  }
+
+  template <size_t N>
+  void checkKeys(const toml::value& table, const std::string& path,
+                 const std::array<std::string_view, N>& known,
+                 std::string_view what = "unknown key") {
+    if (!table.is_table()) return;
+    std::vector<std::string> unknown;
+    for (const auto& [key, value] : table.as_table()) {
+      if (std::find(known.begin(), known.end(), key) == known.end()) unknown.push_back(key);
+    }
+    // The table is unordered; sorting keeps the report stable from run to run.
+    std::sort(unknown.begin(), unknown.end());
+    for (const auto& key : unknown) {
+      std::string reason(what);
+      const auto best = std::min_element(known.begin(), known.end(),
+                                         [&key](std::string_view a, std::string_view b) {
+                                           return editDistance(key, a) < editDistance(key, b);
+                                         });
+      if (best != known.end() && editDistance(key, *best) <= 2) {
+        reason += " (did you mean " + inQuotes(*best) + "?)";
+      }
+      problem(lineOf(table.as_table().at(key)), childPath(path, key), std::move(reason));
+    }
+  }
+
+  // A required key that is absent is reported on the line of its table's header.
+  const toml::value* require(const toml::value& table, std::string_view key,
+                             const std::string& path) {
+    const toml::value* value = find(table, key);
+    if (value == nullptr) problem(lineOf(table), childPath(path, key), "required key is missing");
+    return value;
+  }
+
+  const std::string* readString(const toml::value& table, std::string_view key,
+                                const std::string& path, std::string& out) {
+    const toml::value* value = find(table, key);
+    if (value == nullptr) return nullptr;
+    if (!value->is_string()) {
+      wrongType(*value, childPath(path, key), "a string");
+      return nullptr;
+    }
+    out = value->as_string().str;
+    return &out;
+  }
+
+  template <size_t N>
+  void readChoice(const toml::value& table, std::string_view key, const std::string& path,
+                  const std::array<std::string_view, N>& allowed, std::string& out) {
+    const toml::value* value = find(table, key);
+    if (value == nullptr) return;
+    if (!value->is_string()) {
+      wrongType(*value, childPath(path, key), "a string");
+      return;
+    }
+    const std::string& text = value->as_string().str;
+    if (std::find(allowed.begin(), allowed.end(), text) == allowed.end()) {
+      problem(lineOf(*value), childPath(path, key),
+              "must be one of " + joinAllowed(allowed) + ", got " + inQuotes(text));
+      return;
+    }
+    out = text;
+  }
+
+  void readBool(const toml::value& table, std::string_view key, const std::string& path,
+                bool& out) {
+    const toml::value* value = find(table, key);
+    if (value == nullptr) return;
+    if (!value->is_boolean()) {
+      wrongType(*value, childPath(path, key), "true or false");
+      return;
+    }
+    out = value->as_boolean();
+  }
+
+  template <typename Int>
+  void readInteger(const toml::value& table, std::string_view key, const std::string& path,
+                   int64_t min, int64_t max, Int& out) {
+    const toml::value* value = find(table, key);
+    if (value == nullptr) return;
+    if (!value->is_integer()) {
+      wrongType(*value, childPath(path, key), "an integer");
+      return;
+    }
+    const int64_t number = value->as_integer();
+    if (number < min || number > max) {
+      std::string reason;
+      if (max == std::numeric_limits<int64_t>::max() ||
+          static_cast<uint64_t>(max) == std::numeric_limits<Int>::max()) {
+        reason = "must be at least " + std::to_string(min);
+      } else {
+        reason = "must be between " + std::to_string(min) + " and " + std::to_string(max);
+      }
+      problem(lineOf(*value), childPath(path, key), reason + ", got " + std::to_string(number));
+      return;
+    }
+    out = static_cast<Int>(number);
+  }
+
+  // Durations that guard a wait (connect, header...) refuse 0: a zero timer would fail every
+  // request at once. Only those where 0 has a documented meaning accept it.
+  void readDuration(const toml::value& table, std::string_view key, const std::string& path,
+                    bool zero_allowed, Duration& out) {
+    const toml::value* value = find(table, key);
+    if (value == nullptr) return;
+    const std::string key_path = childPath(path, key);
+    if (!value->is_string()) {
+      wrongType(*value, key_path, "a duration string such as \"1s\"");
+      return;
+    }
+    auto parsed = parseDuration(value->as_string().str);
+    if (!parsed) {
+      problem(lineOf(*value), key_path, parsed.error().message);
+      return;
+    }
+    if (!zero_allowed && parsed->count() == 0) {
+      problem(lineOf(*value), key_path, "must be greater than 0");
+      return;
+    }
+    out = *parsed;
+  }
+
+  std::optional<HostPort> parseAddress(const toml::value& value, const std::string& path,
+                                       AddressUse use) {
+    if (!value.is_string()) {
+      wrongType(value, path, "a \"host:port\" string");
+      return std::nullopt;
+    }
+    const std::string& text = value.as_string().str;
+    Result<HostPort> parsed = Error{};
+    if (use == AddressUse::DnsServer && (isIpv4Literal(text) || isIpv6Literal(text))) {
+      parsed = HostPort{text, kDefaultDnsPort, true};
+    } else if (use == AddressUse::DnsServer && text.size() > 2 && text.front() == '[' &&
+               text.back() == ']') {
+      parsed = parseHostPort(text + ":" + std::to_string(kDefaultDnsPort));
+    } else {
+      parsed = parseHostPort(text);
+    }
+    if (!parsed) {
+      problem(lineOf(value), path, parsed.error().message);
+      return std::nullopt;
+    }
+    switch (use) {
+      case AddressUse::Listen:
+        if (!parsed->is_ip_literal) {
+          problem(lineOf(value), path,
+                  "a listen address must be an IP address such as \"127.0.0.1:8080\" or "
+                  "\"[::]:8080\", got " +
+                      inQuotes(text));
+          return std::nullopt;
+        }
+        break;
+      case AddressUse::DnsServer:
+        if (!parsed->is_ip_literal) {
+          problem(lineOf(value), path,
+                  "a DNS server must be an IP address such as \"10.96.0.10:53\", got " +
+                      inQuotes(text));
+          return std::nullopt;
+        }
+        [[fallthrough]];
+      case AddressUse::Endpoint:
+        if (parsed->port == 0) {
+          problem(lineOf(value), path, "port must be between 1 and 65535, got " + inQuotes(text));
+          return std::nullopt;
+        }
+        break;
+    }
+    return std::move(parsed).value();
+  }
+
+  // An array of "host:port" strings; invalid entries are reported one by one and dropped.
+  std::optional<std::vector<HostPort>> readAddressList(const toml::value& value,
+                                                       const std::string& path, AddressUse use,
+                                                       std::string_view example) {
+    if (!value.is_array()) {
+      wrongType(value, path, "an array of \"host:port\" strings such as " + std::string(example));
+      return std::nullopt;
+    }
+    std::vector<HostPort> out;
+    const auto& items = value.as_array();
+    for (size_t i = 0; i < items.size(); ++i) {
+      const std::string item_path = indexPath(path, i);
+      auto address = parseAddress(items[i], item_path, use);
+      if (!address) continue;
+      if (std::find(out.begin(), out.end(), *address) != out.end()) {
+        problem(lineOf(items[i]), item_path, "duplicate address " + inQuotes(address->toString()));
+        continue;
+      }
+      out.push_back(std::move(*address));
+    }
+    return out;
+  }
+
+  // A top-level [table]; nullptr (after reporting) when it is something else.
+  const toml::value* topTable(const toml::value& root, std::string_view key) {
+    const toml::value* value = find(root, key);
+    if (value != nullptr && !value->is_table()) {
+      wrongType(*value, std::string(key), "a [" + std::string(key) + "] table");
+      return nullptr;
+    }
+    return value;
+  }
+
+  // A top-level [[array of tables]]; the elements that are tables.
+  std::vector<std::pair<size_t, const toml::value*>> topTableArray(const toml::value& root,
+                                                                   std::string_view key) {
+    std::vector<std::pair<size_t, const toml::value*>> out;
+    const toml::value* value = find(root, key);
+    if (value == nullptr) return out;
+    if (!value->is_array()) {
+      wrongType(*value, std::string(key), "[[" + std::string(key) + "]] tables");
+      return out;
+    }
+    const auto& items = value->as_array();
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (!items[i].is_table()) {
+        wrongType(items[i], indexPath(std::string(key), i), "a table");
+        continue;
+      }
+      out.emplace_back(i, &items[i]);
+    }
+    return out;
+  }
+
+  void loadServer(const toml::value& root, ServerConfig& server) {
+    const std::string path = "server";
+    const toml::value* table = topTable(root, path);
+    if (table == nullptr) {
+      // Without [server] the required listen address is still missing.
+      if (find(root, path) == nullptr) problem(1, "server.listen", "required key is missing");
+      return;
+    }
+    checkKeys(*table, path, kServerKeys);
+
+    if (const toml::value* listen = require(*table, "listen", path)) {
+      if (auto address = parseAddress(*listen, "server.listen", AddressUse::Listen)) {
+        server.listen = *address;
+      }
+    }
+    if (const toml::value* admin = find(*table, "admin_listen")) {
+      if (admin->is_string() && admin->as_string().str.empty()) {
+        server.admin_listen = std::nullopt;
+      } else if (auto address = parseAddress(*admin, "server.admin_listen", AddressUse::Listen)) {
+        if (address->port != 0 && *address == server.listen) {
+          problem(lineOf(*admin), "server.admin_listen",
+                  "must differ from server.listen (" + address->toString() + ")");
+        } else {
+          server.admin_listen = *address;
+        }
+      }
+    }
+
+    uint32_t workers = server.workers;
+    readInteger(*table, "workers", path, 0, kMaxWorkers, workers);
+    if (workers == 0) {
+      // hardware_concurrency() may report 0 when it cannot tell.
+      workers = std::clamp(std::thread::hardware_concurrency(), 1U, kMaxWorkers);
+    }
+    server.workers = workers;
+
+    readDuration(*table, "drain_timeout", path, true, server.drain_timeout);
+    readDuration(*table, "client_header_timeout", path, false, server.client_header_timeout);
+    readDuration(*table, "client_idle_timeout", path, false, server.client_idle_timeout);
+    readInteger(*table, "max_request_header_bytes", path, kMinHeaderBytes,
+                std::numeric_limits<int64_t>::max(), server.max_request_header_bytes);
+    readInteger(*table, "max_request_body_bytes", path, 0, std::numeric_limits<int64_t>::max(),
+                server.max_request_body_bytes);
+    if (const toml::value* dns = find(*table, "dns_servers")) {
+      if (auto servers = readAddressList(*dns, "server.dns_servers", AddressUse::DnsServer,
+                                         "[\"10.96.0.10:53\"]")) {
+        server.dns_servers = std::move(*servers);
+      }
+    }
+    readDuration(*table, "dns_refresh", path, false, server.dns_refresh);
+  }
+
+  void loadLog(const toml::value& root, LogConfig& log) {
+    const std::string path = "log";
+    const toml::value* table = topTable(root, path);
+    if (table == nullptr) return;
+    checkKeys(*table, path, kLogKeys);
+    readChoice(*table, "level", path, kLogLevels, log.level);
+    readChoice(*table, "format", path, kLogFormats, log.format);
+    readBool(*table, "access_log", path, log.access_log);
+    readChoice(*table, "hint_language", path, kHintLanguages, log.hint_language);
+    readBool(*table, "expose_details", path, log.expose_details);
+  }
+
+  void loadUpstreams(const toml::value& root, std::vector<UpstreamConfig>& upstreams) {
+    const auto tables = topTableArray(root, "upstream");
+    const toml::value* declared = find(root, "upstream");
+    if (declared == nullptr || (declared->is_array() && declared->as_array().empty())) {
+      problem(declared == nullptr ? 1 : lineOf(*declared), "upstream",
+              "at least one [[upstream]] is required");
+      return;
+    }
+    // name -> line of its first definition, for the duplicate message.
+    std::vector<std::pair<std::string, int>> seen;
+    for (const auto& [index, table] : tables) {
+      const std::string path = indexPath("upstream", index);
+      checkKeys(*table, path, kUpstreamKeys);
+      UpstreamConfig upstream;
+      bool valid = true;
+
+      if (const toml::value* name = require(*table, "name", path)) {
+        const std::string key = childPath(path, "name");
+        if (!name->is_string()) {
+          wrongType(*name, key, "a string");
+          valid = false;
+        } else {
+          upstream.name = name->as_string().str;
+          const auto previous =
+              std::find_if(seen.begin(), seen.end(),
+                           [&upstream](const auto& entry) { return entry.first == upstream.name; });
+          if (upstream.name.empty() ||
+              !std::all_of(upstream.name.begin(), upstream.name.end(), isHostNameChar)) {
+            // The name is a metric label and a log field: keep it plain.
+            problem(lineOf(*name), key,
+                    "must be non-empty and use only letters, digits, '-', '.' and '_', got " +
+                        inQuotes(upstream.name));
+            valid = false;
+          } else if (previous != seen.end()) {
+            problem(lineOf(*name), key,
+                    "duplicate upstream name " + inQuotes(upstream.name) +
+                        " (first defined on line " + std::to_string(previous->second) + ")");
+            valid = false;
+          } else {
+            seen.emplace_back(upstream.name, lineOf(*name));
+          }
+        }
+      } else {
+        valid = false;
+      }
+
+      if (const toml::value* endpoints = require(*table, "endpoints", path)) {
+        const std::string key = childPath(path, "endpoints");
+        if (auto list =
+                readAddressList(*endpoints, key, AddressUse::Endpoint, "[\"127.0.0.1:8081\"]")) {
+          if (endpoints->as_array().empty()) {
+            problem(lineOf(*endpoints), key, "must list at least one \"host:port\" endpoint");
+          }
+          upstream.endpoints = std::move(*list);
+        }
+      }
+
+      readDuration(*table, "connect_timeout", path, false, upstream.connect_timeout);
+      readDuration(*table, "response_header_timeout", path, false,
+                   upstream.response_header_timeout);
+      readDuration(*table, "body_idle_timeout", path, false, upstream.body_idle_timeout);
+      readDuration(*table, "request_timeout", path, true, upstream.request_timeout);
+      readInteger(*table, "max_connections", path, 1, std::numeric_limits<uint32_t>::max(),
+                  upstream.max_connections);
+      readInteger(*table, "max_pending", path, 0, std::numeric_limits<uint32_t>::max(),
+                  upstream.max_pending);
+      readDuration(*table, "pending_timeout", path, false, upstream.pending_timeout);
+      readDuration(*table, "keepalive_idle_timeout", path, false, upstream.keepalive_idle_timeout);
+      readInteger(*table, "max_idle_connections", path, 0, std::numeric_limits<uint32_t>::max(),
+                  upstream.max_idle_connections);
+      readInteger(*table, "max_response_header_bytes", path, kMinHeaderBytes,
+                  std::numeric_limits<int64_t>::max(), upstream.max_response_header_bytes);
+      readInteger(*table, "retries", path, 0, kMaxRetries, upstream.retries);
+
+      // A nameless or duplicate upstream is not kept, so routes to it are not double-reported.
+      if (valid) upstreams.push_back(std::move(upstream));
+    }
+  }
+
+  // Lowercased, brackets stripped from IPv6 literals: the form the router compares against.
+  std::optional<std::string> normalizeRouteHost(const toml::value& value, const std::string& key) {
+    const std::string& text = value.as_string().str;
+    std::string host = text;
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+      if (!isIpv6Literal(host)) {
+        problem(lineOf(value), key, inQuotes(text) + " is not a valid IPv6 address");
+        return std::nullopt;
+      }
+      return toLower(host);
+    }
+    if (isIpv6Literal(host)) return toLower(host);
+    if (host.find(':') != std::string::npos) {
+      problem(lineOf(value), key,
+              "must be a host name without a port (the Host header's port is ignored), got " +
+                  inQuotes(text));
+      return std::nullopt;
+    }
+    if (host.empty() || host.size() > kMaxHostNameLength + 1 ||
+        !std::all_of(host.begin(), host.end(), isHostNameChar)) {
+      problem(lineOf(value), key,
+              "must be a host name such as \"api.example.com\" (letters, digits, '-', '.', '_'; "
+              "no wildcards), got " +
+                  inQuotes(text));
+      return std::nullopt;
+    }
+    // "example.com." and "example.com" name the same host.
+    if (host.size() > 1 && host.back() == '.') host.pop_back();
+    return toLower(host);
+  }
+
+  void loadRoutes(const toml::value& root, Config& config) {
+    const auto tables = topTableArray(root, "route");
+    // (prefix, host) -> route index, for the duplicate message.
+    std::vector<std::pair<std::pair<std::string, std::optional<std::string>>, size_t>> seen;
+    for (const auto& [index, table] : tables) {
+      const std::string path = indexPath("route", index);
+      checkKeys(*table, path, kRouteKeys);
+      RouteConfig route;
+      bool valid = true;
+      int prefix_line = lineOf(*table);
+
+      if (const std::string* prefix = readString(*table, "prefix", path, route.prefix)) {
+        const toml::value& value = table->as_table().at("prefix");
+        prefix_line = lineOf(value);
+        const bool bad_char = std::any_of(prefix->begin(), prefix->end(), [](char c) {
+          return c == '?' || c == '#' || static_cast<unsigned char>(c) <= ' ' || c == '\x7f';
+        });
+        if (prefix->empty() || prefix->front() != '/') {
+          problem(prefix_line, childPath(path, "prefix"),
+                  "must start with '/', got " + inQuotes(*prefix));
+          valid = false;
+        } else if (bad_char) {
+          problem(prefix_line, childPath(path, "prefix"),
+                  "must be a plain path (no query, fragment, spaces or control characters), got " +
+                      inQuotes(*prefix));
+          valid = false;
+        }
+      } else if (find(*table, "prefix") != nullptr) {
+        valid = false;
+      }
+
+      if (const toml::value* host = find(*table, "host")) {
+        const std::string key = childPath(path, "host");
+        if (!host->is_string()) {
+          wrongType(*host, key, "a string");
+          valid = false;
+        } else if (auto normalized = normalizeRouteHost(*host, key)) {
+          route.host = std::move(*normalized);
+        } else {
+          valid = false;
+        }
+      }
+
+      if (const toml::value* upstream = require(*table, "upstream", path)) {
+        const std::string key = childPath(path, "upstream");
+        if (!upstream->is_string()) {
+          wrongType(*upstream, key, "a string");
+          valid = false;
+        } else {
+          route.upstream = upstream->as_string().str;
+          if (config.findUpstream(route.upstream) == nullptr && !upstreamDeclared(root, route)) {
+            std::string known;
+            for (const auto& candidate : config.upstreams) {
+              if (!known.empty()) known += ", ";
+              known += candidate.name;
+            }
+            problem(lineOf(*upstream), key,
+                    "unknown upstream " + inQuotes(route.upstream) +
+                        (known.empty() ? std::string() : " (known: " + known + ")"));
+            valid = false;
+          }
+        }
+      } else {
+        valid = false;
+      }
+
+      if (!valid) continue;
+      auto identity = std::make_pair(route.prefix, route.host);
+      const auto previous = std::find_if(seen.begin(), seen.end(), [&identity](const auto& entry) {
+        return entry.first == identity;
+      });
+      if (previous != seen.end()) {
+        problem(prefix_line, childPath(path, "prefix"),
+                "duplicate route: route[" + std::to_string(previous->second) +
+                    "] already has prefix " + inQuotes(route.prefix) +
+                    (route.host ? " and host " + inQuotes(*route.host) : " and no host"));
+        continue;
+      }
+      seen.emplace_back(std::move(identity), index);
+      config.routes.push_back(std::move(route));
+    }
+
+    // `route = []` is read like no routes at all: it cannot serve anything either.
+    const toml::value* declared = find(root, "route");
+    if (declared != nullptr && !(declared->is_array() && declared->as_array().empty())) return;
+    if (config.upstreams.size() == 1) {
+      // The common single-backend case needs no [[route]] at all.
+      config.routes.push_back(RouteConfig{"/", std::nullopt, config.upstreams.front().name});
+    } else if (config.upstreams.size() > 1) {
+      problem(1, "route",
+              "no [[route]] given but there are " + std::to_string(config.upstreams.size()) +
+                  " upstreams; add [[route]] tables saying which prefix goes to which upstream");
+    }
+  }
+
+  // An upstream that was declared but rejected (say, a bad endpoint list keeps its name valid,
+  // but a wrong-typed name does not) is already reported; do not blame the route for it too.
+  static bool upstreamDeclared(const toml::value& root, const RouteConfig& route) {
+    const toml::value* upstreams = find(root, "upstream");
+    if (upstreams == nullptr || !upstreams->is_array()) return false;
+    for (const auto& table : upstreams->as_array()) {
+      const toml::value* name = find(table, "name");
+      if (name != nullptr && name->is_string() && name->as_string().str == route.upstream) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  std::string file_;
+  std::vector<ConfigProblem> problems_;
+};
+
+// toml11 v3 reports syntax errors as a multi-line, human-formatted message:
+//   [error] toml::parse_table: invalid line format
+//    --> file.toml
+//      |
+//    4 | listen = "a" x
+//      |              ^--- expected newline, but got 'x'.
+// We keep the first line's text, the last underline's note and the last quoted line number.
+ConfigProblem syntaxProblem(const std::string& file, const std::string& what, int fallback_line) {
+  std::istringstream lines(what);
+  std::string line;
+  std::string summary;
+  std::string note;
+  int line_number = 0;
+  bool first = true;
+  while (std::getline(lines, line)) {
+    if (first) {
+      first = false;
+      summary = line;
+      if (summary.rfind("[error] ", 0) == 0) summary.erase(0, 8);
+      // Drop the internal "toml::parse_xyz: " function name.
+      if (summary.rfind("toml::", 0) == 0) {
+        const auto colon = summary.find(": ");
+        if (colon != std::string::npos) summary.erase(0, colon + 2);
+      }
+      continue;
+    }
+    size_t pos = line.find_first_not_of(' ');
+    if (pos == std::string::npos) continue;
+    if (isDigit(line[pos])) {
+      int number = 0;
+      while (pos < line.size() && isDigit(line[pos]) && number < 100'000'000) {
+        number = number * 10 + (line[pos] - '0');
+        ++pos;
+      }
+      if (line.compare(pos, 2, " |") == 0) line_number = number;
+      continue;
+    }
+    if (line[pos] == '|') {
+      const auto marker = line.find_first_of("^~", pos);
+      if (marker == std::string::npos) continue;
+      const auto text = line.find_first_not_of("^~- ", marker);
+      if (text != std::string::npos) note = line.substr(text);
+    }
+  }
+  while (!note.empty() && (note.back() == '.' || note.back() == ' ')) note.pop_back();
+  std::string reason =
+      "TOML syntax error: " + (summary.empty() ? std::string("invalid TOML") : summary);
+  if (!note.empty()) reason += " (" + note + ")";
+  return ConfigProblem{file, line_number > 0 ? line_number : fallback_line, "syntax",
+                       std::move(reason)};
+}
+
+// Parses one digits[.digits] number and one unit of a duration; advances `pos`.
+Result<int64_t> parseDurationTerm(std::string_view text, size_t& pos) {
+  const std::string example(kDurationExpected);
+  int64_t whole = 0;
+  bool any_digit = false;
+  bool overflow = false;
+  while (pos < text.size() && isDigit(text[pos])) {
+    any_digit = true;
+    if (whole > (std::numeric_limits<int64_t>::max() - 9) / 10) overflow = true;
+    if (!overflow) whole = whole * 10 + (text[pos] - '0');
+    ++pos;
+  }
+  // Up to 9 fractional digits count (nanosecond precision); more are accepted and ignored.
+  int64_t fraction = 0;
+  int64_t fraction_scale = 1;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    bool fraction_digit = false;
+    while (pos < text.size() && isDigit(text[pos])) {
+      fraction_digit = true;
+      if (fraction_scale < 1'000'000'000) {
+        fraction = fraction * 10 + (text[pos] - '0');
+        fraction_scale *= 10;
+      }
+      ++pos;
+    }
+    if (!fraction_digit) any_digit = false;
+  }
+  if (!any_digit) return Error{"invalid duration " + inQuotes(text) + "; " + example};
+
+  const size_t unit_start = pos;
+  while (pos < text.size() && isAlpha(text[pos])) ++pos;
+  const std::string_view unit = text.substr(unit_start, pos - unit_start);
+  int64_t unit_ms = 0;
+  if (unit == "ms") {
+    unit_ms = 1;
+  } else if (unit == "s") {
+    unit_ms = 1'000;
+  } else if (unit == "m") {
+    unit_ms = 60'000;
+  } else if (unit == "h") {
+    unit_ms = 3'600'000;
+  } else if (unit.empty()) {
+    return Error{"duration " + inQuotes(text) + " has no unit (ms, s, m or h); " + example};
+  } else {
+    return Error{"unknown unit " + inQuotes(unit) + " in duration " + inQuotes(text) +
+                 " (use ms, s, m or h); " + example};
+  }
+  if (overflow || whole > std::numeric_limits<int64_t>::max() / unit_ms - 1) {
+    return Error{"duration " + inQuotes(text) + " is too large"};
+  }
+  // fraction < 1e9 and unit_ms <= 3.6e6, so the product fits in int64.
+  const int64_t fraction_ms = (fraction * unit_ms + fraction_scale / 2) / fraction_scale;
+  return whole * unit_ms + fraction_ms;
+}
+
+}  // namespace
+
+Result<Duration> parseDuration(std::string_view text) {
+  const std::string example(kDurationExpected);
+  if (text.empty()) return Error{"empty duration; " + example};
+  if (text.front() == '-') {
+    return Error{"negative duration " + inQuotes(text) + " is not allowed; " + example};
+  }
+  // Go-style compounds ("1m30s") are accepted: operators paste them from Kubernetes manifests.
+  size_t pos = 0;
+  int64_t total = 0;
+  while (pos < text.size()) {
+    auto term = parseDurationTerm(text, pos);
+    if (!term) return term.error();
+    if (*term > std::numeric_limits<int64_t>::max() - total) {
+      return Error{"duration " + inQuotes(text) + " is too large"};
+    }
+    total += *term;
+  }
+  return Duration{total};
+}
+
+Result<HostPort> parseHostPort(std::string_view text) {
+  const std::string example = R"(expected "host:port" such as "127.0.0.1:8080" or "[::1]:8080")";
+  if (text.empty()) return Error{"empty address; " + example};
+  HostPort out;
+  std::string_view port_text;
+  if (text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) {
+      return Error{"missing ']' in " + inQuotes(text) + "; " + example};
+    }
+    out.host = std::string(text.substr(1, close - 1));
+    if (!isIpv6Literal(out.host)) {
+      return Error{inQuotes(out.host) + " in " + inQuotes(text) + " is not a valid IPv6 address"};
+    }
+    const std::string_view rest = text.substr(close + 1);
+    if (rest.empty()) return Error{"missing port in " + inQuotes(text) + "; " + example};
+    if (rest.front() != ':') return Error{"expected ':' after ']' in " + inQuotes(text)};
+    port_text = rest.substr(1);
+    out.is_ip_literal = true;
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      return Error{"missing port in " + inQuotes(text) + "; " + example};
+    }
+    out.host = std::string(text.substr(0, colon));
+    port_text = text.substr(colon + 1);
+    if (out.host.find(':') != std::string::npos) {
+      return Error{"IPv6 addresses need brackets, e.g. \"[::1]:8080\", got " + inQuotes(text)};
+    }
+    if (out.host.empty()) return Error{"missing host in " + inQuotes(text) + "; " + example};
+    if (isIpv4Literal(out.host)) {
+      out.is_ip_literal = true;
+    } else if (std::all_of(out.host.begin(), out.host.end(),
+                           [](char c) { return isDigit(c) || c == '.'; })) {
+      // Digits and dots only would otherwise be sent to DNS as a name and fail obscurely.
+      return Error{inQuotes(out.host) + " is not a valid IPv4 address"};
+    } else if (out.host.size() > kMaxHostNameLength + 1 ||
+               !std::all_of(out.host.begin(), out.host.end(), isHostNameChar) ||
+               out.host.front() == '-' || out.host.front() == '.') {
+      return Error{inQuotes(out.host) +
+                   " is not a valid host name (letters, digits, '-', '.' and '_' only)"};
+    }
+  }
+  if (port_text.empty()) return Error{"missing port in " + inQuotes(text) + "; " + example};
+  uint32_t port = 0;
+  for (const char c : port_text) {
+    if (!isDigit(c) || port > 65535) {
+      port = 65536;
+      break;
+    }
+    port = port * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (port > 65535) {
+    return Error{"port must be a number between 0 and 65535, got " + inQuotes(port_text)};
+  }
+  out.port = static_cast<uint16_t>(port);
+  return out;
+}
+
+Config loadConfigString(std::string_view toml_text, const std::string& file_name) {
+  toml::value root;
+  try {
+    std::istringstream stream{std::string(toml_text)};
+    root = toml::parse(stream, file_name);
+  } catch (const toml::syntax_error& e) {
+    throw ConfigError({syntaxProblem(file_name, e.what(), static_cast<int>(e.location().line()))});
+  } catch (const toml::exception& e) {
+    throw ConfigError({syntaxProblem(file_name, e.what(), static_cast<int>(e.location().line()))});
+  } catch (const std::exception& e) {
+    throw ConfigError({syntaxProblem(file_name, e.what(), 1)});
+  }
+
+  Loader loader(file_name);
+  Config config;
+  try {
+    config = loader.load(root);
+  } catch (const std::exception& e) {
+    // The loader checks every type before reading it, so this is a bug; still, no toml11
+    // exception may leave this file.
+    throw ConfigError({ConfigProblem{file_name, 1, "config",
+                                     std::string("internal error while validating: ") + e.what()}});
+  }
+  auto problems = loader.takeProblems();
+  if (!problems.empty()) throw ConfigError(std::move(problems));
+  return config;
+}
+
+Config loadConfigFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    const int error = errno;
+    throw ConfigError({ConfigProblem{
+        path, 0, "file", "cannot open config file: " + std::string(std::strerror(error))}});
+  }
+  std::ostringstream text;
+  text << file.rdbuf();
+  if (file.bad()) {
+    const int error = errno;
+    throw ConfigError({ConfigProblem{
+        path, 0, "file", "cannot read config file: " + std::string(std::strerror(error))}});
+  }
+  return loadConfigString(text.str(), path);
+}
+
+}  // namespace triaged::config

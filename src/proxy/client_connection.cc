@@ -1,0 +1,353 @@
+#include "triaged/proxy/client_connection.h"
+
+#include <sys/uio.h>
+
+#include "triaged/core/request_id.h"
+#include "triaged/diagnose/failure_table.h"
+#include "triaged/http/header_rewrite.h"
+#include "triaged/observe/loggers.h"
+#include "triaged/proxy/proxy_session.h"
+
+namespace triaged::proxy {
+namespace {
+
+using diagnose::FailureCause;
+
+// Pipelined requests and request bodies wait in the input buffer up to this many bytes; beyond
+// it the socket is not read, which pushes back on the client through TCP.
+constexpr size_t kClientReadHighWatermark = 256 * 1024;
+
+}  // namespace
+
+ClientConnection::ClientConnection(WorkerContext& worker, BufferEventPtr bev,
+                                   const net::SocketAddress& peer)
+    : worker_(worker),
+      connection_(std::move(bev), this),
+      client_ip_(net::ipString(peer.get())),
+      peer_(peer.toString()),
+      parser_(http::MessageParser::Type::Request, *this,
+              worker.config().server.max_request_header_bytes),
+      timer_(worker.loop(), [this] { onTimer(); }) {}
+
+ClientConnection::~ClientConnection() {
+  // The session refers to this connection: it goes first.
+  session_.reset();
+}
+
+void ClientConnection::start() {
+  connection_.setReadHighWatermark(kClientReadHighWatermark);
+  connection_.setTimeouts(std::chrono::milliseconds(0),
+                          worker_.config().server.client_idle_timeout);
+  armTimer(TimerMode::Header);
+}
+
+void ClientConnection::armTimer(TimerMode mode) {
+  timer_mode_ = mode;
+  const auto& s = worker_.config().server;
+  switch (mode) {
+    case TimerMode::None:
+      timer_.disarm();
+      break;
+    case TimerMode::Header:
+      timer_.arm(s.client_header_timeout);
+      break;
+    case TimerMode::Idle:
+      timer_.arm(s.client_idle_timeout);
+      break;
+  }
+}
+
+void ClientConnection::onTimer() {
+  if (closed_) return;
+  if (timer_mode_ == TimerMode::Header && (parser_.messageStarted() || connection_.inputLength())) {
+    // A partial request head that never completed: slow or stuck client (or slowloris).
+    logClientFailure(FailureCause::ClientTimeout, 408, "request header not received in time", 0);
+    sendLocalReply(408, FailureCause::ClientTimeout, generateRequestId(), "");
+    return;
+  }
+  // Nothing pending: an idle keep-alive connection is simply closed.
+  close();
+}
+
+void ClientConnection::drain() {
+  draining_ = true;
+  if (closed_) return;
+  const bool idle = !session_ && !parser_.messageStarted() && connection_.inputLength() == 0;
+  if (idle) close();
+}
+
+void ClientConnection::close() {
+  if (closed_) return;
+  closed_ = true;
+  timer_.disarm();
+  if (session_) session_->cancel();
+  connection_.close();
+  worker_.onClientClosed(*this);
+}
+
+void ClientConnection::closeWhenDrained() {
+  close_when_drained_ = true;
+  connection_.disableRead();
+  timer_.disarm();
+  if (connection_.outputLength() == 0) close();
+}
+
+void ClientConnection::onReadable() {
+  if (tunnel_) {
+    if (session_) session_->onTunnelClientReadable();
+    return;
+  }
+  processInput();
+}
+
+void ClientConnection::onWriteDrained() {
+  if (closed_) return;
+  if (close_when_drained_) {
+    close();
+    return;
+  }
+  if (session_) session_->onClientDrained();
+}
+
+void ClientConnection::onEvent(short what, int err) {
+  if (closed_) return;
+  if (tunnel_) {
+    if (session_) session_->onTunnelClientEvent(what);
+    return;
+  }
+  if ((what & BEV_EVENT_EOF) != 0 && (what & BEV_EVENT_ERROR) == 0) {
+    read_eof_ = true;
+    // A half-close after a complete request still wants its response (e.g. `nc -q`).
+    if (session_ && request_done_ && !session_done_) return;
+    if (session_ && !session_done_) {
+      session_->onClientGone(0);
+      close();
+      return;
+    }
+    if (!request_done_ && parser_.messageStarted()) {
+      logClientFailure(FailureCause::ClientAborted, 499, "client closed inside the request", 0);
+    }
+    if (close_when_drained_) return;
+    close();
+    return;
+  }
+  // A socket error, or the write timeout: the client is gone or stuck.
+  if (session_ && !session_done_) session_->onClientGone(err);
+  close();
+}
+
+void ClientConnection::processInput() {
+  if (processing_) return;  // the running loop below will see the new state
+  processing_ = true;
+  while (!closed_ && !close_when_drained_ && !tunnel_) {
+    if (request_done_) {
+      if (!session_done_) break;
+      startNextRequest();
+      continue;
+    }
+    if (body_paused_) break;
+    evbuffer* in = connection_.input();
+    iovec vec{};
+    if (evbuffer_peek(in, -1, nullptr, reinterpret_cast<evbuffer_iovec*>(&vec), 1) < 1 ||
+        vec.iov_len == 0) {
+      break;
+    }
+    const auto result = parser_.feed(static_cast<const char*>(vec.iov_base), vec.iov_len);
+    if (closed_) break;  // the socket and its buffers are gone
+    evbuffer_drain(in, result.consumed);
+    using S = http::MessageParser::Status;
+    if (result.status == S::Error) {
+      handleParseError();
+      break;
+    }
+    if (pending_start_) {
+      // Started only after feed() returns, so a request that is malformed further on in the
+      // same read is refused before any byte of it reaches an upstream.
+      pending_start_ = false;
+      session_->start();
+      if (closed_) break;
+    }
+    if (result.status == S::MessageComplete || result.status == S::Upgrade) {
+      request_done_ = true;
+      if (result.status == S::Upgrade) break;  // the rest belongs to the tunnel, if any
+    }
+    if (result.status == S::NeedMore && timer_mode_ == TimerMode::Idle &&
+        parser_.messageStarted()) {
+      armTimer(TimerMode::Header);
+    }
+  }
+  processing_ = false;
+  if (closed_) return;
+  if (read_eof_ && !session_ && !request_done_) {
+    close();
+    return;
+  }
+  if (body_paused_ || close_when_drained_) {
+    connection_.disableRead();
+  } else if (!tunnel_) {
+    connection_.enableRead();
+  }
+}
+
+void ClientConnection::startNextRequest() {
+  finishSession();
+  request_done_ = false;
+  session_done_ = false;
+  body_bytes_ = 0;
+  parser_.resume();
+  if (draining_ || read_eof_) {
+    closeWhenDrained();
+    return;
+  }
+  armTimer(connection_.inputLength() > 0 ? TimerMode::Header : TimerMode::Idle);
+}
+
+void ClientConnection::finishSession() {
+  if (session_) worker_.loop().deferredDelete(std::move(session_));
+}
+
+void ClientConnection::onHead() {
+  armTimer(TimerMode::None);
+  ++requests_;
+  const auto& req = parser_.request();
+  const auto& server = worker_.config().server;
+  const http::Header* id_header = http::findHeader(req.headers, "x-request-id");
+  std::string request_id = (id_header != nullptr && !id_header->value.empty() &&
+                            id_header->value.size() <= 200)
+                               ? id_header->value
+                               : generateRequestId();
+  if (server.max_request_body_bytes > 0 && req.framing == http::BodyFraming::ContentLength &&
+      req.content_length > server.max_request_body_bytes) {
+    logClientFailure(FailureCause::ClientBadRequest, 413, "request body larger than allowed", 0);
+    sendLocalReply(413, FailureCause::ClientBadRequest, request_id, "");
+    return;
+  }
+  session_done_ = false;
+  session_ = std::make_unique<ProxySession>(*this, req, std::move(request_id));
+  pending_start_ = true;
+}
+
+void ClientConnection::onBody(const char* data, size_t len) {
+  body_bytes_ += len;
+  const auto limit = worker_.config().server.max_request_body_bytes;
+  if (limit > 0 && body_bytes_ > limit) {
+    // Chunked bodies announce no size: the limit is found while streaming.
+    if (session_ && !session_done_) {
+      const std::string id = session_->requestId();
+      const bool answered = session_->responseStarted();
+      session_->cancel();
+      pending_start_ = false;
+      logClientFailure(FailureCause::ClientBadRequest, 413, "request body larger than allowed", 0);
+      finishSession();
+      if (answered) {
+        abortAfterFlush();
+      } else {
+        sendLocalReply(413, FailureCause::ClientBadRequest, id, "");
+      }
+    }
+    return;
+  }
+  if (session_ && !session_done_) {
+    session_->onRequestBody(data, len);
+  }
+}
+
+void ClientConnection::onMessageComplete(const http::Headers& trailers) {
+  if (session_ && !session_done_) session_->onRequestComplete(trailers);
+}
+
+void ClientConnection::handleParseError() {
+  const auto& err = parser_.error();
+  int status = 400;
+  if (err.kind == http::ParseErrorKind::HeaderTooLarge) status = 431;
+  std::string request_id;
+  if (session_ && !session_done_) {
+    request_id = session_->requestId();
+    const bool answered = session_->responseStarted();
+    session_->cancel();
+    pending_start_ = false;
+    finishSession();
+    if (answered) {
+      // Broken inside a body while the upstream's response is already on its way.
+      logClientFailure(FailureCause::ClientBadRequest, status, err.code + ": " + err.reason, 0);
+      abortAfterFlush();
+      return;
+    }
+  }
+  if (request_id.empty()) request_id = generateRequestId();
+  logClientFailure(FailureCause::ClientBadRequest, status, err.code + ": " + err.reason, 0);
+  sendLocalReply(status, FailureCause::ClientBadRequest, request_id, "");
+}
+
+void ClientConnection::sendLocalReply(int status, FailureCause cause, std::string_view request_id,
+                                      std::string_view detail) {
+  std::string body = fmt::format("{} {}\ncause: {}\nrequest_id: {}\n", status,
+                                 http::reasonPhrase(status), diagnose::causeName(cause),
+                                 request_id);
+  if (!detail.empty()) body += fmt::format("detail: {}\n", detail);
+  connection_.write(http::buildLocalReply(status, diagnose::causeName(cause), request_id, body,
+                                          /*close=*/true));
+  // After a client error the stream cannot be trusted: answer, then close.
+  closeWhenDrained();
+}
+
+void ClientConnection::logClientFailure(FailureCause cause, int status, std::string_view detail,
+                                        int err) {
+  const auto& info = diagnose::causeInfo(cause);
+  const auto& req = parser_.request();
+  observe::LogEvent ev("request_failure");
+  ev.add("cause", info.name)
+      .add("class", info.cause_class)
+      .add("status", status)
+      .add("origin", diagnose::originName(info.origin))
+      .add("phase", diagnose::phaseName(diagnose::Phase::ReadRequestHeaders))
+      .add("client", peer_)
+      .add("method", req.method)
+      .add("path", req.target)
+      .add("errno", net::errnoName(err))
+      .add("detail", detail);
+  observe::logger(observe::LoggerId::Conn).warn(ev.str());
+}
+
+void ClientConnection::onSessionComplete(bool close_after) {
+  session_done_ = true;
+  if (close_after || draining_) {
+    finishSession();
+    closeWhenDrained();
+    return;
+  }
+  if (!request_done_) {
+    // Answered before the request finished (e.g. an early upstream reply): the rest of the
+    // body cannot be skipped reliably, so this connection ends here.
+    finishSession();
+    closeWhenDrained();
+    return;
+  }
+  processInput();
+}
+
+void ClientConnection::abortAfterFlush() {
+  session_done_ = true;
+  finishSession();
+  closeWhenDrained();
+}
+
+void ClientConnection::pauseRequestBody() {
+  body_paused_ = true;
+  connection_.disableRead();
+}
+
+void ClientConnection::resumeRequestBody() {
+  if (!body_paused_) return;
+  body_paused_ = false;
+  processInput();
+}
+
+void ClientConnection::enterTunnel() {
+  tunnel_ = true;
+  timer_.disarm();
+  connection_.setTimeouts(std::chrono::milliseconds(0), std::chrono::milliseconds(0));
+  connection_.enableRead();
+}
+
+}  // namespace triaged::proxy

@@ -1,0 +1,326 @@
+#include "triaged/proxy/upstream_cluster.h"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "triaged/observe/loggers.h"
+
+namespace triaged::proxy {
+
+using diagnose::FailureCause;
+
+// --- UpstreamConnection ---------------------------------------------------------------------
+
+UpstreamConnection::UpstreamConnection(UpstreamCluster& cluster, Endpoint& endpoint,
+                                       BufferEventPtr bev, const net::SocketAddress& address,
+                                       EventLoop& loop)
+    : cluster_(cluster),
+      endpoint_(endpoint),
+      address_(address),
+      connection_(std::move(bev), this),
+      idle_timer_(loop, [this] { cluster_.closeIdleConnection(*this); }) {
+  cluster_.onConnectionOpened(endpoint_);
+}
+
+UpstreamConnection::~UpstreamConnection() {
+  connection_.close();
+  cluster_.onConnectionClosed(endpoint_);
+}
+
+void UpstreamConnection::setOwner(net::ConnectionCallbacks* owner) {
+  owner_ = owner;
+  connection_.setCallbacks(owner != nullptr ? owner : this);
+  if (owner == nullptr) {
+    // Idle: read so that a FIN or RST from the upstream is noticed and the connection dropped
+    // before a request is sent on it; drop it ourselves before the upstream's own timeout.
+    connection_.setTimeouts(std::chrono::milliseconds(0), std::chrono::milliseconds(0));
+    connection_.enableRead();
+    idle_timer_.arm(cluster_.config().keepalive_idle_timeout);
+  } else {
+    idle_timer_.disarm();
+  }
+}
+
+void UpstreamConnection::onReadable() {
+  // Bytes from an idle upstream answer no request: the connection cannot be trusted.
+  cluster_.closeIdleConnection(*this);
+}
+
+void UpstreamConnection::onWriteDrained() {}
+
+void UpstreamConnection::onEvent(short, int) { cluster_.closeIdleConnection(*this); }
+
+// --- UpstreamCluster ------------------------------------------------------------------------
+
+UpstreamCluster::UpstreamCluster(EventLoop& loop, net::Resolver& resolver,
+                                 const config::UpstreamConfig& config, uint32_t workers,
+                                 std::chrono::milliseconds dns_refresh)
+    : loop_(loop),
+      resolver_(resolver),
+      config_(config),
+      max_connections_(std::max<uint32_t>(1, (config.max_connections + workers - 1) / workers)),
+      max_pending_((config.max_pending + workers - 1) / workers),
+      dns_refresh_(dns_refresh),
+      wake_timer_(loop, [this] { wakeWaiters(wake_all_); }),
+      refresh_timer_(loop, [this] {
+        for (auto& ep : endpoints_) {
+          if (ep->dns_state != Endpoint::DnsState::Literal && !ep->query) resolve(*ep);
+        }
+        refresh_timer_.arm(dns_refresh_);
+      }) {
+  bool any_name = false;
+  for (const auto& hp : config_.endpoints) {
+    auto ep = std::make_unique<Endpoint>();
+    ep->configured = hp;
+    ep->name = hp.toString();
+    if (hp.is_ip_literal) {
+      auto addr = net::socketAddressFromLiteral(hp);
+      if (addr) ep->addresses.push_back(*addr);
+      ep->dns_state = Endpoint::DnsState::Literal;
+    } else {
+      ep->dns_state = Endpoint::DnsState::Pending;
+      any_name = true;
+    }
+    endpoints_.push_back(std::move(ep));
+  }
+  for (auto& ep : endpoints_) {
+    if (ep->dns_state == Endpoint::DnsState::Pending) resolve(*ep);
+  }
+  if (any_name && dns_refresh_.count() > 0) refresh_timer_.arm(dns_refresh_);
+}
+
+UpstreamCluster::~UpstreamCluster() {
+  // Idle connections report back to this cluster while they die: clear them first.
+  for (auto& ep : endpoints_) {
+    ep->idle.clear();
+    ep->query.reset();
+  }
+}
+
+void UpstreamCluster::resolve(Endpoint& ep) {
+  ep.query = resolver_.resolve(ep.configured.host, ep.configured.port,
+                               [this, &ep](const net::Resolution& r) { onResolved(ep, r); });
+}
+
+void UpstreamCluster::onResolved(Endpoint& ep, const net::Resolution& r) {
+  ep.query.reset();
+  if (r.error == 0) {
+    ep.addresses = r.addresses;
+    ep.next_address = 0;
+    ep.dns_state = Endpoint::DnsState::Resolved;
+    ep.dns_error.clear();
+  } else if (r.nameNotFound() || ep.addresses.empty()) {
+    // A name that does not exist fails now; a passing DNS outage keeps the last good answer.
+    ep.dns_state = Endpoint::DnsState::Failed;
+    ep.addresses.clear();
+    ep.dns_error = r.error_text;
+    observe::logger(observe::LoggerId::Upstream)
+        .warn(observe::LogEvent("dns_failure")
+                  .add("upstream", config_.name)
+                  .add("endpoint", ep.name)
+                  .add("error", r.error_text)
+                  .str());
+  } else {
+    ep.dns_error = r.error_text;
+  }
+  wakeWaiters(true);
+}
+
+Acquired UpstreamCluster::acquire(ClusterWaiter& waiter, const Endpoint* avoid, bool fresh_only) {
+  Acquired out;
+  const auto now = loop_.now();
+  const size_t n = endpoints_.size();
+
+  size_t available = 0;
+  for (auto& ep : endpoints_) {
+    if (ep->health.available(now)) ++available;
+  }
+
+  Endpoint* chosen = nullptr;
+  bool dns_pending = false;
+  Endpoint* dns_failed = nullptr;
+  for (size_t i = 0; i < n; ++i) {
+    Endpoint* ep = endpoints_[(next_endpoint_ + i) % n].get();
+    if (!ep->health.available(now)) continue;
+    if (ep == avoid && available > 1) continue;
+    if (ep->dns_state == Endpoint::DnsState::Pending && ep->addresses.empty()) {
+      dns_pending = true;
+      continue;
+    }
+    if (ep->dns_state == Endpoint::DnsState::Failed) {
+      dns_failed = ep;
+      continue;
+    }
+    chosen = ep;
+    next_endpoint_ = (next_endpoint_ + i + 1) % n;
+    break;
+  }
+
+  if (chosen == nullptr) {
+    if (dns_pending) {
+      waiters_.push_back(&waiter);
+      out.kind = Acquired::Kind::Waiting;
+      return out;
+    }
+    if (dns_failed != nullptr) {
+      out.cause = FailureCause::DnsFailure;
+      out.endpoint = dns_failed;
+      out.detail = dns_failed->dns_error;
+      // Try the name again soon: it may have been created since.
+      if (!dns_failed->query) resolve(*dns_failed);
+      return out;
+    }
+    out.cause = FailureCause::NoHealthyEndpoint;
+    return out;
+  }
+  out.endpoint = chosen;
+
+  if (!fresh_only && !chosen->idle.empty()) {
+    out.connection = std::move(chosen->idle.back());
+    chosen->idle.pop_back();
+    out.kind = Acquired::Kind::Reused;
+    return out;
+  }
+
+  if (open_ >= max_connections_) {
+    // Full: make room by closing an idle connection to another endpoint, else queue.
+    if (UpstreamConnection* victim = oldestIdleElsewhere(nullptr)) {
+      closeIdleConnection(*victim);
+    }
+  }
+  if (open_ >= max_connections_) {
+    if (waiters_.size() >= max_pending_) {
+      out.cause = FailureCause::LocalOverload;
+      out.detail = "max_connections and max_pending reached";
+      return out;
+    }
+    waiters_.push_back(&waiter);
+    out.kind = Acquired::Kind::Waiting;
+    return out;
+  }
+
+  const net::SocketAddress& addr = chosen->addresses[chosen->next_address % chosen->addresses.size()];
+  chosen->next_address++;
+  chosen->health.onSelected(now);
+  net::ConnectStart start = net::startConnect(loop_, addr);
+  if (!start.bev) {
+    out.cause = start.err == ECONNREFUSED ? FailureCause::ConnectRefused : FailureCause::ConnectError;
+    out.err = start.err;
+    reportConnect(*chosen, false);
+    return out;
+  }
+  out.connection =
+      std::make_unique<UpstreamConnection>(*this, *chosen, std::move(start.bev), addr, loop_);
+  out.kind = Acquired::Kind::Connecting;
+  return out;
+}
+
+void UpstreamCluster::cancelWait(ClusterWaiter& waiter) {
+  auto it = std::find(waiters_.begin(), waiters_.end(), &waiter);
+  if (it != waiters_.end()) waiters_.erase(it);
+}
+
+void UpstreamCluster::release(UpstreamConnectionPtr connection, bool reusable) {
+  if (!connection) return;
+  Endpoint& ep = connection->endpoint();
+  if (!reusable || !connection->connection().open() ||
+      ep.idle.size() >= config_.max_idle_connections || config_.max_idle_connections == 0) {
+    connection.reset();  // onConnectionClosed wakes a waiter
+    return;
+  }
+  connection->requests_served++;
+  connection->idle_since = loop_.now();
+  connection->setOwner(nullptr);
+  ep.idle.push_back(std::move(connection));
+  if (!waiters_.empty()) {
+    wake_all_ = false;
+    wake_timer_.arm(std::chrono::milliseconds(0));
+  }
+}
+
+void UpstreamCluster::reportConnect(Endpoint& ep, bool success) {
+  if (success) {
+    ep.health.onConnectSuccess();
+    return;
+  }
+  const bool was_down = ep.health.isDown(loop_.now());
+  ep.health.onConnectFailure(loop_.now());
+  if (!was_down && ep.health.isDown(loop_.now())) {
+    observe::logger(observe::LoggerId::Upstream)
+        .warn(observe::LogEvent("endpoint_down")
+                  .add("upstream", config_.name)
+                  .add("endpoint", ep.name)
+                  .add("consecutive_failures", ep.health.consecutiveFailures())
+                  .str());
+  }
+}
+
+void UpstreamCluster::reportProbeAbandoned(Endpoint& ep) { ep.health.onProbeAbandoned(); }
+
+void UpstreamCluster::closeIdle() {
+  for (auto& ep : endpoints_) ep->idle.clear();
+}
+
+void UpstreamCluster::onConnectionOpened(Endpoint& ep) {
+  ++open_;
+  ++ep.open_connections;
+}
+
+void UpstreamCluster::onConnectionClosed(Endpoint& ep) {
+  --open_;
+  --ep.open_connections;
+  if (!waiters_.empty()) {
+    wake_timer_.arm(std::chrono::milliseconds(0));
+  }
+}
+
+void UpstreamCluster::closeIdleConnection(UpstreamConnection& connection) {
+  auto& idle = connection.endpoint().idle;
+  auto it = std::find_if(idle.begin(), idle.end(),
+                         [&](const UpstreamConnectionPtr& p) { return p.get() == &connection; });
+  if (it == idle.end()) return;
+  // The connection may be inside its own callback: hand it to the loop to destroy later, but
+  // stop its socket and events now.
+  UpstreamConnectionPtr doomed = std::move(*it);
+  idle.erase(it);
+  doomed->connection().close();
+  struct Holder final : DeferredDeletable {
+    UpstreamConnectionPtr c;
+  };
+  auto holder = std::make_unique<Holder>();
+  holder->c = std::move(doomed);
+  loop_.deferredDelete(std::move(holder));
+}
+
+uint32_t UpstreamCluster::idleConnections() const {
+  uint32_t n = 0;
+  for (const auto& ep : endpoints_) n += static_cast<uint32_t>(ep->idle.size());
+  return n;
+}
+
+UpstreamConnection* UpstreamCluster::oldestIdleElsewhere(const Endpoint* except) {
+  UpstreamConnection* oldest = nullptr;
+  for (auto& ep : endpoints_) {
+    if (ep.get() == except || ep->idle.empty()) continue;
+    UpstreamConnection* c = ep->idle.front().get();
+    if (oldest == nullptr || c->idle_since < oldest->idle_since) oldest = c;
+  }
+  return oldest;
+}
+
+void UpstreamCluster::wakeWaiters(bool all) {
+  wake_all_ = false;
+  if (all) {
+    std::deque<ClusterWaiter*> batch;
+    batch.swap(waiters_);
+    for (ClusterWaiter* w : batch) w->onClusterReady();
+    return;
+  }
+  if (!waiters_.empty()) {
+    ClusterWaiter* w = waiters_.front();
+    waiters_.pop_front();
+    w->onClusterReady();
+  }
+}
+
+}  // namespace triaged::proxy

@@ -1,0 +1,114 @@
+#include "triaged/server/daemon.h"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <stdexcept>
+
+#include "triaged/net/socket_address.h"
+#include "triaged/observe/loggers.h"
+
+namespace triaged::server {
+
+Daemon::Daemon(config::Config config)
+    : config_(std::move(config)), router_(config_.routes) {}
+
+Daemon::~Daemon() {
+  for (auto& w : workers_) w->requestStop();
+  for (auto& w : workers_) w->join();
+  workers_.clear();
+  admin_.reset();
+  signal_events_.clear();
+}
+
+int Daemon::run() {
+  auto& log = observe::logger(observe::LoggerId::Server);
+  auto listen_addr = net::socketAddressFromLiteral(config_.server.listen);
+  if (!listen_addr) {
+    throw std::runtime_error("server.listen must be an IP address: " + listen_addr.error().message);
+  }
+  const uint32_t workers = config_.server.workers;
+  // The first socket learns the port (port 0 = any free one); the others share it through
+  // SO_REUSEPORT, and the kernel spreads connections between the workers.
+  std::vector<int> fds;
+  auto first = net::bindListener(*listen_addr, /*reuse_port=*/true);
+  if (!first) throw std::runtime_error("server.listen: " + first.error().message);
+  fds.push_back(*first);
+  auto bound = net::localAddress(*first);
+  if (!bound) throw std::runtime_error(bound.error().message);
+  for (uint32_t i = 1; i < workers; ++i) {
+    auto fd = net::bindListener(*bound, /*reuse_port=*/true);
+    if (!fd) throw std::runtime_error("server.listen: " + fd.error().message);
+    fds.push_back(*fd);
+  }
+
+  if (config_.server.admin_listen) {
+    auto admin_addr = net::socketAddressFromLiteral(*config_.server.admin_listen);
+    if (!admin_addr) throw std::runtime_error("server.admin_listen must be an IP address");
+    admin::AdminServer::Hooks hooks;
+    hooks.draining = [this] { return draining_.load(); };
+    admin_ = std::make_unique<admin::AdminServer>(loop_, *admin_addr, std::move(hooks));
+  }
+
+  for (uint32_t i = 0; i < workers; ++i) {
+    workers_.push_back(std::make_unique<Worker>(config_, router_, fds[i], i, [this] {
+      loop_.post([this] { onWorkerStopped(); });
+    }));
+  }
+
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+    EventPtr ev(evsignal_new(loop_.base(), sig, &Daemon::onSignal, this));
+    if (!ev || evsignal_add(ev.get(), nullptr) != 0) {
+      throw std::runtime_error("cannot install signal handler");
+    }
+    signal_events_.push_back(std::move(ev));
+  }
+
+  for (auto& w : workers_) w->start();
+
+  observe::LogEvent ready("listening");
+  ready.add("listen", bound->toString());
+  if (admin_) ready.add("admin", admin_->address().toString());
+  ready.add("workers", workers).add("version", TRIAGED_VERSION).add("pid", getpid());
+  log.info(ready.str());
+
+  loop_.run();
+
+  for (auto& w : workers_) w->join();
+  log.info(observe::LogEvent("stopped").add("reason", "drained").str());
+  return 0;
+}
+
+void Daemon::onSignal(evutil_socket_t sig, short, void* ctx) noexcept {
+  static_cast<Daemon*>(ctx)->handleSignal(static_cast<int>(sig));
+}
+
+void Daemon::handleSignal(int sig) {
+  auto& log = observe::logger(observe::LoggerId::Server);
+  if (sig == SIGHUP) {
+    log.warn(observe::LogEvent("reload_unsupported")
+                 .add("detail", "SIGHUP ignored: configuration reload is not implemented yet")
+                 .str());
+    return;
+  }
+  ++signals_seen_;
+  if (signals_seen_ == 1) {
+    // Readiness turns 503 first, so load balancers stop sending while in-flight work ends.
+    draining_ = true;
+    log.info(observe::LogEvent("draining")
+                 .add("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT")
+                 .add("drain_timeout_ms",
+                      static_cast<int64_t>(config_.server.drain_timeout.count()))
+                 .str());
+    for (auto& w : workers_) w->requestDrain();
+  } else {
+    log.warn(observe::LogEvent("forced_stop").add("detail", "second signal: closing now").str());
+    for (auto& w : workers_) w->requestStop();
+  }
+}
+
+void Daemon::onWorkerStopped() {
+  if (++stopped_workers_ == workers_.size()) loop_.exit();
+}
+
+}  // namespace triaged::server

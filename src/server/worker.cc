@@ -1,0 +1,142 @@
+#include "triaged/server/worker.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "triaged/net/connection.h"
+#include "triaged/observe/loggers.h"
+
+namespace triaged::server {
+
+Worker::Worker(const config::Config& config, const proxy::Router& router, int listen_fd,
+               uint32_t index, std::function<void()> on_stopped)
+    : config_(config),
+      router_(router),
+      index_(index),
+      on_stopped_(std::move(on_stopped)),
+      resolver_(loop_, config.server.dns_servers),
+      drain_deadline_(loop_, [this] { forceClose(); }),
+      accept_resume_(loop_, [this] {
+        if (listener_) evconnlistener_enable(listener_.get());
+      }) {
+  for (const auto& u : config_.upstreams) {
+    clusters_.push_back(std::make_unique<proxy::UpstreamCluster>(
+        loop_, resolver_, u, config_.server.workers, config_.server.dns_refresh));
+  }
+  listener_.reset(evconnlistener_new(
+      loop_.base(), &Worker::onAccept, this,
+      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 0, listen_fd));
+  if (!listener_) {
+    ::close(listen_fd);
+    throw std::runtime_error("evconnlistener_new failed");
+  }
+  evconnlistener_set_error_cb(listener_.get(), &Worker::onAcceptError);
+}
+
+Worker::~Worker() {
+  // Connections (and whatever they queued for deletion) refer to the clusters: they go first.
+  connections_.clear();
+  loop_.clearDeferred();
+  listener_.reset();
+  clusters_.clear();
+  loop_.clearDeferred();
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] {
+    loop_.run();
+    on_stopped_();
+  });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::requestDrain() {
+  loop_.post([this] { beginDrain(); });
+}
+
+void Worker::requestStop() {
+  loop_.post([this] { forceClose(); });
+}
+
+proxy::UpstreamCluster* Worker::cluster(std::string_view name) {
+  for (auto& c : clusters_) {
+    if (c->name() == name) return c.get();
+  }
+  return nullptr;
+}
+
+void Worker::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len,
+                      void* ctx) noexcept {
+  static_cast<Worker*>(ctx)->accept(fd, addr, len);
+}
+
+void Worker::onAcceptError(evconnlistener* listener, void* ctx) noexcept {
+  auto* self = static_cast<Worker*>(ctx);
+  const int err = EVUTIL_SOCKET_ERROR();
+  observe::logger(observe::LoggerId::Listener)
+      .error(observe::LogEvent("accept_error")
+                 .add("errno", net::errnoName(err))
+                 .add("error", std::strerror(err))
+                 .add("worker", self->index_)
+                 .str());
+  // Out of descriptors: pause accepting briefly instead of spinning on the error.
+  evconnlistener_disable(listener);
+  self->accept_resume_.arm(std::chrono::milliseconds(100));
+}
+
+void Worker::accept(int fd, const sockaddr* addr, int len) {
+  if (draining_) {
+    ::close(fd);
+    return;
+  }
+  auto peer = net::socketAddressFrom(addr, static_cast<socklen_t>(len));
+  auto conn = std::make_unique<proxy::ClientConnection>(*this, net::adoptSocket(loop_, fd), peer);
+  proxy::ClientConnection* raw = conn.get();
+  connections_.push_front(std::move(conn));
+  raw->registry_position = connections_.begin();
+  raw->start();
+}
+
+void Worker::onClientClosed(proxy::ClientConnection& connection) {
+  auto owned = std::move(*connection.registry_position);
+  connections_.erase(connection.registry_position);
+  loop_.deferredDelete(std::move(owned));
+  if (draining_) maybeStop();
+}
+
+void Worker::beginDrain() {
+  if (draining_) return;
+  draining_ = true;
+  listener_.reset();  // closes the listening socket: new connections go to no one
+  for (auto& c : clusters_) c->closeIdle();
+  // drain() may close (and unlink) the connection: step past it first.
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    auto* c = it->get();
+    ++it;
+    c->drain();
+  }
+  drain_deadline_.arm(config_.server.drain_timeout);
+  maybeStop();
+}
+
+void Worker::forceClose() {
+  draining_ = true;
+  listener_.reset();
+  while (!connections_.empty()) connections_.front()->close();
+  for (auto& c : clusters_) c->closeIdle();
+  maybeStop();
+}
+
+void Worker::maybeStop() {
+  if (connections_.empty()) {
+    drain_deadline_.disarm();
+    loop_.exit();
+  }
+}
+
+}  // namespace triaged::server
