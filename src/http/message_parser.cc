@@ -168,6 +168,7 @@ MessageParser::FeedResult MessageParser::feed(const char* data, size_t len) {
           if (in_trailers_ && !scanLineEndings(p, pos)) return failFeed(data, len, pos);
           if (isUpgrade()) {
             state_ = State::Upgraded;
+            callbacks_.onMessageComplete(trailers_);
             return {Status::Upgrade, static_cast<size_t>(pos - data)};
           }
           state_ = State::AwaitingResume;

@@ -40,7 +40,8 @@ class ParserCallbacks {
   // A span of body bytes (already de-chunked).
   virtual void onBody(const char* data, size_t len) = 0;
   // The message ended. For chunked bodies `trailers` holds the trailer fields (often empty).
-  // Not called for an upgrade: feed() returning Status::Upgrade is its end.
+  // Also called for an upgrade (the HTTP message itself is complete) just before feed()
+  // returns Status::Upgrade: "request fully received" logic needs no special case.
   virtual void onMessageComplete(const Headers& trailers) = 0;
 };
 
@@ -53,7 +54,7 @@ class MessageParser {
     MessageComplete,  // paused after a complete message; `consumed` counts up to its end
     Upgrade,          // head of an upgrade (request with Connection: upgrade + Upgrade, CONNECT,
                       // or any 101 response) is complete; bytes after `consumed` belong to the
-                      // tunnel. onMessageComplete is not called. (The rare upgrade request with a
+                      // tunnel. onMessageComplete was called. (The rare upgrade request with a
                       // body gets it through onBody first and `consumed` ends after it.)
     Error,            // see error(); the connection must be closed after the error reply
   };
