@@ -317,8 +317,10 @@ class Loader {
     const int64_t number = value->as_integer();
     if (number < min || number > max) {
       std::string reason;
-      if (max == std::numeric_limits<int64_t>::max() ||
-          static_cast<uint64_t>(max) == std::numeric_limits<Int>::max()) {
+      // Only the type's own limit goes unmentioned when the value is merely too small.
+      const bool unbounded = max == std::numeric_limits<int64_t>::max() ||
+                             static_cast<uint64_t>(max) == std::numeric_limits<Int>::max();
+      if (number < min && unbounded) {
         reason = "must be at least " + std::to_string(min);
       } else {
         reason = "must be between " + std::to_string(min) + " and " + std::to_string(max);

@@ -216,6 +216,12 @@ void ClientConnection::onHead() {
                             id_header->value.size() <= 200)
                                ? id_header->value
                                : generateRequestId();
+  if (req.method == "CONNECT") {
+    // triaged is a reverse proxy: it does not open tunnels to arbitrary hosts.
+    logClientFailure(FailureCause::ClientBadRequest, 405, "CONNECT is not supported", 0);
+    sendLocalReply(405, FailureCause::ClientBadRequest, request_id, "CONNECT is not supported");
+    return;
+  }
   if (server.max_request_body_bytes > 0 && req.framing == http::BodyFraming::ContentLength &&
       req.content_length > server.max_request_body_bytes) {
     logClientFailure(FailureCause::ClientBadRequest, 413, "request body larger than allowed", 0);

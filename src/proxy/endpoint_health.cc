@@ -4,35 +4,47 @@
 
 namespace triaged::proxy {
 
-bool EndpointHealth::available(TimePoint now) const {
-  if (!marked_down_) return true;
-  return now >= down_until_ && !probing_;
+EndpointHealth::State EndpointHealth::state(TimePoint now) const {
+  if (!down_) return State::Healthy;
+  if (probe_in_flight_) return State::Probing;
+  return now >= down_until_ ? State::ProbeDue : State::Down;
 }
 
-void EndpointHealth::onSelected(TimePoint now) {
-  if (marked_down_ && now >= down_until_) probing_ = true;
+bool EndpointHealth::available(TimePoint now) const {
+  const State current = state(now);
+  return current == State::Healthy || current == State::ProbeDue;
+}
+
+bool EndpointHealth::onSelected(TimePoint now) {
+  if (state(now) != State::ProbeDue) return false;
+  probe_in_flight_ = true;
+  return true;
 }
 
 void EndpointHealth::onConnectSuccess() {
-  failures_ = 0;
-  marked_down_ = false;
-  probing_ = false;
-  next_period_ = kBaseDownPeriod;
+  consecutive_failures_ = 0;
+  down_ = false;
+  probe_in_flight_ = false;
+  next_down_period_ = kInitialDownPeriod;
 }
 
 void EndpointHealth::onConnectFailure(TimePoint now) {
-  ++failures_;
-  if (probing_ || (!marked_down_ && failures_ >= kFailureThreshold)) {
-    // A failed probe, or the threshold reached: down again, for longer each time.
-    marked_down_ = true;
-    probing_ = false;
-    down_until_ = now + next_period_;
-    next_period_ = std::min(next_period_ * 2, kMaxDownPeriod);
+  // Saturate rather than wrap: an endpoint down for months must not look healthy again.
+  if (consecutive_failures_ < UINT32_MAX) ++consecutive_failures_;
+  if (down_) {
+    if (probe_in_flight_) markDown(now);
+    return;
   }
+  if (consecutive_failures_ >= kFailureThreshold) markDown(now);
 }
 
-void EndpointHealth::onProbeAbandoned() { probing_ = false; }
+void EndpointHealth::onProbeAbandoned() { probe_in_flight_ = false; }
 
-bool EndpointHealth::isDown(TimePoint now) const { return marked_down_ && now < down_until_; }
+void EndpointHealth::markDown(TimePoint now) {
+  down_ = true;
+  probe_in_flight_ = false;
+  down_until_ = now + next_down_period_;
+  next_down_period_ = std::min(next_down_period_ * 2, kMaxDownPeriod);
+}
 
 }  // namespace triaged::proxy

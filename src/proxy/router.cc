@@ -8,14 +8,6 @@ namespace {
 
 char lowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
-bool startsWithNoCase(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (lowerAscii(text[i]) != prefix[i]) return false;
-  }
-  return true;
-}
-
 // Splits an absolute-form target ("http://user@host:8080/path?q") into authority and the rest.
 // Returns false for anything else. The scheme is not checked further: a non-http scheme is
 // refused by the request parser, not here.
@@ -89,7 +81,6 @@ const config::RouteConfig* Router::match(std::string_view host_header,
       splitAbsoluteForm(request_target, authority, rest)) {
     if (!authority.empty()) host_source = authority;
     path = rest.empty() || rest.front() != '/' ? std::string_view("/") : rest;
-    (void)startsWithNoCase;
   }
   path = stripQueryAndFragment(path);
   if (path.empty() || path.front() != '/') return nullptr;

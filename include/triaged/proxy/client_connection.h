@@ -76,8 +76,7 @@ class ClientConnection final : public DeferredDeletable,
   void armTimer(TimerMode mode);
   void onTimer();
   void finishSession();
-  void logClientFailure(diagnose::FailureCause cause, int status, std::string_view detail,
-                        int err);
+  void logClientFailure(diagnose::FailureCause cause, int status, std::string_view detail, int err);
 
   WorkerContext& worker_;
   net::Connection connection_;
@@ -91,10 +90,10 @@ class ClientConnection final : public DeferredDeletable,
   uint64_t requests_ = 0;
   bool closed_ = false;
   bool close_when_drained_ = false;
-  bool request_done_ = false;   // the current request's message is complete
-  bool session_done_ = false;   // the current response is fully queued
+  bool request_done_ = false;  // the current request's message is complete
+  bool session_done_ = false;  // the current response is fully queued
   bool body_paused_ = false;
-  bool read_eof_ = false;       // the client half-closed
+  bool read_eof_ = false;  // the client half-closed
   bool tunnel_ = false;
   bool processing_ = false;
   bool pending_start_ = false;  // a session was created by onHead; start it after feed()

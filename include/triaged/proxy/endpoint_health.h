@@ -1,41 +1,70 @@
 #pragma once
 
-// EndpointHealth: passive health of one endpoint, fed with connect outcomes. Three failed
-// connects in a row mark it down for 5 s; each further down period doubles, up to 60 s. When a
-// period ends exactly one request probes the endpoint (half-open) while the others still see it
-// as down; a success makes it healthy again. Pure logic with explicit time points.
+// Passive health of one upstream endpoint, judged only from connect results of real requests
+// (no active health checks). Pure logic with explicit time points so tests need no clock.
 
 #include <chrono>
 #include <cstdint>
 
 namespace triaged::proxy {
 
+// State machine:
+//   Healthy --3rd consecutive connect failure--> Down(until now + period)
+//   Down --period over--> ProbeDue --onSelected()--> Probing (exactly one request in flight)
+//   Probing --connect success--> Healthy (failures 0, period back to 5 s)
+//   Probing --connect failure--> Down(until now + doubled period, capped at 60 s)
+//   Probing --onProbeAbandoned()--> ProbeDue (the next request probes instead)
+// Any connect success, from any request, resets to Healthy.
+//
+// One instance per endpoint, owned by the upstream pool of one worker thread and used only on
+// that thread (not synchronised). Lives as long as the endpoint is configured.
 class EndpointHealth {
  public:
-  using TimePoint = std::chrono::steady_clock::time_point;
-  static constexpr uint32_t kFailureThreshold = 3;
-  static constexpr std::chrono::milliseconds kBaseDownPeriod{5'000};
-  static constexpr std::chrono::milliseconds kMaxDownPeriod{60'000};
+  using Clock = std::chrono::steady_clock;
+  using TimePoint = Clock::time_point;
+  using Duration = std::chrono::milliseconds;
 
-  // Healthy, or its down period is over and no probe is in flight.
+  static constexpr uint32_t kFailureThreshold = 3;
+  static constexpr Duration kInitialDownPeriod{5'000};
+  static constexpr Duration kMaxDownPeriod{60'000};
+
+  enum class State { Healthy, Down, ProbeDue, Probing };
+
+  State state(TimePoint now) const;
+
+  // True when a request may be sent: healthy, or its down period is over and no probe is in
+  // flight yet. The caller then calls onSelected() for the request it sends.
   bool available(TimePoint now) const;
-  // A request was sent to it; after a down period this request becomes the probe.
-  void onSelected(TimePoint now);
+  // Inside a down period (state Down). Not the same as !available(): while the one probe is in
+  // flight the endpoint is neither down nor available. A Healthy/Probing -> Down change after a
+  // failure is therefore the moment to log "endpoint_down" (a failed probe starts a new period).
+  bool isDown(TimePoint now) const { return state(now) == State::Down; }
+
+  // A request was sent to this endpoint. Returns true when that request is the half-open probe
+  // (the down period had expired); the caller should then report its connect result, or call
+  // onProbeAbandoned() if it ends without one. Calling it while unavailable changes nothing.
+  bool onSelected(TimePoint now);
   void onConnectSuccess();
+  // A failure while a probe is in flight is taken as the probe's result. A failure while the
+  // endpoint is already down (from a request sent before it went down) only counts.
   void onConnectFailure(TimePoint now);
-  // The probe ended without a connect result (its client went away): let another probe.
   void onProbeAbandoned();
 
-  bool isDown(TimePoint now) const;
+  // Meaningful while down: the end of the current down period.
   TimePoint downUntil() const { return down_until_; }
-  uint32_t consecutiveFailures() const { return failures_; }
+  uint32_t consecutiveFailures() const { return consecutive_failures_; }
+  bool probeInFlight() const { return probe_in_flight_; }
+  // The length of the next down period, should the endpoint go down (again).
+  Duration nextDownPeriod() const { return next_down_period_; }
 
  private:
-  uint32_t failures_ = 0;
-  bool marked_down_ = false;
-  bool probing_ = false;
+  void markDown(TimePoint now);
+
+  uint32_t consecutive_failures_ = 0;
+  bool down_ = false;
+  bool probe_in_flight_ = false;
   TimePoint down_until_{};
-  std::chrono::milliseconds next_period_ = kBaseDownPeriod;
+  Duration next_down_period_ = kInitialDownPeriod;
 };
 
 }  // namespace triaged::proxy

@@ -41,8 +41,7 @@ class ProxySession final : public DeferredDeletable,
                            public http::ParserCallbacks,
                            public ClusterWaiter {
  public:
-  ProxySession(ClientConnection& client, const http::RequestHead& request,
-               std::string request_id);
+  ProxySession(ClientConnection& client, const http::RequestHead& request, std::string request_id);
   ~ProxySession() override;
 
   void start();
