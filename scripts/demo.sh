@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 echo "== building"
-BUILD_DIR=build bash scripts/build.sh >/dev/null
+BUILD_DIR=build bash scripts/build.sh --target triaged triaged_fake_upstream >/dev/null
 bin=build/triaged
 fake=build/triaged_fake_upstream
 
