@@ -102,6 +102,9 @@ void ClientConnection::onReadable() {
 
 void ClientConnection::onWriteDrained() {
   if (closed_) return;
+  // Deferred callbacks run late: more output may have been queued since libevent saw the
+  // buffer drained (and libevent also reports the first writable event on a fresh socket).
+  if (connection_.outputLength() > 0) return;
   if (close_when_drained_) {
     close();
     return;

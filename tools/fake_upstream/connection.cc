@@ -92,6 +92,9 @@ evutil_socket_t Connection::fd() const { return bufferevent_getfd(bev_.get()); }
 
 void Connection::armTimer(TimerKind kind, uint64_t ms) {
   timer_kind_ = kind;
+  // The loop's cached time may be stale by the time spent in this callback; without a refresh
+  // a delay could end a few milliseconds early.
+  event_base_update_cache_time(event_get_base(timer_.get()));
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(ms / 1000);
   tv.tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000);

@@ -1,6 +1,21 @@
 // triaged_fake_upstream: the scripted HTTP/1.1 origin used by triaged's integration tests, the
-// demo and the benchmark. Each request's query string says how to misbehave (see README.md in
-// this directory); the implementation shares no code with triaged.
+// demo and the benchmark. It shares no code with triaged (own parser, own framing), so a bug in
+// one cannot hide the same bug in the other. Single-threaded libevent; bodies are streamed with
+// watermarks and never held whole in memory.
+//
+// Every request may carry a script in its query string (any path):
+//   status=N  reason=TEXT  header=Name:Value (repeatable)  body=TEXT  size=N (pattern body)
+//   chunked=1  trailer=Name:Value (repeatable, with chunked)  close_delimited=1  close=1
+//   delay_headers=MS  delay_body=MS  chunk_delay=MS (between 16 KiB pieces)
+//   no_continue=1 (ignore Expect: 100-continue)  early_response=1 (answer before the body, close)
+//   action=close_before_headers | reset_before_headers | partial_headers | close_mid_body |
+//          reset_mid_body | stall_body | hang | garbage | bad_content_length | huge_headers |
+//          close_after_response | reset_after_response      after=N (bytes for *_mid_body,
+//          stall_body and huge_headers; default size/2 and 65536)
+// Special paths: /echo (reports method, target, version, headers, body_bytes, body_fnv1a,
+// body_framing, trailers), /ws (101 then raw echo), /__stats ({"connections","requests","open"};
+// wait_connections=N wait_requests=N wait_open=N timeout_ms=MS turn it into a long-poll that
+// answers once the counters match). A connection whose first request is /__stats is not counted.
 
 #include <event2/event.h>
 
@@ -21,7 +36,9 @@ void usage(FILE* out) {
           "  --listen             address to bind (default 127.0.0.1:0; [::1]:0 for IPv6)\n"
           "  --keepalive-timeout  idle keep-alive connections are closed after MS (default "
           "5000)\n"
-          "Prints 'LISTENING HOST:PORT' once bound. Exits 0 on SIGTERM or SIGINT.\n");
+          "Prints 'LISTENING HOST:PORT' once bound. Exits 0 on SIGTERM or SIGINT.\n"
+          "Per-request behaviour comes from the query string: status= size= chunked= header=\n"
+          "delay_headers= action=... (see the comment at the top of main.cc).\n");
 }
 
 void onSignal(evutil_socket_t /*fd*/, short /*what*/, void* ctx) noexcept {

@@ -89,6 +89,7 @@ class HttpClient {
   void close();
 
   bool peerClosed() const { return eof_; }
+  bool peerReset() const { return reset_; }  // the close seen was an RST
   uint16_t port() const { return port_; }
   std::string hostHeader() const;  // "127.0.0.1:PORT"
   int fd() const { return fd_; }
@@ -119,6 +120,10 @@ class HttpClient {
 std::string patternBody(uint64_t n);
 uint64_t fnv1a64(std::string_view data);
 std::string fnv1aHex(std::string_view data);  // 16 lowercase hex digits, as /echo reports
-std::string patternFnv1aHex(uint64_t n);       // fnv1aHex(patternBody(n)) without the string
+std::string patternFnv1aHex(uint64_t n);      // fnv1aHex(patternBody(n)) without the string
+
+// "" when equal; otherwise a short description (sizes, first differing offset) that keeps
+// failure output readable for large bodies: CHECK(describeDifference(r.body, want) == "").
+std::string describeDifference(std::string_view actual, std::string_view expected);
 
 }  // namespace triaged::test

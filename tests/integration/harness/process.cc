@@ -2,8 +2,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -114,7 +114,9 @@ Process::Process(std::string name, std::vector<std::string> argv,
     throw std::runtime_error("cannot execute " + argv[0] + ": " + strerror(child_errno));
   }
   out_fd_ = out[0];
-  pidfd_ = pidfd_open(pid_, 0);  // -1 on old kernels: waitExit() falls back to polling
+  // Through syscall(): glibc 2.36's <sys/pidfd.h> lacks extern "C". -1 on kernels before 5.3,
+  // where waitExit() falls back to a bounded poll.
+  pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
   reader_ = std::thread([this] { readerLoop(); });
 }
 
@@ -176,8 +178,8 @@ void Process::readerLoop() {
   cv_.notify_all();
 }
 
-std::optional<std::string> Process::waitForLine(
-    const std::function<bool(const std::string&)>& pred, std::chrono::milliseconds timeout) {
+std::optional<std::string> Process::waitForLine(const std::function<bool(const std::string&)>& pred,
+                                                std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::unique_lock<std::mutex> lock(mu_);
   size_t checked = 0;
@@ -270,13 +272,26 @@ std::optional<int> Process::waitExit(std::chrono::milliseconds timeout) {
 
 bool Process::running() { return !tryReap(false); }
 
-uint64_t Process::rssKb() const {
+uint64_t Process::statusFieldKb(std::string_view field) const {
   std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10);
+    if (line.size() > field.size() && line.compare(0, field.size(), field) == 0 &&
+        line[field.size()] == ':') {
+      return std::strtoull(line.c_str() + field.size() + 1, nullptr, 10);
+    }
   }
   return 0;
+}
+
+uint64_t Process::rssKb() const { return statusFieldKb("VmRSS"); }
+uint64_t Process::peakRssKb() const { return statusFieldKb("VmHWM"); }
+
+bool Process::resetPeakRss() const {
+  std::ofstream clear("/proc/" + std::to_string(pid_) + "/clear_refs");
+  clear << "5";
+  clear.flush();
+  return static_cast<bool>(clear);
 }
 
 }  // namespace triaged::test

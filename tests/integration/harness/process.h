@@ -58,15 +58,20 @@ class Process {
   bool running();
   // VmRSS from /proc/PID/status in KiB; 0 when unavailable.
   uint64_t rssKb() const;
+  // VmHWM (peak resident set since start) in KiB; 0 when unavailable.
+  uint64_t peakRssKb() const;
+  // Resets VmHWM to the current VmRSS (writes 5 to /proc/PID/clear_refs). False if refused.
+  bool resetPeakRss() const;
 
  private:
   void readerLoop();
+  uint64_t statusFieldKb(std::string_view field) const;
   bool tryReap(bool block);
 
   std::string name_;
   pid_t pid_ = -1;
   int pidfd_ = -1;
-  int out_fd_ = -1;      // read end of the child's stdout+stderr pipe
+  int out_fd_ = -1;            // read end of the child's stdout+stderr pipe
   int stop_fd_[2] = {-1, -1};  // wakes the reader thread at destruction
   bool verbose_ = false;
   std::optional<int> exit_code_;

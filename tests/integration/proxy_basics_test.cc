@@ -1,0 +1,286 @@
+// triaged in front of the scripted fake upstream: the ordinary HTTP/1.1 proxy behaviours an
+// operator relies on, and the first failure causes as the client sees them.
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cctype>
+#include <chrono>
+#include <csignal>
+#include <string>
+
+#include "harness/daemon_process.h"
+#include "harness/fake_upstream.h"
+#include "harness/http_client.h"
+
+namespace triaged::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// One fake upstream and one triaged routing everything to it.
+struct Proxied {
+  explicit Proxied(const std::string& extra_upstream_keys = "",
+                   const std::string& extra_server_keys = "")
+      : daemon(basicConfig(fake.address(), extra_upstream_keys, extra_server_keys)) {}
+
+  HttpClient client() const { return HttpClient(daemon.port()); }
+
+  FakeUpstream fake;
+  DaemonProcess daemon;
+};
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+std::string lowered(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+HttpClient::Options withTimeout(std::chrono::milliseconds t) {
+  HttpClient::Options o;
+  o.timeout = t;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("a GET is proxied and the upstream's response reaches the client",
+          "[integration][proxy]") {
+  Proxied p;
+  HttpClient client = p.client();
+  Response r = client.get("/some/path?size=100000&status=201&header=X-From:upstream");
+  CHECK(r.status == 201);
+  CHECK(r.header("X-From") == "upstream");
+  CHECK(r.complete);
+  CHECK(describeDifference(r.body, patternBody(100000)) == "");
+}
+
+TEST_CASE("a POST body with Content-Length arrives at the upstream byte for byte",
+          "[integration][proxy]") {
+  Proxied p;
+  HttpClient client = p.client();
+  std::string body = patternBody(200000);
+  Response r =
+      client.request("POST", "/echo", {{"Content-Type", "application/octet-stream"}}, body);
+  REQUIRE(r.status == 200);
+  CHECK(contains(r.body, "method POST\n"));
+  CHECK(contains(r.body, "body_bytes 200000\n"));
+  CHECK(contains(r.body, "body_fnv1a " + fnv1aHex(body) + "\n"));
+}
+
+TEST_CASE("a chunked POST body arrives at the upstream byte for byte", "[integration][proxy]") {
+  Proxied p;
+  HttpClient client = p.client();
+  REQUIRE(client.send("POST /echo HTTP/1.1\r\nHost: app\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  REQUIRE(client.sendStreamingBody(300000, true));
+  Response r = client.readResponse();
+  REQUIRE(r.status == 200);
+  CHECK(contains(r.body, "body_bytes 300000\n"));
+  CHECK(contains(r.body, "body_fnv1a " + patternFnv1aHex(300000) + "\n"));
+}
+
+TEST_CASE("a chunked response with trailers reaches the client complete", "[integration][proxy]") {
+  Proxied p;
+  HttpClient client = p.client();
+  Response r = client.get("/?size=50000&chunked=1&trailer=X-Checksum:abc123");
+  REQUIRE(r.status == 200);
+  CHECK(r.chunked);
+  CHECK(r.complete);
+  CHECK(describeDifference(r.body, patternBody(50000)) == "");
+  CHECK(findHeader(r.trailers, "X-Checksum") == "abc123");
+}
+
+TEST_CASE("keep-alive: five client requests on one connection use one upstream connection",
+          "[integration][proxy]") {
+  Proxied p;
+  HttpClient client = p.client();
+  for (int i = 0; i < 5; ++i) {
+    Response r = client.get("/?size=1000");
+    REQUIRE(r.status == 200);
+    REQUIRE(r.complete);
+    REQUIRE_FALSE(r.peer_closed);
+  }
+  UpstreamStats s = p.fake.stats();
+  CHECK(s.requests == 5);
+  CHECK(s.connections == 1);
+}
+
+TEST_CASE("pipelined requests are answered in order", "[integration][proxy]") {
+  Proxied p;
+  HttpClient client = p.client();
+  REQUIRE(
+      client.send("GET /?status=201&delay_headers=100 HTTP/1.1\r\nHost: app\r\n\r\n"
+                  "GET /?status=202 HTTP/1.1\r\nHost: app\r\n\r\n"
+                  "POST /echo?status=203 HTTP/1.1\r\nHost: app\r\nContent-Length: 3\r\n\r\nabc"));
+  Response a = client.readResponse();
+  Response b = client.readResponse();
+  Response c = client.readResponse();
+  CHECK(a.status == 201);
+  CHECK(b.status == 202);
+  CHECK(c.status == 203);
+  CHECK(contains(c.body, "body_bytes 3\n"));
+}
+
+TEST_CASE("HEAD gets the headers with Content-Length and no body", "[integration][proxy]") {
+  Proxied p;
+  HttpClient client = p.client();
+  Response head = client.request("HEAD", "/?size=4321");
+  CHECK(head.status == 200);
+  CHECK(head.header("Content-Length") == "4321");
+  CHECK(head.body.empty());
+  // Framing stayed in sync: the next response on the connection is intact.
+  Response next = client.get("/?body=after-head");
+  CHECK(next.status == 200);
+  CHECK(next.body == "after-head");
+}
+
+TEST_CASE("204 and 304 responses reach the client without a body", "[integration][proxy]") {
+  Proxied p;
+  HttpClient client = p.client();
+  Response no_content = client.get("/?status=204");
+  CHECK(no_content.status == 204);
+  CHECK(no_content.body.empty());
+  Response not_modified = client.get("/?status=304");
+  CHECK(not_modified.status == 304);
+  CHECK(not_modified.body.empty());
+  Response next = client.get("/?body=still-in-sync");
+  CHECK(next.status == 200);
+  CHECK(next.body == "still-in-sync");
+}
+
+TEST_CASE("Expect: 100-continue: the client gets 100, sends the body and gets 200",
+          "[integration][proxy]") {
+  Proxied p;
+  HttpClient client = p.client();
+  REQUIRE(client.send(
+      "POST /echo HTTP/1.1\r\nHost: app\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n"));
+  HttpClient::Options interim;
+  interim.return_interim = true;
+  Response cont = client.readResponse(interim);
+  REQUIRE(cont.status == 100);
+  REQUIRE(client.send("hello world"));
+  Response r = client.readResponse();
+  CHECK(r.status == 200);
+  CHECK(contains(r.body, "body_bytes 11\n"));
+  CHECK(contains(r.body, "body_fnv1a " + fnv1aHex("hello world") + "\n"));
+}
+
+TEST_CASE("hop-by-hop request headers are not forwarded to the upstream", "[integration][proxy]") {
+  Proxied p;
+  HttpClient client = p.client();
+  Response r = client.get("/echo", {{"Connection", "keep-alive, X-Custom-Hop"},
+                                    {"X-Custom-Hop", "1"},
+                                    {"Keep-Alive", "timeout=5"},
+                                    {"TE", "trailers"},
+                                    {"Proxy-Connection", "x"},
+                                    {"X-End-To-End", "kept"}});
+  REQUIRE(r.status == 200);
+  std::string echo = lowered(r.body);
+  CHECK_FALSE(contains(echo, "header x-custom-hop:"));
+  CHECK_FALSE(contains(echo, "header keep-alive:"));
+  CHECK_FALSE(contains(echo, "header te:"));
+  CHECK_FALSE(contains(echo, "header proxy-connection:"));
+  CHECK_FALSE(contains(echo, "x-custom-hop"));  // not even inside a forwarded Connection
+  CHECK(contains(r.body, "header X-End-To-End: kept\n"));
+}
+
+TEST_CASE("X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host are added",
+          "[integration][proxy]") {
+  Proxied p;
+  HttpClient client = p.client();
+  Response r = client.get("/echo", {{"Host", "shop.example.com"}});
+  REQUIRE(r.status == 200);
+  CHECK(contains(r.body, "header X-Forwarded-For: 127.0.0.1\n"));
+  CHECK(contains(r.body, "header X-Forwarded-Proto: http\n"));
+  CHECK(contains(r.body, "header X-Forwarded-Host: shop.example.com\n"));
+}
+
+TEST_CASE("an existing X-Forwarded-For gets the client address appended", "[integration][proxy]") {
+  Proxied p;
+  HttpClient client = p.client();
+  Response r = client.get("/echo", {{"X-Forwarded-For", "203.0.113.7"}});
+  REQUIRE(r.status == 200);
+  CHECK(contains(r.body, "header X-Forwarded-For: 203.0.113.7, 127.0.0.1\n"));
+}
+
+TEST_CASE("a request id is generated when absent and returned to the client",
+          "[integration][proxy]") {
+  Proxied p;
+  HttpClient client = p.client();
+  Response r = client.get("/echo");
+  REQUIRE(r.status == 200);
+  auto id = r.header("X-Request-Id");
+  REQUIRE(id.has_value());
+  CHECK_FALSE(id->empty());
+  CHECK(contains(r.body, "header X-Request-Id: " + *id + "\n"));
+  Response second = client.get("/echo");
+  CHECK(second.header("X-Request-Id") != id);
+}
+
+TEST_CASE("a client's X-Request-Id is passed through and returned", "[integration][proxy]") {
+  Proxied p;
+  HttpClient client = p.client();
+  Response r = client.get("/echo", {{"X-Request-Id", "test-req-42"}});
+  REQUIRE(r.status == 200);
+  CHECK(r.header("X-Request-Id") == "test-req-42");
+  CHECK(contains(r.body, "header X-Request-Id: test-req-42\n"));
+}
+
+TEST_CASE("a WebSocket upgrade is tunnelled and bytes echo both ways", "[integration][proxy]") {
+  Proxied p;
+  HttpClient client = p.client();
+  Response r = client.get("/ws", {{"Upgrade", "websocket"}, {"Connection", "Upgrade"}});
+  REQUIRE(r.status == 101);
+  CHECK(lowered(r.header("Upgrade").value_or("")) == "websocket");
+  REQUIRE(client.send("hello through the tunnel"));
+  CHECK(client.readBytes(24) == "hello through the tunnel");
+  std::string big = patternBody(500000);
+  REQUIRE(client.send(big));
+  CHECK(describeDifference(client.readBytes(big.size(), 10s).value_or(""), big) == "");
+}
+
+TEST_CASE("refused upstream is reported as connect_refused with 502", "[integration][proxy]") {
+  DaemonProcess daemon(basicConfig("127.0.0.1:" + std::to_string(closedPort())));
+  HttpClient client(daemon.port());
+  Response r = client.get("/");
+  CHECK(r.status == 502);
+  CHECK(r.header("X-Triaged-Cause") == "connect_refused");
+  CHECK(r.hasHeader("X-Request-Id"));
+  CHECK(daemon.waitForLog("\"cause\":\"connect_refused\"").has_value());
+}
+
+TEST_CASE("silent upstream is reported as response_header_timeout with 504",
+          "[integration][proxy]") {
+  Proxied p("response_header_timeout = \"500ms\"");
+  HttpClient client = p.client();
+  auto start = Clock::now();
+  Response r = client.get("/?action=hang", {}, withTimeout(10s));
+  auto elapsed = Clock::now() - start;
+  CHECK(r.status == 504);
+  CHECK(r.header("X-Triaged-Cause") == "response_header_timeout");
+  CHECK(elapsed >= 450ms);
+  CHECK(elapsed < 5s);
+  CHECK(p.daemon.waitForLog("\"cause\":\"response_header_timeout\"").has_value());
+}
+
+TEST_CASE("SIGTERM during a slow request: the response completes and the daemon exits 0",
+          "[integration][proxy]") {
+  Proxied p;
+  HttpClient client = p.client();
+  REQUIRE(client.send("GET /?delay_headers=1500&size=10000 HTTP/1.1\r\nHost: app\r\n\r\n"));
+  REQUIRE(p.fake.waitForRequests(1).requests == 1);  // the request is in flight upstream
+  REQUIRE(p.daemon.process().signal(SIGTERM));
+  Response r = client.readResponse(withTimeout(10s));
+  INFO("peer_closed " << r.peer_closed << " peer_reset " << r.peer_reset << " body_bytes "
+                      << r.body_bytes);
+  CHECK(r.status == 200);
+  CHECK(r.complete);
+  CHECK(describeDifference(r.body, patternBody(10000)) == "");
+  client.close();
+  CHECK(p.daemon.process().waitExit(10s) == 0);
+}
+
+}  // namespace triaged::test
