@@ -15,7 +15,6 @@ void enableLibeventThreads() {
   (void)once;
 }
 
-
 }  // namespace
 
 EventLoop::EventLoop() {

@@ -27,8 +27,7 @@ constexpr std::array kCauses{
     CauseInfo{FailureCause::RequestTimeout, "request_timeout", "timeout", 504, Origin::Proxy},
     CauseInfo{FailureCause::MalformedResponse, "malformed_response", "protocol", 502,
               Origin::Proxy},
-    CauseInfo{FailureCause::TruncatedResponse, "truncated_response", "crash", 0,
-              Origin::Upstream},
+    CauseInfo{FailureCause::TruncatedResponse, "truncated_response", "crash", 0, Origin::Upstream},
     CauseInfo{FailureCause::BodyIdleTimeout, "body_idle_timeout", "timeout", 0, Origin::Upstream},
     CauseInfo{FailureCause::UpstreamAppError, "upstream_app_error", "app_error", 0,
               Origin::Upstream},
@@ -44,8 +43,8 @@ constexpr std::array kCauses{
 static_assert(kCauses.size() == static_cast<size_t>(FailureCause::NoRoute) + 1);
 
 constexpr std::array<std::string_view, 8> kPhases{
-    "accept",         "read_request_headers",  "route",       "connect_upstream",
-    "send_request",   "read_response_headers", "stream_body", "complete",
+    "accept",       "read_request_headers",  "route",       "connect_upstream",
+    "send_request", "read_response_headers", "stream_body", "complete",
 };
 
 }  // namespace

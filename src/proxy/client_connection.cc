@@ -215,10 +215,10 @@ void ClientConnection::onHead() {
   const auto& req = parser_.request();
   const auto& server = worker_.config().server;
   const http::Header* id_header = http::findHeader(req.headers, "x-request-id");
-  std::string request_id = (id_header != nullptr && !id_header->value.empty() &&
-                            id_header->value.size() <= 200)
-                               ? id_header->value
-                               : generateRequestId();
+  std::string request_id =
+      (id_header != nullptr && !id_header->value.empty() && id_header->value.size() <= 200)
+          ? id_header->value
+          : generateRequestId();
   if (req.method == "CONNECT") {
     // triaged is a reverse proxy: it does not open tunnels to arbitrary hosts.
     logClientFailure(FailureCause::ClientBadRequest, 405, "CONNECT is not supported", 0);
@@ -290,9 +290,9 @@ void ClientConnection::handleParseError() {
 
 void ClientConnection::sendLocalReply(int status, FailureCause cause, std::string_view request_id,
                                       std::string_view detail) {
-  std::string body = fmt::format("{} {}\ncause: {}\nrequest_id: {}\n", status,
-                                 http::reasonPhrase(status), diagnose::causeName(cause),
-                                 request_id);
+  std::string body =
+      fmt::format("{} {}\ncause: {}\nrequest_id: {}\n", status, http::reasonPhrase(status),
+                  diagnose::causeName(cause), request_id);
   if (!detail.empty()) body += fmt::format("detail: {}\n", detail);
   connection_.write(http::buildLocalReply(status, diagnose::causeName(cause), request_id, body,
                                           /*close=*/true));

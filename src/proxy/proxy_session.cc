@@ -466,9 +466,9 @@ void ProxySession::onClientDrained() {
 bool ProxySession::retryAllowed(FailureCause cause) const {
   if (response_started_ || tunnel_ || upstream_config_ == nullptr) return false;
   if (attempts_ >= 1 + upstream_config_->retries) return false;
-  const bool has_body = request_.framing == http::BodyFraming::Chunked ||
-                        (request_.framing == http::BodyFraming::ContentLength &&
-                         request_.content_length > 0);
+  const bool has_body =
+      request_.framing == http::BodyFraming::Chunked ||
+      (request_.framing == http::BodyFraming::ContentLength && request_.content_length > 0);
   switch (cause) {
     case FailureCause::ConnectRefused:
     case FailureCause::ConnectTimeout:

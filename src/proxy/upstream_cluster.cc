@@ -199,12 +199,14 @@ Acquired UpstreamCluster::acquire(ClusterWaiter& waiter, const Endpoint* avoid, 
     return out;
   }
 
-  const net::SocketAddress& addr = chosen->addresses[chosen->next_address % chosen->addresses.size()];
+  const net::SocketAddress& addr =
+      chosen->addresses[chosen->next_address % chosen->addresses.size()];
   chosen->next_address++;
   chosen->health.onSelected(now);
   net::ConnectStart start = net::startConnect(loop_, addr);
   if (!start.bev) {
-    out.cause = start.err == ECONNREFUSED ? FailureCause::ConnectRefused : FailureCause::ConnectError;
+    out.cause =
+        start.err == ECONNREFUSED ? FailureCause::ConnectRefused : FailureCause::ConnectError;
     out.err = start.err;
     reportConnect(*chosen, false);
     return out;

@@ -10,8 +10,7 @@
 
 namespace triaged::server {
 
-Daemon::Daemon(config::Config config)
-    : config_(std::move(config)), router_(config_.routes) {}
+Daemon::Daemon(config::Config config) : config_(std::move(config)), router_(config_.routes) {}
 
 Daemon::~Daemon() {
   for (auto& w : workers_) w->requestStop();
@@ -51,9 +50,8 @@ int Daemon::run() {
   }
 
   for (uint32_t i = 0; i < workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>(config_, router_, fds[i], i, [this] {
-      loop_.post([this] { onWorkerStopped(); });
-    }));
+    workers_.push_back(std::make_unique<Worker>(
+        config_, router_, fds[i], i, [this] { loop_.post([this] { onWorkerStopped(); }); }));
   }
 
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
@@ -95,11 +93,11 @@ void Daemon::handleSignal(int sig) {
   if (signals_seen_ == 1) {
     // Readiness turns 503 first, so load balancers stop sending while in-flight work ends.
     draining_ = true;
-    log.info(observe::LogEvent("draining")
-                 .add("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT")
-                 .add("drain_timeout_ms",
-                      static_cast<int64_t>(config_.server.drain_timeout.count()))
-                 .str());
+    log.info(
+        observe::LogEvent("draining")
+            .add("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT")
+            .add("drain_timeout_ms", static_cast<int64_t>(config_.server.drain_timeout.count()))
+            .str());
     for (auto& w : workers_) w->requestDrain();
   } else {
     log.warn(observe::LogEvent("forced_stop").add("detail", "second signal: closing now").str());

@@ -15,7 +15,7 @@ using Duration = std::chrono::milliseconds;
 
 // "127.0.0.1:8080", "[::1]:8080" or "name:8080". Names are resolved by DNS at run time.
 struct HostPort {
-  std::string host;          // without brackets
+  std::string host;  // without brackets
   uint16_t port = 0;
   bool is_ip_literal = false;  // true for IPv4/IPv6 literals: no DNS needed
 
@@ -24,9 +24,9 @@ struct HostPort {
 };
 
 struct ServerConfig {
-  HostPort listen;                                   // required
+  HostPort listen;                                                           // required
   std::optional<HostPort> admin_listen = HostPort{"127.0.0.1", 9901, true};  // "" disables
-  uint32_t workers = 1;                              // resolved: 0 in the file = one per core
+  uint32_t workers = 1;  // resolved: 0 in the file = one per core
   Duration drain_timeout{10'000};
   Duration client_header_timeout{10'000};
   Duration client_idle_timeout{60'000};
@@ -41,7 +41,7 @@ struct LogConfig {
   std::string format = "json";  // json | text
   bool access_log = false;
   std::string hint_language = "en";  // en | zh
-  bool expose_details = false;  // internal addresses in proxy-made error bodies
+  bool expose_details = false;       // internal addresses in proxy-made error bodies
 };
 
 struct UpstreamConfig {

@@ -15,7 +15,7 @@ namespace triaged::config {
 
 struct ConfigProblem {
   std::string file;
-  int line = 0;  // 1-based; 0 when unknown (e.g. a missing required key: the table's line)
+  int line = 0;     // 1-based; 0 when unknown (e.g. a missing required key: the table's line)
   std::string key;  // dotted path, e.g. "upstream[1].connect_timeout"
   std::string reason;
 

@@ -16,7 +16,8 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor): ergonomic return
+  Result(T value)
+      : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor): ergonomic return
   Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor): idem
 
   bool ok() const { return v_.index() == 0; }
@@ -40,7 +41,8 @@ template <>
 class [[nodiscard]] Result<void> {
  public:
   Result() = default;
-  Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT(google-explicit-constructor)
+  Result(Error error)
+      : error_(std::move(error)), ok_(false) {}  // NOLINT(google-explicit-constructor)
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
   const Error& error() const { return error_; }

@@ -18,7 +18,7 @@
 namespace triaged::net {
 
 struct Resolution {
-  int error = 0;  // 0, or an EVUTIL_EAI_* code
+  int error = 0;           // 0, or an EVUTIL_EAI_* code
   std::string error_text;  // "nodename nor servname provided, or not known" ...
   std::vector<SocketAddress> addresses;
   bool nameNotFound() const;  // NXDOMAIN-like: the name does not exist

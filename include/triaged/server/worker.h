@@ -27,8 +27,8 @@ namespace triaged::server {
 class Worker final : public proxy::WorkerContext {
  public:
   // Takes ownership of `listen_fd`. `on_stopped` runs on the worker thread when its loop ends.
-  Worker(const config::Config& config, const proxy::Router& router, int listen_fd,
-         uint32_t index, std::function<void()> on_stopped);
+  Worker(const config::Config& config, const proxy::Router& router, int listen_fd, uint32_t index,
+         std::function<void()> on_stopped);
   ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
