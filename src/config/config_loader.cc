@@ -9,6 +9,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -17,6 +18,8 @@
 #include <thread>
 #include <toml.hpp>
 #include <utility>
+
+#include "triaged/diagnose/failure_table.h"
 
 namespace triaged::config {
 
@@ -50,7 +53,8 @@ constexpr uint64_t kMinHeaderBytes = 1024;
 constexpr uint16_t kDefaultDnsPort = 53;
 constexpr size_t kMaxHostNameLength = 253;  // RFC 1035, without the trailing dot
 
-constexpr std::array<std::string_view, 4> kTopLevelKeys = {"server", "log", "upstream", "route"};
+constexpr std::array<std::string_view, 5> kTopLevelKeys = {"server", "log", "upstream", "route",
+                                                           "hints"};
 constexpr std::array<std::string_view, 10> kServerKeys = {"listen",
                                                           "admin_listen",
                                                           "workers",
@@ -61,8 +65,9 @@ constexpr std::array<std::string_view, 10> kServerKeys = {"listen",
                                                           "max_request_body_bytes",
                                                           "dns_servers",
                                                           "dns_refresh"};
-constexpr std::array<std::string_view, 5> kLogKeys = {"level", "format", "access_log",
-                                                      "hint_language", "expose_details"};
+constexpr std::array<std::string_view, 8> kLogKeys = {
+    "level",          "format",       "access_log",        "hint_language",
+    "expose_details", "hint_catalog", "failure_log_burst", "failure_log_interval"};
 constexpr std::array<std::string_view, 13> kUpstreamKeys = {"name",
                                                             "endpoints",
                                                             "connect_timeout",
@@ -77,6 +82,21 @@ constexpr std::array<std::string_view, 13> kUpstreamKeys = {"name",
                                                             "max_response_header_bytes",
                                                             "retries"};
 constexpr std::array<std::string_view, 3> kRouteKeys = {"prefix", "host", "upstream"};
+constexpr std::array<std::string_view, 3> kHintKeys = {"en", "zh", "runbook"};
+constexpr std::string_view kBuiltinHintCatalogName = "config/hints.toml (built in)";
+
+// Every cause a hint can be written for: the FailureCause enum without None.
+const std::vector<std::string_view>& hintCauseNames() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> out;
+    for (auto i = static_cast<size_t>(diagnose::FailureCause::None) + 1;
+         i <= static_cast<size_t>(diagnose::FailureCause::NoRoute); ++i) {
+      out.push_back(diagnose::causeName(static_cast<diagnose::FailureCause>(i)));
+    }
+    return out;
+  }();
+  return names;
+}
 
 constexpr std::array<std::string_view, 5> kLogLevels = {"trace", "debug", "info", "warn", "error"};
 constexpr std::array<std::string_view, 2> kLogFormats = {"json", "text"};
@@ -130,8 +150,8 @@ size_t editDistance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-template <size_t N>
-std::string joinAllowed(const std::array<std::string_view, N>& allowed) {
+template <typename Names>
+std::string joinAllowed(const Names& allowed) {
   std::string out;
   for (const auto& item : allowed) {
     if (!out.empty()) out += ", ";
@@ -189,6 +209,23 @@ enum class AddressUse {
   DnsServer,  // the resolver itself cannot be a name; port defaults to 53
 };
 
+// 0, or the errno that stopped reading `path` whole into `out`.
+int readWholeFile(const std::string& path, std::string& out) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) return EISDIR;
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return errno != 0 ? errno : ENOENT;
+  std::ostringstream text;
+  text << file.rdbuf();
+  if (file.bad()) return errno != 0 ? errno : EIO;
+  out = std::move(text).str();
+  return 0;
+}
+
+// Defined after Loader, which uses them for log.hint_catalog.
+std::map<std::string, diagnose::HintText> parseHintTexts(std::string_view toml_text,
+                                                         const std::string& name);
+
 // Validates one parsed document. Each reader leaves its output untouched (the default) when the
 // key is absent or invalid, so one bad value never hides the problems behind it.
 class Loader {
@@ -204,7 +241,34 @@ class Loader {
     loadLog(root, config.log);
     loadUpstreams(root, config.upstreams);
     loadRoutes(root, config);
+    loadHintOverrides(root, config);
     return config;
+  }
+
+  // The cause tables of a hint catalog file (path "") or of the config's [hints] (path "hints").
+  void readHintTables(const toml::value& table, const std::string& path,
+                      std::map<std::string, diagnose::HintText>& out) {
+    if (!table.is_table()) return;
+    const auto& causes = hintCauseNames();
+    checkKeys(table, path, causes, "unknown cause");
+    std::vector<std::string> names;
+    for (const auto& entry : table.as_table()) names.push_back(entry.first);
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+      if (std::find(causes.begin(), causes.end(), name) == causes.end()) continue;
+      const toml::value& value = table.as_table().at(name);
+      const std::string cause_path = childPath(path, name);
+      if (!value.is_table()) {
+        wrongType(value, cause_path, "a table of en, zh and runbook such as [" + cause_path + "]");
+        continue;
+      }
+      checkKeys(value, cause_path, kHintKeys);
+      diagnose::HintText text;
+      readHintString(value, "en", cause_path, false, text.en);
+      readHintString(value, "zh", cause_path, false, text.zh);
+      readHintString(value, "runbook", cause_path, true, text.runbook);
+      out[name] = std::move(text);
+    }
   }
 
   std::vector<ConfigProblem> takeProblems() {
@@ -212,6 +276,10 @@ class Loader {
     std::stable_sort(
         problems_.begin(), problems_.end(),
         [](const ConfigProblem& a, const ConfigProblem& b) { return a.line < b.line; });
+    // Those of files this one names (the hint catalog) follow, in their own files' order.
+    problems_.insert(problems_.end(), std::make_move_iterator(other_file_problems_.begin()),
+                     std::make_move_iterator(other_file_problems_.end()));
+    other_file_problems_.clear();
     return std::move(problems_);
   }
 
@@ -232,9 +300,8 @@ class Loader {
     return it == entries.end() ? nullptr : &it->second;
   }
 
-  template <size_t N>
-  void checkKeys(const toml::value& table, const std::string& path,
-                 const std::array<std::string_view, N>& known,
+  template <typename Names>
+  void checkKeys(const toml::value& table, const std::string& path, const Names& known,
                  std::string_view what = "unknown key") {
     if (!table.is_table()) return;
     std::vector<std::string> unknown;
@@ -518,6 +585,100 @@ class Loader {
     readBool(*table, "access_log", path, log.access_log);
     readChoice(*table, "hint_language", path, kHintLanguages, log.hint_language);
     readBool(*table, "expose_details", path, log.expose_details);
+    readHintCatalogPath(*table, path, log.hint_catalog);
+    readInteger(*table, "failure_log_burst", path, 1, std::numeric_limits<uint32_t>::max(),
+                log.failure_log_burst);
+    readDuration(*table, "failure_log_interval", path, false, log.failure_log_interval);
+  }
+
+  // log.hint_catalog: resolved against the config file's directory and loaded once here, so a
+  // bad catalog stops --check-config and startup like any other config problem.
+  void readHintCatalogPath(const toml::value& table, const std::string& path, std::string& out) {
+    std::string text;
+    if (readString(table, "hint_catalog", path, text) == nullptr || text.empty()) return;
+    const toml::value& value = table.as_table().at("hint_catalog");
+    const std::string key = childPath(path, "hint_catalog");
+    if (text.find('\0') != std::string::npos) {
+      problem(lineOf(value), key, "must be a file path, got a string with a NUL character");
+      return;
+    }
+    std::filesystem::path resolved(text);
+    if (resolved.is_relative()) {
+      const std::filesystem::path base = std::filesystem::path(file_).parent_path();
+      if (!base.empty()) resolved = base / resolved;
+    }
+    const std::string resolved_text = resolved.lexically_normal().string();
+    std::string contents;
+    if (const int error = readWholeFile(resolved_text, contents); error != 0) {
+      problem(lineOf(value), key,
+              "cannot read hint catalog " + inQuotes(resolved_text) + ": " + std::strerror(error));
+      return;
+    }
+    try {
+      (void)parseHintTexts(contents, resolved_text);
+    } catch (const ConfigError& e) {
+      other_file_problems_.insert(other_file_problems_.end(), e.problems().begin(),
+                                  e.problems().end());
+      const size_t count = e.problems().size();
+      problem(lineOf(value), key,
+              "hint catalog " + inQuotes(resolved_text) + " is invalid (" + std::to_string(count) +
+                  (count == 1 ? " problem" : " problems") + ", listed after this file's)");
+      return;
+    }
+    out = resolved_text;
+  }
+
+  void loadHintOverrides(const toml::value& root, Config& config) {
+    const toml::value* table = topTable(root, "hints");
+    if (table == nullptr) return;
+    readHintTables(*table, "hints", config.hint_overrides);
+  }
+
+  // One text of a cause table. A hint is one field of one log line, so it must be one line, and
+  // every {placeholder} must be evidence the proxy can fill in (a typo would render as "?").
+  void readHintString(const toml::value& table, std::string_view key, const std::string& path,
+                      bool is_url, std::string& out) {
+    const toml::value* value = find(table, key);
+    if (value == nullptr) return;
+    const std::string key_path = childPath(path, key);
+    if (!value->is_string()) {
+      wrongType(*value, key_path, "a string");
+      return;
+    }
+    const std::string& text = value->as_string().str;
+    const int line = lineOf(*value);
+    if (text.empty()) {
+      problem(line, key_path, "must not be empty (leave the key out to keep the built-in text)");
+      return;
+    }
+    const bool control = std::any_of(text.begin(), text.end(), [](char c) {
+      return static_cast<unsigned char>(c) < ' ' || c == '\x7f';
+    });
+    if (control) {
+      problem(line, key_path,
+              "must be a single line without control characters (a hint is one log field)");
+      return;
+    }
+    if (is_url && text.find(' ') != std::string::npos) {
+      problem(line, key_path, "must be a URL without spaces, got " + inQuotes(text));
+      return;
+    }
+    const auto known = diagnose::hintPlaceholderNames();
+    for (const auto& name : diagnose::templatePlaceholders(text)) {
+      if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+      std::string reason = "unknown placeholder {" + name + "}";
+      const auto best = std::min_element(known.begin(), known.end(),
+                                         [&name](std::string_view a, std::string_view b) {
+                                           return editDistance(name, a) < editDistance(name, b);
+                                         });
+      if (best != known.end() && editDistance(name, *best) <= 2) {
+        reason += " (did you mean {" + std::string(*best) + "}?)";
+      }
+      reason += "; write {{ for a literal brace";
+      problem(line, key_path, std::move(reason));
+      return;
+    }
+    out = text;
   }
 
   void loadUpstreams(const toml::value& root, std::vector<UpstreamConfig>& upstreams) {
@@ -742,6 +903,7 @@ class Loader {
 
   std::string file_;
   std::vector<ConfigProblem> problems_;
+  std::vector<ConfigProblem> other_file_problems_;
 };
 
 // toml11 v3 reports syntax errors as a multi-line, human-formatted message:
@@ -933,11 +1095,13 @@ Result<HostPort> parseHostPort(std::string_view text) {
   return out;
 }
 
-Config loadConfigString(std::string_view toml_text, const std::string& file_name) {
-  toml::value root;
+namespace {
+
+// Throws ConfigError for anything toml11 rejects.
+toml::value parseToml(std::string_view toml_text, const std::string& file_name) {
   try {
     std::istringstream stream{std::string(toml_text)};
-    root = toml::parse(stream, file_name);
+    return toml::parse(stream, file_name);
   } catch (const toml::syntax_error& e) {
     throw ConfigError({syntaxProblem(file_name, e.what(), static_cast<int>(e.location().line()))});
   } catch (const toml::exception& e) {
@@ -945,6 +1109,38 @@ Config loadConfigString(std::string_view toml_text, const std::string& file_name
   } catch (const std::exception& e) {
     throw ConfigError({syntaxProblem(file_name, e.what(), 1)});
   }
+}
+
+std::map<std::string, diagnose::HintText> parseHintTexts(std::string_view toml_text,
+                                                         const std::string& name) {
+  const toml::value root = parseToml(toml_text, name);
+  Loader loader(name);
+  std::map<std::string, diagnose::HintText> texts;
+  try {
+    loader.readHintTables(root, "", texts);
+  } catch (const std::exception& e) {
+    // As in loadConfigString: a bug, but no toml11 exception may leave this file.
+    throw ConfigError({ConfigProblem{name, 1, "hints",
+                                     std::string("internal error while validating: ") + e.what()}});
+  }
+  auto problems = loader.takeProblems();
+  if (!problems.empty()) throw ConfigError(std::move(problems));
+  return texts;
+}
+
+std::map<std::string, diagnose::HintText> readHintTextsFile(const std::string& path) {
+  std::string text;
+  if (const int error = readWholeFile(path, text); error != 0) {
+    throw ConfigError({ConfigProblem{
+        path, 0, "file", "cannot read hint catalog: " + std::string(std::strerror(error))}});
+  }
+  return parseHintTexts(text, path);
+}
+
+}  // namespace
+
+Config loadConfigString(std::string_view toml_text, const std::string& file_name) {
+  const toml::value root = parseToml(toml_text, file_name);
 
   Loader loader(file_name);
   Config config;
@@ -976,6 +1172,35 @@ Config loadConfigFile(const std::string& path) {
         path, 0, "file", "cannot read config file: " + std::string(std::strerror(error))}});
   }
   return loadConfigString(text.str(), path);
+}
+
+diagnose::HintCatalog loadHintCatalog(std::string_view toml_text, const std::string& name) {
+  diagnose::HintCatalog catalog;
+  for (auto& [cause, text] : parseHintTexts(toml_text, name)) catalog.set(cause, std::move(text));
+  return catalog;
+}
+
+diagnose::HintCatalog loadHintCatalogFile(const std::string& path) {
+  diagnose::HintCatalog catalog;
+  for (auto& [cause, text] : readHintTextsFile(path)) catalog.set(cause, std::move(text));
+  return catalog;
+}
+
+const diagnose::HintCatalog& defaultHintCatalog() {
+  static const diagnose::HintCatalog catalog =
+      loadHintCatalog(diagnose::defaultHintCatalogToml(), std::string(kBuiltinHintCatalogName));
+  return catalog;
+}
+
+diagnose::HintCatalog buildHintCatalog(const Config& config) {
+  diagnose::HintCatalog catalog = defaultHintCatalog();
+  if (!config.log.hint_catalog.empty()) {
+    for (const auto& [cause, text] : readHintTextsFile(config.log.hint_catalog)) {
+      catalog.overrideCause(cause, text);
+    }
+  }
+  for (const auto& [cause, text] : config.hint_overrides) catalog.overrideCause(cause, text);
+  return catalog;
 }
 
 }  // namespace triaged::config

@@ -3,6 +3,7 @@
 #include <sys/uio.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "triaged/diagnose/failure_table.h"
 #include "triaged/observe/loggers.h"
@@ -14,6 +15,7 @@ namespace {
 
 using diagnose::FailureCause;
 using diagnose::Phase;
+using diagnose::TimeoutKind;
 using std::chrono::milliseconds;
 
 // Above this many bytes waiting in the peer's output buffer, stop reading from this side.
@@ -21,24 +23,19 @@ constexpr size_t kHighWatermark = 256 * 1024;
 // Request body bytes kept to replay on a fresh connection after a stale keep-alive race.
 constexpr size_t kReplayLimit = 64 * 1024;
 
-bool isIdempotent(std::string_view method) {
-  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
-         method == "PUT" || method == "DELETE";
-}
-
 EvBufferPtr newBuffer() {
   EvBufferPtr b(evbuffer_new());
   if (!b) abort();
   return b;
 }
 
-// The cause a passed-through upstream 5xx is reported under.
-FailureCause upstreamStatusCause(int status) {
-  if (status == 503) return FailureCause::UpstreamUnavailable;
-  if (status == 502 || status == 504) return FailureCause::UpstreamGatewayError;
-  if (status >= 500) return FailureCause::UpstreamAppError;
-  return FailureCause::None;
+bool requestHasBody(const http::RequestHead& r) {
+  return r.framing == http::BodyFraming::Chunked ||
+         (r.framing == http::BodyFraming::ContentLength && r.content_length > 0);
 }
+
+std::string formatMs(double ms) { return fmt::format("{:.1f}", ms); }
+std::string formatMs(milliseconds ms) { return fmt::format("{}ms", ms.count()); }
 
 }  // namespace
 
@@ -48,28 +45,34 @@ ProxySession::ProxySession(ClientConnection& client, const http::RequestHead& re
       loop_(client.worker().loop()),
       request_(request),
       request_id_(std::move(request_id)),
-      staged_(newBuffer()),
       start_(loop_.now()),
+      classifier_(start_, request.method, requestHasBody(request)),
+      staged_(newBuffer()),
+      has_body_(requestHasBody(request)),
       connect_timer_(loop_,
                      [this] {
-                       if (endpoint_ != nullptr) cluster_->reportConnect(*endpoint_, false);
-                       attemptFailed(FailureCause::ConnectTimeout, ETIMEDOUT);
+                       if (endpoint_ != nullptr) cluster_->reportConnect(*endpoint_, false, 0);
+                       classifier_.onTimeout(TimeoutKind::Connect);
+                       attemptFailed();
                      }),
-      header_timer_(loop_, [this] { failRequest(FailureCause::ResponseHeaderTimeout, 0, ""); }),
+      header_timer_(loop_,
+                    [this] {
+                      classifier_.onTimeout(TimeoutKind::ResponseHeader);
+                      failRequest();
+                    }),
       request_timer_(loop_,
                      [this] {
+                       classifier_.onTimeout(TimeoutKind::Request);
                        if (response_started_) {
-                         abortResponse(FailureCause::RequestTimeout, 0);
+                         abortResponse();
                        } else {
-                         failRequest(FailureCause::RequestTimeout, 0, "");
+                         failRequest();
                        }
                      }),
       pending_timer_(loop_,
                      [this] {
-                       if (waiting_) cluster_->cancelWait(*this);
-                       waiting_ = false;
-                       failRequest(FailureCause::LocalOverload, 0,
-                                   "no upstream connection became free within pending_timeout");
+                       classifier_.onTimeout(TimeoutKind::Pending);
+                       failRequest();
                      }),
       tunnel_timer_(loop_, [this] {
         const auto limit = upstream_config_->body_idle_timeout;
@@ -93,16 +96,17 @@ double ProxySession::msSince(MonotonicTime t) const {
 // --- route and connect ----------------------------------------------------------------------
 
 void ProxySession::start() {
-  phase_ = Phase::Route;
   const http::Header* host = http::findHeader(request_.headers, "host");
   const config::RouteConfig* route =
       client_.worker().router().match(host != nullptr ? host->value : "", request_.target);
   if (route == nullptr) {
-    failRequest(FailureCause::NoRoute, 0, "no [[route]] matches this host and path");
+    classifier_.onAcquireFailed(FailureCause::NoRoute, "no [[route]] matches this host and path");
+    failRequest();
     return;
   }
   cluster_ = client_.worker().cluster(route->upstream);
   upstream_config_ = &cluster_->config();
+  classifier_.onRouted();
   if (upstream_config_->request_timeout.count() > 0) {
     request_timer_.arm(upstream_config_->request_timeout);
   }
@@ -110,42 +114,47 @@ void ProxySession::start() {
 }
 
 void ProxySession::acquire() {
-  phase_ = Phase::ConnectUpstream;
   const bool retry = attempts_ > 0;
   Acquired a = cluster_->acquire(*this, retry ? endpoint_ : nullptr, /*fresh_only=*/retry);
+  if (a.kind != Acquired::Kind::Waiting) pending_timer_.disarm();
   switch (a.kind) {
     case Acquired::Kind::Waiting:
       waiting_ = true;
       if (!pending_timer_.armed()) pending_timer_.arm(upstream_config_->pending_timeout);
       return;
     case Acquired::Kind::Failed:
-      pending_timer_.disarm();
       if (a.endpoint != nullptr) endpoint_ = a.endpoint;
       if (a.cause == FailureCause::ConnectRefused || a.cause == FailureCause::ConnectError) {
+        // connect() failed at once: an attempt that ended before it began.
         ++attempts_;
-        connect_start_ = loop_.now();
-        attemptFailed(a.cause, a.err);
+        reused_ = false;
+        classifier_.onAttemptStart(endpoint_->name, false, 0, -1, loop_.now());
+        classifier_.onConnectFailed(a.err, loop_.now());
+        attemptFailed();
       } else {
-        failRequest(a.cause, a.err, a.detail);
+        classifier_.onAcquireFailed(a.cause, a.detail);
+        failRequest();
       }
       return;
-    case Acquired::Kind::Reused:
-      pending_timer_.disarm();
+    case Acquired::Kind::Reused: {
       ++attempts_;
       upstream_ = std::move(a.connection);
       endpoint_ = a.endpoint;
       reused_ = true;
-      connect_ms_ = 0.0;
+      const auto idle = std::chrono::duration_cast<milliseconds>(start_ - upstream_->idle_since);
+      classifier_.onAttemptStart(endpoint_->name, true, upstream_->requests_served,
+                                 static_cast<int64_t>(std::max<int64_t>(0, idle.count())),
+                                 loop_.now());
       upstream_->setOwner(this);
       sendRequestHead();
       return;
+    }
     case Acquired::Kind::Connecting:
-      pending_timer_.disarm();
       ++attempts_;
       upstream_ = std::move(a.connection);
       endpoint_ = a.endpoint;
       reused_ = false;
-      connect_start_ = loop_.now();
+      classifier_.onAttemptStart(endpoint_->name, false, 0, -1, loop_.now());
       upstream_->setOwner(this);
       connect_timer_.arm(upstream_config_->connect_timeout);
       return;
@@ -160,18 +169,15 @@ void ProxySession::onClusterReady() {
 
 void ProxySession::onConnected() {
   connect_timer_.disarm();
-  connected_at_ = loop_.now();
-  connect_ms_ = msSince(connect_start_);
+  classifier_.onConnected(loop_.now());
   upstream_->connected = true;
-  cluster_->reportConnect(*endpoint_, true);
+  cluster_->reportConnect(*endpoint_, true, 0);
   sendRequestHead();
 }
 
 void ProxySession::sendRequestHead() {
-  phase_ = Phase::SendRequest;
   upstream_->connected = true;
-  request_bytes_sent_ = 0;
-  response_bytes_ = 0;
+  request_sent_ = false;
   auto& conn = upstream_->connection();
   conn.setTimeouts(milliseconds(0), milliseconds(0));
   conn.enableRead();
@@ -183,7 +189,7 @@ void ProxySession::sendRequestHead() {
   http::ForwardContext ctx{client_.clientIp(), request_id_, endpoint_->name};
   const std::string head = http::buildUpstreamRequestHead(request_, ctx);
   conn.write(head);
-  request_bytes_sent_ += head.size();
+  classifier_.onRequestBytesSent(head.size());
 
   // Body bytes that arrived before the connection was ready.
   const size_t staged = evbuffer_get_length(staged_.get());
@@ -197,7 +203,7 @@ void ProxySession::sendRequestHead() {
         replayable_ = false;
       }
     }
-    request_bytes_sent_ += staged;
+    classifier_.onRequestBytesSent(staged);
     conn.writeBuffer(staged_.get());
   }
   maybeArmHeaderTimer();
@@ -208,9 +214,9 @@ void ProxySession::sendRequestHead() {
 }
 
 void ProxySession::maybeArmHeaderTimer() {
-  if (!request_complete_ || !upstream_ || phase_ != Phase::SendRequest) return;
-  phase_ = Phase::ReadResponseHeaders;
-  request_sent_at_ = loop_.now();
+  if (!request_complete_ || !upstream_ || !upstream_->connected || request_sent_) return;
+  request_sent_ = true;
+  classifier_.onRequestSent(loop_.now());
   if (!response_started_) header_timer_.arm(upstream_config_->response_header_timeout);
 }
 
@@ -218,11 +224,11 @@ void ProxySession::maybeArmHeaderTimer() {
 
 void ProxySession::writeRequestWire(const char* data, size_t len) {
   if (done_ || len == 0) return;
-  const bool live = upstream_ && upstream_->connected && phase_ != Phase::ConnectUpstream;
+  const bool live = upstream_ && upstream_->connected;
   if (live) {
     auto& conn = upstream_->connection();
     conn.write(data, len);
-    request_bytes_sent_ += len;
+    classifier_.onRequestBytesSent(len);
     if (reused_ && replayable_) {
       if (!replay_) replay_ = newBuffer();
       if (evbuffer_get_length(replay_.get()) + len <= kReplayLimit) {
@@ -271,7 +277,8 @@ void ProxySession::onRequestComplete(const http::Headers& trailers) {
 // --- upstream connection events -------------------------------------------------------------
 
 void ProxySession::onWriteDrained() {
-  if (done_) return;
+  if (done_ || !upstream_) return;
+  if (upstream_->connection().outputLength() > 0) return;  // a late deferred callback
   if (tunnel_) {
     client_.connection().enableRead();
     return;
@@ -299,7 +306,7 @@ void ProxySession::onReadable() {
     const auto r = response_parser_->feed(static_cast<const char*>(vec.iov_base), vec.iov_len);
     if (done_ || !upstream_) return;  // the connection (and `in`) may be gone
     evbuffer_drain(in, r.consumed);
-    response_bytes_ += r.consumed;
+    classifier_.onResponseBytes(r.consumed);
     using S = http::MessageParser::Status;
     switch (r.status) {
       case S::NeedMore:
@@ -315,14 +322,16 @@ void ProxySession::onReadable() {
       case S::Upgrade:
         startTunnel();
         return;
-      case S::Error:
+      case S::Error: {
+        const auto& e = response_parser_->error();
+        classifier_.onMalformedResponse(e.code + ": " + e.reason);
         if (response_started_) {
-          abortResponse(FailureCause::MalformedResponse, 0);
+          abortResponse();
         } else {
-          failRequest(FailureCause::MalformedResponse, 0,
-                      response_parser_->error().code + ": " + response_parser_->error().reason);
+          failRequest();
         }
         return;
+      }
     }
     if (client_.connection().outputLength() > kHighWatermark) {
       // The client reads slower than the upstream sends: stop reading the upstream until the
@@ -344,16 +353,16 @@ void ProxySession::onEvent(short what, int err) {
     finish(true);
     return;
   }
-  if (phase_ == Phase::ConnectUpstream) {
-    FailureCause cause = FailureCause::ConnectError;
-    if (err == ECONNREFUSED) cause = FailureCause::ConnectRefused;
-    if (err == ETIMEDOUT) cause = FailureCause::ConnectTimeout;
-    cluster_->reportConnect(*endpoint_, false);
-    attemptFailed(cause, err);
+  if (!upstream_->connected) {
+    connect_timer_.disarm();
+    cluster_->reportConnect(*endpoint_, false, err);
+    classifier_.onConnectFailed(err, loop_.now());
+    attemptFailed();
     return;
   }
   if ((what & BEV_EVENT_TIMEOUT) != 0) {
-    abortResponse(FailureCause::BodyIdleTimeout, 0);
+    classifier_.onTimeout(TimeoutKind::BodyIdle);
+    abortResponse();
     return;
   }
   if ((what & BEV_EVENT_EOF) != 0) {
@@ -369,21 +378,17 @@ void ProxySession::onUpstreamClosed(bool reset, int err) {
     onReadable();
     if (done_) return;
   }
-  if (!reset && response_parser_) {
-    if (response_parser_->finish() == http::MessageParser::Status::MessageComplete) {
-      completeResponse();  // a close-delimited body ended normally
-      return;
-    }
+  if (!reset && response_parser_ &&
+      response_parser_->finish() == http::MessageParser::Status::MessageComplete) {
+    completeResponse();  // a close-delimited body ended normally
+    return;
   }
+  classifier_.onUpstreamClosed(reset, err);
   if (response_started_) {
-    abortResponse(FailureCause::TruncatedResponse, err);
-    return;
+    abortResponse();
+  } else {
+    attemptFailed();
   }
-  if (reused_ && response_bytes_ == 0) {
-    attemptFailed(FailureCause::StaleKeepalive, err);
-    return;
-  }
-  attemptFailed(reset ? FailureCause::UpstreamResetEarly : FailureCause::UpstreamClosedEarly, err);
 }
 
 // --- response -------------------------------------------------------------------------------
@@ -401,11 +406,10 @@ void ProxySession::onHead() {
     return;
   }
   header_timer_.disarm();
-  header_at_ = loop_.now();
-  header_ms_ = msSince(request_sent_at_ == MonotonicTime{} ? start_ : request_sent_at_);
-  phase_ = Phase::StreamBody;
+  classifier_.onResponseHead(resp.status, resp.headers, loop_.now());
   response_status_ = resp.status;
   if (resp.status == 101) return;  // written by startTunnel once the upgrade is confirmed
+  sniff_body_ = resp.status == 502 || resp.status == 504;
   plan_ = http::planResponse(request_, resp, client_.worker().draining() || !request_complete_);
   client_.connection().write(http::buildClientResponseHead(resp, plan_, request_id_));
   response_started_ = true;
@@ -415,6 +419,7 @@ void ProxySession::onHead() {
 void ProxySession::onBody(const char* data, size_t len) {
   if (interim_) return;
   response_body_bytes_ += len;
+  if (sniff_body_) classifier_.onResponseBodyPrefix(std::string_view(data, len));
   auto& out = client_.connection();
   if (plan_.framing == http::BodyFraming::Chunked) {
     std::string header;
@@ -435,14 +440,13 @@ void ProxySession::onMessageComplete(const http::Headers& trailers) {
 }
 
 void ProxySession::completeResponse() {
-  phase_ = Phase::Complete;
+  classifier_.onResponseComplete();
   const auto& resp = response_parser_->response();
   const bool reusable = resp.keep_alive && request_complete_ && !body_paused_ &&
                         resp.framing != http::BodyFraming::UntilClose &&
                         upstream_->connection().inputLength() == 0 &&
                         upstream_->connection().outputLength() == 0;
-  const FailureCause cause = upstreamStatusCause(resp.status);
-  if (cause != FailureCause::None) report(cause, resp.status, 0, "");
+  if (classifier_.verdict().cause != FailureCause::None) report();
   logAccess(resp.status);
   releaseUpstream(reusable);
   finish(plan_.close_after);
@@ -463,57 +467,13 @@ void ProxySession::onClientDrained() {
 
 // --- failures and retries -------------------------------------------------------------------
 
-bool ProxySession::retryAllowed(FailureCause cause) const {
-  if (response_started_ || tunnel_ || upstream_config_ == nullptr) return false;
-  if (attempts_ >= 1 + upstream_config_->retries) return false;
-  const bool has_body =
-      request_.framing == http::BodyFraming::Chunked ||
-      (request_.framing == http::BodyFraming::ContentLength && request_.content_length > 0);
-  switch (cause) {
-    case FailureCause::ConnectRefused:
-    case FailureCause::ConnectTimeout:
-    case FailureCause::ConnectError:
-      return true;  // nothing left the proxy: the staged body is intact
-    case FailureCause::StaleKeepalive:
-      return !has_body || replayable_;
-    case FailureCause::UpstreamClosedEarly:
-    case FailureCause::UpstreamResetEarly:
-      return isIdempotent(request_.method) && !has_body;
-    default:
-      return false;
-  }
-}
-
-void ProxySession::attemptFailed(FailureCause cause, int err) {
+void ProxySession::attemptFailed() {
   connect_timer_.disarm();
   header_timer_.disarm();
-  AttemptRecord rec;
-  rec.endpoint = endpoint_ != nullptr ? endpoint_->name : "";
-  rec.cause = cause;
-  rec.err = err;
-  rec.reused = reused_;
-  if (upstream_) {
-    rec.requests_before = upstream_->requests_served;
-    if (reused_) {
-      rec.idle_ms = static_cast<int64_t>(
-          std::chrono::duration_cast<milliseconds>(start_ - upstream_->idle_since).count());
-    }
-  }
-  attempts_log_.push_back(rec);
-
-  if (retryAllowed(cause)) {
-    absorbed_ = cause;
-    observe::logger(observe::LoggerId::Upstream)
-        .warn(observe::LogEvent("upstream_retry")
-                  .add("cause", diagnose::causeName(cause))
-                  .add("upstream", cluster_->name())
-                  .add("endpoint", rec.endpoint)
-                  .add("errno", net::errnoName(err))
-                  .add("reused_connection", rec.reused)
-                  .add("request_id", request_id_)
-                  .add("method", request_.method)
-                  .add("path", request_.target)
-                  .str());
+  if (!response_started_ && !tunnel_ &&
+      classifier_.retryable(attempts_, 1 + upstream_config_->retries, replayable_)) {
+    logRetry();
+    classifier_.beginRetry();
     releaseUpstream(false);
     if (replay_ && evbuffer_get_length(replay_.get()) > 0) {
       evbuffer_prepend_buffer(staged_.get(), replay_.get());
@@ -522,21 +482,22 @@ void ProxySession::attemptFailed(FailureCause cause, int err) {
     acquire();
     return;
   }
-  failRequest(cause, err, "");
+  failRequest();
 }
 
-void ProxySession::failRequest(FailureCause cause, int err, std::string_view detail) {
+void ProxySession::failRequest() {
   if (done_) return;
   if (waiting_) {
     cluster_->cancelWait(*this);
     waiting_ = false;
   }
   if (response_started_) {
-    abortResponse(cause, err);
+    abortResponse();
     return;
   }
-  const auto& info = diagnose::causeInfo(cause);
-  report(cause, info.status, err, detail);
+  const auto verdict = classifier_.verdict();
+  const auto& info = diagnose::causeInfo(verdict.cause);
+  report();
   logAccess(info.status);
   releaseUpstream(false);
   const bool close_after = !request_complete_ || client_.worker().draining();
@@ -544,28 +505,27 @@ void ProxySession::failRequest(FailureCause cause, int err, std::string_view det
                                  http::reasonPhrase(info.status), info.name, request_id_);
   if (client_.worker().config().log.expose_details && endpoint_ != nullptr) {
     body += fmt::format("endpoint: {}\n", endpoint_->name);
+    if (verdict.err != 0) body += fmt::format("errno: {}\n", net::errnoName(verdict.err));
   }
   client_.connection().write(
       http::buildLocalReply(info.status, info.name, request_id_, body, close_after));
   finish(close_after);
 }
 
-void ProxySession::abortResponse(FailureCause cause, int err) {
+void ProxySession::abortResponse() {
   if (done_) return;
-  report(cause, response_status_, err, "");
+  report();
   logAccess(response_status_);
   releaseUpstream(false);
   done_ = true;
-  connect_timer_.disarm();
-  header_timer_.disarm();
-  request_timer_.disarm();
-  tunnel_timer_.disarm();
+  stopTimers();
   client_.abortAfterFlush();
 }
 
 void ProxySession::onClientGone(int err) {
   if (done_) return;
-  report(FailureCause::ClientAborted, 499, err, "");
+  classifier_.onClientGone(err);
+  report();
   logAccess(499);
   cancel();
 }
@@ -578,6 +538,10 @@ void ProxySession::cancel() {
   }
   releaseUpstream(false);
   done_ = true;
+  stopTimers();
+}
+
+void ProxySession::stopTimers() {
   connect_timer_.disarm();
   header_timer_.disarm();
   request_timer_.disarm();
@@ -587,11 +551,7 @@ void ProxySession::cancel() {
 
 void ProxySession::finish(bool close_client) {
   done_ = true;
-  connect_timer_.disarm();
-  header_timer_.disarm();
-  request_timer_.disarm();
-  pending_timer_.disarm();
-  tunnel_timer_.disarm();
+  stopTimers();
   if (tunnel_) releaseUpstream(false);
   // Last: the client may start the next request (and replace the head this session reads).
   client_.onSessionComplete(close_client);
@@ -608,7 +568,8 @@ void ProxySession::releaseUpstream(bool reusable) {
 void ProxySession::startTunnel() {
   const auto& resp = response_parser_->response();
   if (!request_.upgrade || resp.status != 101) {
-    failRequest(FailureCause::MalformedResponse, 0, "101 without an upgrade request");
+    classifier_.onMalformedResponse("101 Switching Protocols without an upgrade request");
+    failRequest();
     return;
   }
   plan_ = http::planResponse(request_, resp, false);
@@ -617,7 +578,6 @@ void ProxySession::startTunnel() {
   client.write(http::buildClientResponseHead(resp, plan_, request_id_));
   response_started_ = true;
   tunnel_ = true;
-  phase_ = Phase::StreamBody;
   header_timer_.disarm();
   request_timer_.disarm();
   logAccess(101);
@@ -650,48 +610,118 @@ void ProxySession::onTunnelClientEvent(short) {
 
 // --- reporting ------------------------------------------------------------------------------
 
-void ProxySession::report(FailureCause cause, int status, int err, std::string_view detail) {
-  const auto& info = diagnose::causeInfo(cause);
-  observe::LogEvent ev("upstream_failure");
-  ev.add("cause", info.name)
+void ProxySession::logRetry() {
+  const auto& ev = classifier_.evidence();
+  const auto cause = classifier_.attemptCause();
+  observe::LogEvent line("upstream_retry");
+  line.add("cause", diagnose::causeName(cause))
+      .add("upstream", cluster_->name())
+      .add("endpoint", ev.endpoint)
+      .add("errno", net::errnoName(classifier_.verdict().err))
+      .add("reused_connection", ev.reused);
+  if (ev.idle_ms >= 0) line.add("connection_idle_ms", ev.idle_ms);
+  line.add("request_id", request_id_).add("method", request_.method).add("path", request_.target);
+  observe::logger(observe::LoggerId::Upstream).warn(line.str());
+}
+
+void ProxySession::report() {
+  if (reported_) return;
+  reported_ = true;
+  const auto verdict = classifier_.verdict();
+  if (verdict.cause == FailureCause::None) return;
+  const auto& info = diagnose::causeInfo(verdict.cause);
+  const auto& ev = classifier_.evidence();
+  const std::string_view upstream = cluster_ != nullptr ? cluster_->name() : std::string_view();
+  const std::string endpoint = ev.endpoint.empty() && endpoint_ != nullptr ? endpoint_->name
+                                                                           : ev.endpoint;
+  const double total_ms = msSince(start_);
+
+  diagnose::HintFields f;
+  f["upstream"] = upstream.empty() ? "-" : std::string(upstream);
+  f["endpoint"] = endpoint.empty() ? "-" : endpoint;
+  f["status"] = std::to_string(verdict.status);
+  f["cause"] = info.name;
+  f["phase"] = diagnose::phaseName(verdict.phase);
+  f["errno"] = verdict.err != 0 ? std::string(net::errnoName(verdict.err)) : "no errno";
+  f["errno_text"] = verdict.err != 0 ? std::strerror(verdict.err) : "";
+  f["connect_ms"] = ev.connect_ms ? formatMs(*ev.connect_ms) : "-";
+  f["header_ms"] = ev.header_ms ? formatMs(*ev.header_ms) : "-";
+  f["total_ms"] = formatMs(total_ms);
+  f["idle_ms"] = ev.idle_ms >= 0 ? std::to_string(ev.idle_ms) : "-";
+  f["requests_on_connection"] = std::to_string(ev.requests_on_connection);
+  f["request_bytes_sent"] = std::to_string(ev.request_bytes_sent);
+  f["response_bytes_received"] = std::to_string(ev.response_bytes_received);
+  f["method"] = request_.method;
+  f["path"] = request_.target;
+  f["request_id"] = request_id_;
+  f["client"] = client_.clientIp();
+  f["hop"] = ev.hop.empty() ? "an unidentified gateway (no Server, Via or Proxy-Status)" : ev.hop;
+  f["retry_after"] = ev.retry_after.empty() ? "none" : ev.retry_after;
+  f["detail"] = ev.detail.empty() ? "-" : ev.detail;
+  if (upstream_config_ != nullptr) {
+    f["connect_timeout"] = formatMs(upstream_config_->connect_timeout);
+    f["response_header_timeout"] = formatMs(upstream_config_->response_header_timeout);
+    f["body_idle_timeout"] = formatMs(upstream_config_->body_idle_timeout);
+    f["request_timeout"] = formatMs(upstream_config_->request_timeout);
+    f["keepalive_idle_timeout"] = formatMs(upstream_config_->keepalive_idle_timeout);
+    f["max_connections"] = std::to_string(upstream_config_->max_connections);
+    f["max_pending"] = std::to_string(upstream_config_->max_pending);
+    f["pending_timeout"] = formatMs(upstream_config_->pending_timeout);
+  }
+  if (endpoint_ != nullptr) f["dns_error"] = endpoint_->dns_error.empty() ? "-" : endpoint_->dns_error;
+  const auto& worker = client_.worker();
+  const std::string hint =
+      worker.hints().render(verdict.cause, worker.config().log.hint_language, f);
+
+  observe::LogEvent line("upstream_failure");
+  line.add("cause", info.name)
       .add("class", info.cause_class)
-      .add("status", status)
+      .add("status", verdict.status)
       .add("origin", diagnose::originName(info.origin))
-      .add("upstream", cluster_ != nullptr ? std::string_view(cluster_->name()) : "")
-      .add("endpoint", endpoint_ != nullptr ? std::string_view(endpoint_->name) : "")
-      .add("phase", diagnose::phaseName(phase_))
+      .add("upstream", upstream)
+      .add("endpoint", endpoint)
+      .add("phase", diagnose::phaseName(verdict.phase))
       .add("request_id", request_id_)
       .add("method", request_.method)
       .add("path", request_.target)
-      .add("errno", net::errnoName(err))
-      .add("reused_connection", reused_);
-  if (reused_ && upstream_) {
-    ev.add("connection_idle_ms",
-           static_cast<int64_t>(
-               std::chrono::duration_cast<milliseconds>(start_ - upstream_->idle_since).count()));
-  } else if (!attempts_log_.empty() && attempts_log_.back().idle_ms >= 0) {
-    ev.add("connection_idle_ms", attempts_log_.back().idle_ms);
+      .add("errno", net::errnoName(verdict.err))
+      .add("reused_connection", ev.reused);
+  if (ev.idle_ms >= 0) {
+    line.add("connection_idle_ms", ev.idle_ms);
   } else {
-    ev.addNull("connection_idle_ms");
+    line.addNull("connection_idle_ms");
   }
-  if (connect_ms_) {
-    ev.add("connect_ms", *connect_ms_);
+  line.add("requests_on_connection", static_cast<uint64_t>(ev.requests_on_connection));
+  if (ev.connect_ms) {
+    line.add("connect_ms", *ev.connect_ms);
   } else {
-    ev.addNull("connect_ms");
+    line.addNull("connect_ms");
   }
-  if (header_ms_) {
-    ev.add("header_ms", *header_ms_);
+  if (ev.header_ms) {
+    line.add("header_ms", *ev.header_ms);
   } else {
-    ev.addNull("header_ms");
+    line.addNull("header_ms");
   }
-  ev.add("total_ms", msSince(start_))
-      .add("request_bytes_sent", request_bytes_sent_)
-      .add("response_bytes_received", response_bytes_)
-      .add("retried", attempts_log_.size() > 1 || absorbed_ != FailureCause::None)
-      .add("attempts", static_cast<uint64_t>(attempts_))
-      .add("detail", detail)
-      .add("hint", "");
-  observe::logger(observe::LoggerId::Diagnose).warn(ev.str());
+  line.add("total_ms", total_ms)
+      .add("request_bytes_sent", ev.request_bytes_sent)
+      .add("response_bytes_received", ev.response_bytes_received)
+      .add("retried", !classifier_.attempts().empty());
+  if (!classifier_.attempts().empty()) {
+    line.add("absorbed_cause", diagnose::causeName(classifier_.absorbed()));
+    std::string chain;
+    for (const auto& a : classifier_.attempts()) {
+      chain += fmt::format("{}@{}{}{} -> ", diagnose::causeName(a.cause), a.endpoint,
+                           a.err != 0 ? " " : "", net::errnoName(a.err));
+    }
+    chain += fmt::format("{}@{}", info.name, endpoint);
+    line.add("attempt_chain", chain);
+  }
+  if (ev.partial_head) line.add("partial_head", true);
+  if (!ev.hop.empty()) line.add("gateway_hop", ev.hop);
+  if (!ev.retry_after.empty()) line.add("retry_after", ev.retry_after);
+  if (!ev.detail.empty()) line.add("detail", ev.detail);
+  line.add("hint", hint);
+  client_.worker().failureLog().write(upstream, info.name, line.str());
 }
 
 void ProxySession::logAccess(int status) {
@@ -707,7 +737,7 @@ void ProxySession::logAccess(int status) {
       .add("total_ms", msSince(start_))
       .add("response_body_bytes", response_body_bytes_)
       .add("reused_connection", reused_)
-      .add("retried", absorbed_ != FailureCause::None);
+      .add("retried", !classifier_.attempts().empty());
   observe::logger(observe::LoggerId::Conn).info(ev.str());
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
 
 #include "triaged/observe/loggers.h"
 
@@ -208,7 +209,7 @@ Acquired UpstreamCluster::acquire(ClusterWaiter& waiter, const Endpoint* avoid, 
     out.cause =
         start.err == ECONNREFUSED ? FailureCause::ConnectRefused : FailureCause::ConnectError;
     out.err = start.err;
-    reportConnect(*chosen, false);
+    reportConnect(*chosen, false, start.err);
     return out;
   }
   out.connection =
@@ -240,10 +241,42 @@ void UpstreamCluster::release(UpstreamConnectionPtr connection, bool reusable) {
   }
 }
 
-void UpstreamCluster::reportConnect(Endpoint& ep, bool success) {
+void UpstreamCluster::reportConnect(Endpoint& ep, bool success, int err) {
   if (success) {
+    if (ep.refused_run > 0) {
+      // Refused, then accepting again: the classic signature of a process that restarted.
+      const auto secs = [](std::chrono::system_clock::time_point t) {
+        const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+        std::tm tm{};
+        gmtime_r(&tt, &tm);
+        return fmt::format("{:02}:{:02}:{:02}Z", tm.tm_hour, tm.tm_min, tm.tm_sec);
+      };
+      observe::logger(observe::LoggerId::Upstream)
+          .warn(observe::LogEvent("endpoint_recovered")
+                    .add("upstream", config_.name)
+                    .add("endpoint", ep.name)
+                    .add("after_cause", "connect_refused")
+                    .add("refused_connects", ep.refused_run)
+                    .add("refused_from", secs(ep.refused_since))
+                    .add("refused_until", secs(ep.refused_last))
+                    .add("hint",
+                         fmt::format("connect_refused on {} from {} to {} ({} connects), now "
+                                     "accepting again: the upstream probably restarted. Check "
+                                     "why (kubectl get pod: RESTARTS; kubectl logs --previous; "
+                                     "kubectl describe pod for OOMKilled).",
+                                     ep.name, secs(ep.refused_since), secs(ep.refused_last),
+                                     ep.refused_run))
+                    .str());
+      ep.refused_run = 0;
+    }
     ep.health.onConnectSuccess();
     return;
+  }
+  if (err == ECONNREFUSED) {
+    const auto now = std::chrono::system_clock::now();
+    if (ep.refused_run == 0) ep.refused_since = now;
+    ep.refused_last = now;
+    ++ep.refused_run;
   }
   const bool was_down = ep.health.isDown(loop_.now());
   ep.health.onConnectFailure(loop_.now());
@@ -253,6 +286,10 @@ void UpstreamCluster::reportConnect(Endpoint& ep, bool success) {
                   .add("upstream", config_.name)
                   .add("endpoint", ep.name)
                   .add("consecutive_failures", ep.health.consecutiveFailures())
+                  .add("down_for_ms",
+                       static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                ep.health.downUntil() - loop_.now())
+                                                .count()))
                   .str());
   }
 }

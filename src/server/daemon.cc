@@ -5,6 +5,7 @@
 #include <csignal>
 #include <stdexcept>
 
+#include "triaged/config/config_loader.h"
 #include "triaged/net/socket_address.h"
 #include "triaged/observe/loggers.h"
 
@@ -51,7 +52,7 @@ int Daemon::run() {
 
   for (uint32_t i = 0; i < workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(
-        config_, router_, fds[i], i, [this] { loop_.post([this] { onWorkerStopped(); }); }));
+        config_, router_, hints_, fds[i], i, [this] { loop_.post([this] { onWorkerStopped(); }); }));
   }
 
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) {

@@ -10,12 +10,15 @@
 
 namespace triaged::server {
 
-Worker::Worker(const config::Config& config, const proxy::Router& router, int listen_fd,
-               uint32_t index, std::function<void()> on_stopped)
+Worker::Worker(const config::Config& config, const proxy::Router& router,
+               const diagnose::HintCatalog& hints, int listen_fd, uint32_t index,
+               std::function<void()> on_stopped)
     : config_(config),
       router_(router),
+      hints_(hints),
       index_(index),
       on_stopped_(std::move(on_stopped)),
+      failure_log_(loop_, config.log.failure_log_burst, config.log.failure_log_interval),
       resolver_(loop_, config.server.dns_servers),
       drain_deadline_(loop_, [this] { forceClose(); }),
       accept_resume_(loop_, [this] {

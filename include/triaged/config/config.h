@@ -5,9 +5,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "triaged/diagnose/triage_hint.h"
 
 namespace triaged::config {
 
@@ -42,6 +45,13 @@ struct LogConfig {
   bool access_log = false;
   std::string hint_language = "en";  // en | zh
   bool expose_details = false;       // internal addresses in proxy-made error bodies
+  // Hint catalog file (the shape of config/hints.toml); "" = the built-in catalog. Stored
+  // resolved: a relative path in the file is taken relative to the config file's directory.
+  std::string hint_catalog;
+  // Failure lines per (upstream, cause): `failure_log_burst` in full per interval, the rest
+  // counted into one summary line at the interval's end.
+  uint32_t failure_log_burst = 10;
+  Duration failure_log_interval{10'000};
 };
 
 struct UpstreamConfig {
@@ -72,6 +82,9 @@ struct Config {
   LogConfig log;
   std::vector<UpstreamConfig> upstreams;
   std::vector<RouteConfig> routes;
+  // [hints.<cause>] tables: per-cause replacements (non-empty parts only) applied over the hint
+  // catalog, keyed by cause name ("connect_refused"); see config_loader.h buildHintCatalog().
+  std::map<std::string, diagnose::HintText> hint_overrides;
 
   const UpstreamConfig* findUpstream(const std::string& name) const;
 };

@@ -10,6 +10,7 @@
 
 #include "triaged/config/config.h"
 #include "triaged/core/result.h"
+#include "triaged/diagnose/triage_hint.h"
 
 namespace triaged::config {
 
@@ -36,6 +37,21 @@ class ConfigError : public std::runtime_error {
 Config loadConfigFile(const std::string& path);
 // Same, from text; `file_name` is used in messages. For tests.
 Config loadConfigString(std::string_view toml_text, const std::string& file_name);
+
+// A hint catalog in the shape of config/hints.toml: one table per cause name (PRODUCT.md's
+// causes and no_route) with the string keys en, zh and runbook. Throws ConfigError listing every
+// problem as `NAME:LINE: KEY: reason` (unknown cause, unknown key, non-string or empty value,
+// multi-line text, unknown {placeholder}); `name` is used in messages.
+diagnose::HintCatalog loadHintCatalog(std::string_view toml_text, const std::string& name);
+// Same, from a file; a file that cannot be read is a ConfigError on key "file".
+diagnose::HintCatalog loadHintCatalogFile(const std::string& path);
+// The catalog compiled in from config/hints.toml, parsed once on first use (thread-safe).
+const diagnose::HintCatalog& defaultHintCatalog();
+// What the daemon uses: the built-in catalog, then the texts of `log.hint_catalog` when set
+// (cause by cause and language by language: what the file leaves out keeps the built-in text),
+// then the config's [hints.<cause>] overrides. Throws ConfigError when the catalog file became
+// unreadable or invalid since the config was validated.
+diagnose::HintCatalog buildHintCatalog(const Config& config);
 
 // "250ms", "1s", "2m", "1h", "0s"; fractional values like "1.5s" are accepted.
 Result<Duration> parseDuration(std::string_view text);

@@ -16,6 +16,7 @@
 
 #include "triaged/core/c_handle.h"
 #include "triaged/core/event_loop.h"
+#include "triaged/diagnose/classifier.h"
 #include "triaged/diagnose/failure.h"
 #include "triaged/http/header_rewrite.h"
 #include "triaged/http/message_parser.h"
@@ -25,16 +26,6 @@
 namespace triaged::proxy {
 
 class ClientConnection;
-
-// Facts about one attempt, kept for the failure report (and the retry chain).
-struct AttemptRecord {
-  std::string endpoint;
-  diagnose::FailureCause cause = diagnose::FailureCause::None;
-  int err = 0;
-  bool reused = false;
-  uint32_t requests_before = 0;
-  int64_t idle_ms = -1;
-};
 
 class ProxySession final : public DeferredDeletable,
                            public net::ConnectionCallbacks,
@@ -82,17 +73,21 @@ class ProxySession final : public DeferredDeletable,
   void sendRequestHead();
   void writeRequestWire(const char* data, size_t len);
   void maybeArmHeaderTimer();
-  void attemptFailed(diagnose::FailureCause cause, int err);
-  bool retryAllowed(diagnose::FailureCause cause) const;
-  void failRequest(diagnose::FailureCause cause, int err, std::string_view detail);
+  // The current attempt failed (its cause is in the classifier): retry when safe, else answer.
+  void attemptFailed();
+  // Answer the client with the proxy-made reply for the classifier's verdict.
+  void failRequest();
   void completeResponse();
-  void abortResponse(diagnose::FailureCause cause, int err);
+  // A failure after the head went out: flush what was received, then cut the connection.
+  void abortResponse();
   void onUpstreamClosed(bool reset, int err);
   void startTunnel();
   void pumpTunnel(net::Connection& from, net::Connection& to);
   void finish(bool close_client);
+  void stopTimers();
   void releaseUpstream(bool reusable);
-  void report(diagnose::FailureCause cause, int status, int err, std::string_view detail);
+  void report();
+  void logRetry();
   void logAccess(int status);
   double msSince(MonotonicTime t) const;
 
@@ -102,42 +97,33 @@ class ProxySession final : public DeferredDeletable,
   std::string request_id_;
   UpstreamCluster* cluster_ = nullptr;
   const config::UpstreamConfig* upstream_config_ = nullptr;
-  diagnose::Phase phase_ = diagnose::Phase::Route;
+  MonotonicTime start_;
+  diagnose::Classifier classifier_;
 
   UpstreamConnectionPtr upstream_;
   Endpoint* endpoint_ = nullptr;
   bool reused_ = false;
   bool waiting_ = false;
+  bool request_sent_ = false;
   std::unique_ptr<http::MessageParser> response_parser_;
 
   EvBufferPtr staged_;  // request body wire bytes waiting for a connection
   EvBufferPtr replay_;  // copy of body wire bytes sent on a reused connection (bounded)
   bool replayable_ = true;
+  bool has_body_ = false;
   bool request_complete_ = false;
   bool body_paused_ = false;
-  std::string request_trailer_wire_;
 
   http::ResponsePlan plan_;
   bool response_started_ = false;  // a response byte (head) went to the client
   bool interim_ = false;
+  bool sniff_body_ = false;  // 502/504 passed on: look at the first body bytes for the hop
   int response_status_ = 0;
   bool upstream_read_paused_ = false;
   bool tunnel_ = false;
   bool done_ = false;
-
+  bool reported_ = false;
   uint32_t attempts_ = 0;
-  std::vector<AttemptRecord> attempts_log_;
-  diagnose::FailureCause absorbed_ = diagnose::FailureCause::None;
-
-  MonotonicTime start_;
-  MonotonicTime connect_start_{};
-  MonotonicTime connected_at_{};
-  MonotonicTime request_sent_at_{};
-  MonotonicTime header_at_{};
-  std::optional<double> connect_ms_;
-  std::optional<double> header_ms_;
-  uint64_t request_bytes_sent_ = 0;
-  uint64_t response_bytes_ = 0;
   uint64_t response_body_bytes_ = 0;
 
   Timer connect_timer_;

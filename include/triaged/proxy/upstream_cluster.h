@@ -35,6 +35,10 @@ struct Endpoint {
   net::Resolver::QueryPtr query;
   EndpointHealth health;
   uint32_t open_connections = 0;
+  // A run of refused connects, to tell "it restarted" when connects succeed again.
+  uint32_t refused_run = 0;
+  std::chrono::system_clock::time_point refused_since{};
+  std::chrono::system_clock::time_point refused_last{};
   std::vector<std::unique_ptr<class UpstreamConnection>> idle;  // most recently used last
 };
 
@@ -116,7 +120,8 @@ class UpstreamCluster {
   // A session is done with `connection`; `reusable` keeps it for the next request.
   void release(UpstreamConnectionPtr connection, bool reusable);
   // Passive health input from the session that owns a connect attempt.
-  void reportConnect(Endpoint& endpoint, bool success);
+  // `err` is the connect errno on failure (0 for a timeout).
+  void reportConnect(Endpoint& endpoint, bool success, int err);
   void reportProbeAbandoned(Endpoint& endpoint);
 
   // Closes every idle connection (drain).

@@ -7,6 +7,8 @@
 
 #include "triaged/config/config.h"
 #include "triaged/core/event_loop.h"
+#include "triaged/diagnose/triage_hint.h"
+#include "triaged/observe/failure_log.h"
 
 namespace triaged::proxy {
 
@@ -23,6 +25,8 @@ class WorkerContext {
   // nullptr for an unknown name (cannot happen after validation).
   virtual UpstreamCluster* cluster(std::string_view name) = 0;
   virtual bool draining() const = 0;
+  virtual const diagnose::HintCatalog& hints() const = 0;
+  virtual observe::FailureLog& failureLog() = 0;
   // The connection has closed its socket; the worker forgets it and destroys it later.
   virtual void onClientClosed(ClientConnection& connection) = 0;
 };

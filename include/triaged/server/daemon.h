@@ -35,6 +35,7 @@ class Daemon {
   EventLoop loop_;  // first: destroyed last
   config::Config config_;
   proxy::Router router_;
+  diagnose::HintCatalog hints_;
   std::unique_ptr<admin::AdminServer> admin_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<EventPtr> signal_events_;

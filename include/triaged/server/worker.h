@@ -27,7 +27,8 @@ namespace triaged::server {
 class Worker final : public proxy::WorkerContext {
  public:
   // Takes ownership of `listen_fd`. `on_stopped` runs on the worker thread when its loop ends.
-  Worker(const config::Config& config, const proxy::Router& router, int listen_fd, uint32_t index,
+  Worker(const config::Config& config, const proxy::Router& router,
+         const diagnose::HintCatalog& hints, int listen_fd, uint32_t index,
          std::function<void()> on_stopped);
   ~Worker() override;
   Worker(const Worker&) = delete;
@@ -46,6 +47,8 @@ class Worker final : public proxy::WorkerContext {
   const proxy::Router& router() const override { return router_; }
   proxy::UpstreamCluster* cluster(std::string_view name) override;
   bool draining() const override { return draining_; }
+  const diagnose::HintCatalog& hints() const override { return hints_; }
+  observe::FailureLog& failureLog() override { return failure_log_; }
   void onClientClosed(proxy::ClientConnection& connection) override;
 
  private:
@@ -60,8 +63,10 @@ class Worker final : public proxy::WorkerContext {
   EventLoop loop_;  // first: destroyed last
   const config::Config& config_;
   const proxy::Router& router_;
+  const diagnose::HintCatalog& hints_;
   uint32_t index_;
   std::function<void()> on_stopped_;
+  observe::FailureLog failure_log_;
   net::Resolver resolver_;
   std::vector<std::unique_ptr<proxy::UpstreamCluster>> clusters_;
   ListenerPtr listener_;

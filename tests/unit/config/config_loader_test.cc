@@ -1,7 +1,14 @@
 #include "triaged/config/config_loader.h"
 
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -98,6 +105,44 @@ const std::vector<BadCase>& badCases() {
       {"expose_details as an integer", withLog("expose_details = 1"), "log.expose_details", 5,
        "expected true or false, got an integer"},
       {"unknown log key", withLog("colour = true"), "log.colour", 5, "unknown key"},
+      {"zero failure_log_burst", withLog("failure_log_burst = 0"), "log.failure_log_burst", 5,
+       "must be at least 1, got 0"},
+      {"failure_log_burst as a string", withLog("failure_log_burst = \"10\""),
+       "log.failure_log_burst", 5, "expected an integer, got a string"},
+      {"failure_log_burst above uint32", withLog("failure_log_burst = 4294967296"),
+       "log.failure_log_burst", 5, "must be between 1 and 4294967295"},
+      {"zero failure_log_interval", withLog("failure_log_interval = \"0s\""),
+       "log.failure_log_interval", 5, "must be greater than 0"},
+      {"failure_log_interval without unit", withLog("failure_log_interval = \"10\""),
+       "log.failure_log_interval", 5, "has no unit"},
+      {"hint_catalog as an integer", withLog("hint_catalog = 1"), "log.hint_catalog", 5,
+       "expected a string, got an integer"},
+      {"missing hint catalog file", withLog("hint_catalog = \"/nonexistent/hints.toml\""),
+       "log.hint_catalog", 5,
+       "cannot read hint catalog \"/nonexistent/hints.toml\": No such file or directory"},
+      {"hint catalog is a directory", withLog("hint_catalog = \"/\""), "log.hint_catalog", 5,
+       "Is a directory"},
+      // [hints.<cause>]
+      {"hint for an unknown cause", withTail("[hints.conect_refused]\nen = \"x\"\n"),
+       "hints.conect_refused", 10, "unknown cause (did you mean \"connect_refused\"?)"},
+      {"hint for cause none", withTail("[hints.none]\nen = \"x\"\n"), "hints.none", 10,
+       "unknown cause"},
+      {"unknown key in a hint", withTail("[hints.connect_refused]\nurl = \"https://x\"\n"),
+       "hints.connect_refused.url", 11, "unknown key"},
+      {"hint text not a string", withTail("[hints.dns_failure]\nen = 5\n"), "hints.dns_failure.en",
+       11, "expected a string, got an integer"},
+      {"empty hint text", withTail("[hints.dns_failure]\nzh = \"\"\n"), "hints.dns_failure.zh", 11,
+       "must not be empty"},
+      {"multi-line hint text", withTail("[hints.dns_failure]\nen = \"a\\nb\"\n"),
+       "hints.dns_failure.en", 11, "must be a single line"},
+      {"misspelt placeholder", withTail("[hints.dns_failure]\nen = \"{endpont} fails\"\n"),
+       "hints.dns_failure.en", 11, "unknown placeholder {endpont} (did you mean {endpoint}?)"},
+      {"runbook with a space", withTail("[hints.dns_failure]\nrunbook = \"see wiki\"\n"),
+       "hints.dns_failure.runbook", 11, "must be a URL without spaces"},
+      {"hint as a string", withTail("[hints]\nno_route = \"x\"\n"), "hints.no_route", 11,
+       "expected a table of en, zh and runbook such as [hints.no_route], got a string"},
+      {"hints as a value", "hints = 1\n" + withTail(""), "hints", 1,
+       "expected a [hints] table, got an integer"},
       // [[upstream]]
       {"day unit", withUpstream("connect_timeout = \"1d\""), "upstream[0].connect_timeout", 7,
        "unknown unit \"d\""},
@@ -283,6 +328,8 @@ format = "text"
 access_log = true
 hint_language = "zh"
 expose_details = true
+failure_log_burst = 3
+failure_log_interval = "1m"
 
 [[upstream]]
 name = "app"
@@ -337,6 +384,8 @@ upstream = "api-v2.internal_x"
   CHECK(config.log.access_log);
   CHECK(config.log.hint_language == "zh");
   CHECK(config.log.expose_details);
+  CHECK(config.log.failure_log_burst == 3);
+  CHECK(config.log.failure_log_interval == Duration{60'000});
 
   REQUIRE(config.upstreams.size() == 2);
   const UpstreamConfig& u = config.upstreams[0];
@@ -392,6 +441,10 @@ TEST_CASE("a minimal config gets the documented defaults and an implicit route",
   CHECK_FALSE(config.log.access_log);
   CHECK(config.log.hint_language == "en");
   CHECK_FALSE(config.log.expose_details);
+  CHECK(config.log.hint_catalog.empty());
+  CHECK(config.log.failure_log_burst == 10);
+  CHECK(config.log.failure_log_interval == Duration{10'000});
+  CHECK(config.hint_overrides.empty());
 
   REQUIRE(config.upstreams.size() == 1);
   const UpstreamConfig& u = config.upstreams[0];
@@ -560,6 +613,10 @@ TEST_CASE("the example config loads and documents every key", "[unit][config]") 
   CHECK(config.log.access_log == log_defaults.access_log);
   CHECK(config.log.hint_language == log_defaults.hint_language);
   CHECK(config.log.expose_details == log_defaults.expose_details);
+  CHECK(config.log.hint_catalog == log_defaults.hint_catalog);
+  CHECK(config.log.failure_log_burst == log_defaults.failure_log_burst);
+  CHECK(config.log.failure_log_interval == log_defaults.failure_log_interval);
+  CHECK(config.hint_overrides.empty());
 }
 
 TEST_CASE("parseHostPort accepts IPv4, bracketed IPv6 and names", "[unit][config]") {
@@ -597,6 +654,208 @@ TEST_CASE("HostPort::toString brackets IPv6 again", "[unit][config]") {
   CHECK(HostPort{"1.2.3.4", 80, true}.toString() == "1.2.3.4:80");
   CHECK(HostPort{"::1", 8080, true}.toString() == "[::1]:8080");
   CHECK(HostPort{"svc.local", 0, false}.toString() == "svc.local:0");
+}
+
+// A scratch directory removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "triaged-hint-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  std::string write(const std::string& name, const std::string& text) const {
+    const auto file = path_ / name;
+    std::ofstream(file, std::ios::binary) << text;
+    return file.string();
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::vector<std::string> catalogProblems(const std::string& text) {
+  try {
+    (void)loadHintCatalog(text, "hints.toml");
+  } catch (const ConfigError& e) {
+    std::vector<std::string> lines;
+    for (const auto& p : e.problems()) lines.push_back(p.format());
+    return lines;
+  }
+  return {};
+}
+
+TEST_CASE("[hints.<cause>] overrides are loaded and applied over the catalog",
+          "[unit][config][hint]") {
+  const Config config = loadConfigString(
+      withTail("[hints.connect_refused]\n"
+               "runbook = \"https://wiki.example.com/runbooks/{upstream}/{cause}\"\n"
+               "en = \"{status}: {endpoint} refused; page the app team.\"\n"
+               "[hints.no_route]\n"
+               "zh = \"404：{path} 没有路由。\"\n"),
+      kFile);
+  REQUIRE(config.hint_overrides.size() == 2);
+  const diagnose::HintText& refused = config.hint_overrides.at("connect_refused");
+  CHECK(refused.en == "{status}: {endpoint} refused; page the app team.");
+  CHECK(refused.zh.empty());
+  CHECK(refused.runbook == "https://wiki.example.com/runbooks/{upstream}/{cause}");
+  CHECK(config.hint_overrides.at("no_route").zh == "404：{path} 没有路由。");
+
+  const diagnose::HintCatalog catalog = buildHintCatalog(config);
+  const diagnose::HintFields fields{{"status", "502"},
+                                    {"endpoint", "10.0.3.7:8080"},
+                                    {"upstream", "app"},
+                                    {"cause", "connect_refused"},
+                                    {"path", "/x"}};
+  CHECK(catalog.render(diagnose::FailureCause::ConnectRefused, "en", fields) ==
+        "502: 10.0.3.7:8080 refused; page the app team. Runbook: "
+        "https://wiki.example.com/runbooks/app/connect_refused");
+  // zh was not overridden: the built-in zh text, with the runbook.
+  const std::string zh = catalog.render(diagnose::FailureCause::ConnectRefused, "zh", fields);
+  CHECK_THAT(zh, Catch::StartsWith("502："));
+  CHECK_THAT(zh,
+             Catch::EndsWith(" Runbook: https://wiki.example.com/runbooks/app/connect_refused"));
+  CHECK(catalog.find("no_route")->en == defaultHintCatalog().find("no_route")->en);
+  CHECK(catalog.render(diagnose::FailureCause::NoRoute, "zh", fields) == "404：/x 没有路由。");
+  // Causes nobody overrode are the built-in ones.
+  CHECK(catalog.find("dns_failure")->en == defaultHintCatalog().find("dns_failure")->en);
+  CHECK(catalog.size() == defaultHintCatalog().size());
+}
+
+TEST_CASE("a config without hint settings builds the built-in catalog", "[unit][config][hint]") {
+  const Config config = loadConfigString(withTail(""), kFile);
+  const diagnose::HintCatalog catalog = buildHintCatalog(config);
+  CHECK(catalog.size() == defaultHintCatalog().size());
+  CHECK(catalog.find("stale_keepalive")->en == defaultHintCatalog().find("stale_keepalive")->en);
+}
+
+TEST_CASE("hint catalog problems name file, line and key", "[unit][config][hint]") {
+  const std::string text =
+      "[connect_refused]\n"                   // 1
+      "en = \"502 {endpoint}\"\n"             // 2
+      "tone = \"calm\"\n"                     // 3
+      "[conect_timeout]\n"                    // 4
+      "en = \"x\"\n"                          // 5
+      "[dns_failure]\n"                       // 6
+      "en = 5\n"                              // 7
+      "zh = \"{nam}\"\n"                      // 8
+      "[no_route]\n"                          // 9
+      "runbook = [\"https://a\"]\n"           // 10
+      "stale_keepalive = \"not a table\"\n";  // 11 (still inside [no_route])
+  CHECK(catalogProblems(text) ==
+        std::vector<std::string>{
+            "hints.toml:3: connect_refused.tone: unknown key",
+            "hints.toml:4: conect_timeout: unknown cause (did you mean \"connect_timeout\"?)",
+            "hints.toml:7: dns_failure.en: expected a string, got an integer",
+            "hints.toml:8: dns_failure.zh: unknown placeholder {nam}; write {{ for a literal brace",
+            "hints.toml:10: no_route.runbook: expected a string, got an array",
+            "hints.toml:11: no_route.stale_keepalive: unknown key",
+        });
+  CHECK(catalogProblems("[server]\nlisten = 1\n") ==
+        std::vector<std::string>{"hints.toml:1: server: unknown cause"});
+  CHECK(catalogProblems("connect_refused = \"x\"\n") ==
+        std::vector<std::string>{"hints.toml:1: connect_refused: expected a table of en, zh and "
+                                 "runbook such as [connect_refused], got a string"});
+  const auto syntax = catalogProblems("[connect_refused]\nen = \"unterminated\n");
+  REQUIRE(syntax.size() == 1);
+  CHECK_THAT(syntax[0], Catch::StartsWith("hints.toml:2: syntax: TOML syntax error"));
+  CHECK(catalogProblems("").empty());
+  CHECK(loadHintCatalog("", "empty.toml").size() == 0);
+}
+
+TEST_CASE("a hint catalog file loads, and its texts replace the built-in ones",
+          "[unit][config][hint]") {
+  const TempDir dir;
+  const std::string catalog_path =
+      dir.write("team-hints.toml",
+                "[connect_refused]\nen = \"502: {endpoint} is down, call ops.\"\n"
+                "[local_overload]\nrunbook = \"https://wiki/overload\"\n");
+  const diagnose::HintCatalog file_catalog = loadHintCatalogFile(catalog_path);
+  CHECK(file_catalog.size() == 2);
+  CHECK(file_catalog.find("connect_refused")->en == "502: {endpoint} is down, call ops.");
+
+  // A relative path is taken relative to the config file's directory.
+  const std::string config_path = dir.write(
+      "triaged.toml", configWith("", "hint_catalog = \"team-hints.toml\"") +
+                          "[hints.connect_refused]\nrunbook = \"https://wiki/refused\"\n");
+  const Config config = loadConfigFile(config_path);
+  CHECK(config.log.hint_catalog == catalog_path);
+  const diagnose::HintCatalog catalog = buildHintCatalog(config);
+  CHECK(catalog.render(diagnose::FailureCause::ConnectRefused, "en", {{"endpoint", "a:1"}}) ==
+        "502: a:1 is down, call ops. Runbook: https://wiki/refused");
+  // What the file leaves out keeps the built-in text.
+  CHECK(catalog.find("connect_refused")->zh == defaultHintCatalog().find("connect_refused")->zh);
+  CHECK(catalog.find("local_overload")->en == defaultHintCatalog().find("local_overload")->en);
+  CHECK(catalog.find("local_overload")->runbook == "https://wiki/overload");
+  CHECK(catalog.size() == defaultHintCatalog().size());
+
+  // An absolute path is kept as given.
+  const Config absolute =
+      loadConfigString(withLog("hint_catalog = \"" + catalog_path + "\""), kFile);
+  CHECK(absolute.log.hint_catalog == catalog_path);
+
+  // The file vanishing after validation is reported by buildHintCatalog, not ignored.
+  std::filesystem::remove(catalog_path);
+  try {
+    (void)buildHintCatalog(config);
+    FAIL("expected ConfigError");
+  } catch (const ConfigError& e) {
+    REQUIRE(e.problems().size() == 1);
+    CHECK(e.problems()[0].format() ==
+          catalog_path + ":0: file: cannot read hint catalog: No such file or directory");
+  }
+}
+
+TEST_CASE("an invalid hint catalog file is a config problem", "[unit][config][hint]") {
+  const TempDir dir;
+  const std::string catalog_path =
+      dir.write("bad.toml", "[connect_refused]\nen = \"ok\"\n[nope]\nen = \"x\"\n");
+  const std::string config_path =
+      dir.write("triaged.toml", configWith("", "hint_catalog = \"bad.toml\"", "retries = 9"));
+  std::vector<std::string> lines;
+  try {
+    (void)loadConfigFile(config_path);
+    FAIL("expected ConfigError");
+  } catch (const ConfigError& e) {
+    for (const auto& p : e.problems()) lines.push_back(p.format());
+  }
+  CHECK(lines == std::vector<std::string>{
+                     config_path + ":5: log.hint_catalog: hint catalog \"" + catalog_path +
+                         "\" is invalid (1 problem, listed after this file's)",
+                     config_path + ":7: upstream[0].retries: must be between 0 and 5, got 9",
+                     catalog_path + ":3: nope: unknown cause",
+                 });
+}
+
+TEST_CASE("the example's commented [hints] override is valid", "[unit][config][hint]") {
+  std::ifstream file(TRIAGED_SOURCE_DIR "/config/triaged.example.toml");
+  std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  const auto start = text.find("# [hints.connect_refused]\n");
+  REQUIRE(start != std::string::npos);
+  // Uncomment the example table (the last lines of the file).
+  std::string uncommented = text.substr(0, start);
+  std::istringstream rest(text.substr(start));
+  for (std::string line; std::getline(rest, line);) uncommented += line.substr(2) + "\n";
+  const Config config = loadConfigString(uncommented, "example.toml");
+  REQUIRE(config.hint_overrides.count("connect_refused") == 1);
+  const diagnose::HintCatalog catalog = buildHintCatalog(config);
+  const std::string hint = catalog.render(diagnose::FailureCause::ConnectRefused, "en",
+                                          {{"status", "502"},
+                                           {"endpoint", "a:1"},
+                                           {"errno", "ECONNREFUSED"},
+                                           {"upstream", "app"},
+                                           {"cause", "connect_refused"}});
+  CHECK(hint ==
+        "502: nothing listens on a:1 (ECONNREFUSED). Page the owners of app. Runbook: "
+        "https://wiki.example.com/runbooks/triaged/connect_refused");
 }
 
 }  // namespace

@@ -1,0 +1,130 @@
+#pragma once
+
+// Classifier: follows one request through its phases and decides its single final cause. The
+// data path only reports what it saw (connect results, bytes, heads, closes, timeouts); every
+// decision of the form "this FIN on a pooled connection before any byte is a stale keep-alive"
+// lives here, as pure logic that unit tests drive event by event. After HAProxy's two-axis
+// termination state (who ended it x at which stage) and linkerd's ClassifyEos: the verdict is
+// final only at end of stream — a 200 whose body is cut off is a failure.
+// Owned by its ProxySession; single-threaded.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "triaged/diagnose/failure.h"
+#include "triaged/http/message.h"
+
+namespace triaged::diagnose {
+
+using TimePoint = std::chrono::steady_clock::time_point;
+
+enum class TimeoutKind : uint8_t { Connect, ResponseHeader, Request, BodyIdle, Pending };
+
+// One upstream attempt as it ended; the chain of these is logged with the final verdict.
+struct AttemptRecord {
+  std::string endpoint;
+  FailureCause cause = FailureCause::None;
+  Phase phase = Phase::ConnectUpstream;
+  int err = 0;
+  bool reused = false;
+  uint32_t requests_on_connection = 0;
+  int64_t idle_ms = -1;
+};
+
+// The facts behind the verdict (of the last attempt, and of the whole request).
+struct Evidence {
+  std::string endpoint;
+  bool reused = false;
+  uint32_t requests_on_connection = 0;  // exchanges the connection served before this one
+  int64_t idle_ms = -1;                 // how long the reused connection sat idle
+  std::optional<double> connect_ms;
+  std::optional<double> header_ms;  // request sent -> response head complete
+  uint64_t request_bytes_sent = 0;
+  uint64_t response_bytes_received = 0;
+  bool partial_head = false;  // closed after some, but not all, of the response head
+  int upstream_status = 0;
+  std::string hop;          // for 502/504 passed on: which further gateway made it
+  std::string retry_after;  // for 503 passed on
+  std::string detail;       // parse error, DNS error, limits...
+};
+
+struct Verdict {
+  FailureCause cause = FailureCause::None;  // None: a complete response below 500
+  Phase phase = Phase::Complete;
+  int err = 0;
+  int status = 0;  // what the client saw: the table's status, the upstream's, or 499
+};
+
+class Classifier {
+ public:
+  Classifier(TimePoint start, std::string_view method, bool has_body);
+
+  // --- events, in the order the data path sees them ---
+  void onRouted();
+  void onAcquireFailed(FailureCause cause, std::string detail);  // dns, none healthy, overload
+  void onAttemptStart(std::string endpoint, bool reused, uint32_t requests_on_connection,
+                      int64_t idle_ms, TimePoint now);
+  void onConnected(TimePoint now);
+  void onConnectFailed(int err, TimePoint now);
+  void onRequestBytesSent(uint64_t n) { evidence_.request_bytes_sent += n; }
+  void onRequestSent(TimePoint now);  // the whole request is with the upstream
+  void onResponseBytes(uint64_t n) { evidence_.response_bytes_received += n; }
+  void onResponseHead(int status, const http::Headers& headers, TimePoint now);
+  // The first bytes of a 502/504 body, to recognise another proxy's default error page.
+  void onResponseBodyPrefix(std::string_view bytes);
+  void onMalformedResponse(std::string detail);
+  // EOF (reset == false) or RST before the response completed.
+  void onUpstreamClosed(bool reset, int err);
+  void onTimeout(TimeoutKind kind);
+  void onResponseComplete();
+  void onClientGone(int err);
+
+  // The current attempt's failure (None while it is going well).
+  FailureCause attemptCause() const { return attempt_cause_; }
+  // The contract's safe-retry rule for the current attempt's failure.
+  bool retryable(uint32_t attempts_made, uint32_t max_attempts, bool body_replayable) const;
+  // The failed attempt is absorbed by a retry: record it and reset per-attempt facts.
+  void beginRetry();
+
+  Phase phase() const { return phase_; }
+  bool responseStarted() const { return head_complete_; }
+  Verdict verdict() const;
+  const Evidence& evidence() const { return evidence_; }
+  const std::vector<AttemptRecord>& attempts() const { return attempts_; }
+  // The cause the last retry absorbed (None when there was no retry).
+  FailureCause absorbed() const { return absorbed_; }
+
+ private:
+  void fail(FailureCause cause, int err);
+
+  TimePoint start_;
+  TimePoint attempt_start_{};
+  TimePoint request_sent_{};
+  bool idempotent_;
+  bool has_body_;
+  Phase phase_ = Phase::Route;
+  Phase fail_phase_ = Phase::Route;
+  FailureCause attempt_cause_ = FailureCause::None;
+  FailureCause status_cause_ = FailureCause::None;
+  FailureCause absorbed_ = FailureCause::None;
+  int err_ = 0;
+  bool head_complete_ = false;
+  bool complete_ = false;
+  bool client_gone_ = false;
+  int client_err_ = 0;
+  std::string body_prefix_;
+  http::Headers gateway_headers_;
+  Evidence evidence_;
+  std::vector<AttemptRecord> attempts_;
+};
+
+// Names the further gateway behind a 502/504 from Server, Via, RFC 9209 Proxy-Status,
+// X-Triaged-Cause and the default error bodies of nginx, HAProxy and Envoy. Empty if nothing
+// identifies it.
+std::string identifyGatewayHop(const http::Headers& headers, std::string_view body_prefix);
+
+}  // namespace triaged::diagnose

@@ -1,0 +1,256 @@
+#include "triaged/diagnose/classifier.h"
+
+#include <cerrno>
+
+#include "triaged/diagnose/failure_table.h"
+
+namespace triaged::diagnose {
+namespace {
+
+double msBetween(TimePoint from, TimePoint to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+bool isIdempotent(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
+         method == "PUT" || method == "DELETE";
+}
+
+// The cause an upstream's own 5xx is reported under (it is passed through, origin upstream).
+FailureCause statusCause(int status) {
+  if (status == 503) return FailureCause::UpstreamUnavailable;
+  if (status == 502 || status == 504) return FailureCause::UpstreamGatewayError;
+  if (status >= 500) return FailureCause::UpstreamAppError;
+  return FailureCause::None;
+}
+
+bool contains(std::string_view haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string_view::npos;
+}
+
+constexpr size_t kBodyPrefixBytes = 512;
+
+}  // namespace
+
+Classifier::Classifier(TimePoint start, std::string_view method, bool has_body)
+    : start_(start), idempotent_(isIdempotent(method)), has_body_(has_body) {}
+
+void Classifier::fail(FailureCause cause, int err) {
+  if (attempt_cause_ != FailureCause::None) return;  // the first failure is the cause
+  attempt_cause_ = cause;
+  fail_phase_ = phase_;
+  err_ = err;
+}
+
+void Classifier::onRouted() { phase_ = Phase::ConnectUpstream; }
+
+void Classifier::onAcquireFailed(FailureCause cause, std::string detail) {
+  phase_ = Phase::ConnectUpstream;
+  evidence_.detail = std::move(detail);
+  fail(cause, 0);
+}
+
+void Classifier::onAttemptStart(std::string endpoint, bool reused,
+                                uint32_t requests_on_connection, int64_t idle_ms,
+                                TimePoint now) {
+  phase_ = Phase::ConnectUpstream;
+  attempt_start_ = now;
+  evidence_.endpoint = std::move(endpoint);
+  evidence_.reused = reused;
+  evidence_.requests_on_connection = requests_on_connection;
+  evidence_.idle_ms = reused ? idle_ms : -1;
+  evidence_.connect_ms.reset();
+  if (reused) {
+    evidence_.connect_ms = 0.0;
+    phase_ = Phase::SendRequest;
+  }
+}
+
+void Classifier::onConnected(TimePoint now) {
+  evidence_.connect_ms = msBetween(attempt_start_, now);
+  phase_ = Phase::SendRequest;
+}
+
+void Classifier::onConnectFailed(int err, TimePoint now) {
+  evidence_.connect_ms.reset();
+  (void)now;
+  FailureCause cause = FailureCause::ConnectError;
+  if (err == ECONNREFUSED) cause = FailureCause::ConnectRefused;
+  if (err == ETIMEDOUT) cause = FailureCause::ConnectTimeout;
+  fail(cause, err);
+}
+
+void Classifier::onRequestSent(TimePoint now) {
+  request_sent_ = now;
+  if (phase_ == Phase::SendRequest) phase_ = Phase::ReadResponseHeaders;
+}
+
+void Classifier::onResponseHead(int status, const http::Headers& headers, TimePoint now) {
+  head_complete_ = true;
+  phase_ = Phase::StreamBody;
+  evidence_.upstream_status = status;
+  evidence_.header_ms =
+      msBetween(request_sent_ == TimePoint{} ? attempt_start_ : request_sent_, now);
+  status_cause_ = statusCause(status);
+  if (status == 503) {
+    const http::Header* ra = http::findHeader(headers, "retry-after");
+    if (ra != nullptr) evidence_.retry_after = ra->value;
+  }
+  if (status_cause_ == FailureCause::UpstreamGatewayError) {
+    gateway_headers_ = headers;
+    evidence_.hop = identifyGatewayHop(gateway_headers_, "");
+  }
+}
+
+void Classifier::onResponseBodyPrefix(std::string_view bytes) {
+  if (status_cause_ != FailureCause::UpstreamGatewayError) return;
+  if (body_prefix_.size() >= kBodyPrefixBytes) return;
+  body_prefix_.append(bytes.substr(0, kBodyPrefixBytes - body_prefix_.size()));
+  evidence_.hop = identifyGatewayHop(gateway_headers_, body_prefix_);
+}
+
+void Classifier::onMalformedResponse(std::string detail) {
+  evidence_.detail = std::move(detail);
+  // Garbage after the head was already forwarded still cuts the response short.
+  fail(head_complete_ ? FailureCause::TruncatedResponse : FailureCause::MalformedResponse, 0);
+  if (head_complete_) evidence_.detail = "malformed body: " + evidence_.detail;
+}
+
+void Classifier::onUpstreamClosed(bool reset, int err) {
+  if (head_complete_) {
+    fail(FailureCause::TruncatedResponse, err);
+    return;
+  }
+  const uint64_t received = evidence_.response_bytes_received;
+  evidence_.partial_head = received > 0;
+  if (evidence_.reused && received == 0) {
+    // A pooled connection that the upstream closed just as we reused it: the keep-alive race.
+    fail(FailureCause::StaleKeepalive, err);
+    return;
+  }
+  fail(reset ? FailureCause::UpstreamResetEarly : FailureCause::UpstreamClosedEarly, err);
+}
+
+void Classifier::onTimeout(TimeoutKind kind) {
+  switch (kind) {
+    case TimeoutKind::Connect:
+      fail(FailureCause::ConnectTimeout, ETIMEDOUT);
+      break;
+    case TimeoutKind::ResponseHeader:
+      fail(FailureCause::ResponseHeaderTimeout, 0);
+      break;
+    case TimeoutKind::Request:
+      fail(FailureCause::RequestTimeout, 0);
+      break;
+    case TimeoutKind::BodyIdle:
+      fail(FailureCause::BodyIdleTimeout, 0);
+      break;
+    case TimeoutKind::Pending:
+      phase_ = Phase::ConnectUpstream;
+      fail(FailureCause::LocalOverload, 0);
+      break;
+  }
+}
+
+void Classifier::onResponseComplete() {
+  complete_ = true;
+  phase_ = Phase::Complete;
+}
+
+void Classifier::onClientGone(int err) {
+  if (complete_) return;
+  client_gone_ = true;
+  client_err_ = err;
+}
+
+bool Classifier::retryable(uint32_t attempts_made, uint32_t max_attempts,
+                           bool body_replayable) const {
+  if (head_complete_ || attempts_made >= max_attempts) return false;
+  switch (attempt_cause_) {
+    case FailureCause::ConnectRefused:
+    case FailureCause::ConnectTimeout:
+    case FailureCause::ConnectError:
+      return true;  // nothing reached the upstream
+    case FailureCause::StaleKeepalive:
+      return !has_body_ || body_replayable;
+    case FailureCause::UpstreamClosedEarly:
+    case FailureCause::UpstreamResetEarly:
+      return idempotent_ && !has_body_;
+    default:
+      return false;
+  }
+}
+
+void Classifier::beginRetry() {
+  AttemptRecord rec;
+  rec.endpoint = evidence_.endpoint;
+  rec.cause = attempt_cause_;
+  rec.phase = fail_phase_;
+  rec.err = err_;
+  rec.reused = evidence_.reused;
+  rec.requests_on_connection = evidence_.requests_on_connection;
+  rec.idle_ms = evidence_.idle_ms;
+  attempts_.push_back(std::move(rec));
+  absorbed_ = attempt_cause_;
+  attempt_cause_ = FailureCause::None;
+  err_ = 0;
+  evidence_.request_bytes_sent = 0;
+  evidence_.response_bytes_received = 0;
+  evidence_.partial_head = false;
+  evidence_.header_ms.reset();
+  request_sent_ = TimePoint{};
+}
+
+Verdict Classifier::verdict() const {
+  Verdict v;
+  if (attempt_cause_ != FailureCause::None) {
+    v.cause = attempt_cause_;
+    v.phase = fail_phase_;
+    v.err = err_;
+    const int table_status = causeInfo(v.cause).status;
+    // Truncation and body stalls keep the status that already went out.
+    v.status = table_status != 0 ? table_status : evidence_.upstream_status;
+    return v;
+  }
+  if (client_gone_) {
+    v.cause = FailureCause::ClientAborted;
+    v.phase = phase_;
+    v.err = client_err_;
+    v.status = 499;
+    return v;
+  }
+  v.cause = status_cause_;
+  v.phase = phase_;
+  v.status = evidence_.upstream_status;
+  return v;
+}
+
+std::string identifyGatewayHop(const http::Headers& headers, std::string_view body) {
+  std::string out;
+  auto add = [&out](std::string_view part) {
+    if (!out.empty()) out += "; ";
+    out += part;
+  };
+  if (const auto* ps = http::findHeader(headers, "proxy-status")) {
+    add("Proxy-Status: " + ps->value);
+  }
+  if (const auto* tc = http::findHeader(headers, "x-triaged-cause")) {
+    add("another triaged (cause " + tc->value + ")");
+  }
+  if (const auto* via = http::findHeader(headers, "via")) add("Via: " + via->value);
+  if (const auto* server = http::findHeader(headers, "server")) add("Server: " + server->value);
+  if (contains(body, "<center>nginx")) {
+    add("nginx default error page");
+  } else if (contains(body, "The server returned an invalid or incomplete response") ||
+             contains(body, "The server didn't respond in time") ||
+             contains(body, "No server is available to handle this request")) {
+    add("HAProxy default error page");
+  } else if (contains(body, "upstream connect error or disconnect/reset before headers") ||
+             contains(body, "no healthy upstream") ||
+             contains(body, "upstream request timeout")) {
+    add("Envoy default error body");
+  }
+  return out;
+}
+
+}  // namespace triaged::diagnose

@@ -1,0 +1,301 @@
+// One case per failure cause: the event sequence the data path reports, and the verdict.
+
+#include "triaged/diagnose/classifier.h"
+
+#include <catch2/catch.hpp>
+#include <cerrno>
+
+#include "triaged/diagnose/failure_table.h"
+
+namespace triaged::diagnose {
+namespace {
+
+using std::chrono::milliseconds;
+
+const TimePoint kT0 = TimePoint{} + std::chrono::hours(1);
+
+TimePoint at(int ms) { return kT0 + milliseconds(ms); }
+
+Classifier freshGet() {
+  Classifier c(kT0, "GET", false);
+  c.onRouted();
+  c.onAttemptStart("10.0.3.7:8080", false, 0, -1, at(0));
+  return c;
+}
+
+Classifier sentGet() {
+  Classifier c = freshGet();
+  c.onConnected(at(1));
+  c.onRequestBytesSent(100);
+  c.onRequestSent(at(1));
+  return c;
+}
+
+Classifier reusedGet() {
+  Classifier c(kT0, "GET", false);
+  c.onRouted();
+  c.onAttemptStart("10.0.3.7:8080", true, 4, 29'000, at(0));
+  c.onRequestBytesSent(100);
+  c.onRequestSent(at(0));
+  return c;
+}
+
+void expectVerdict(const Classifier& c, FailureCause cause, int status, Phase phase) {
+  const Verdict v = c.verdict();
+  INFO("cause " << causeName(v.cause) << " phase " << phaseName(v.phase));
+  CHECK(v.cause == cause);
+  CHECK(v.status == status);
+  CHECK(v.phase == phase);
+}
+
+}  // namespace
+
+TEST_CASE("a complete 200 has no failure cause", "[unit][classifier]") {
+  Classifier c = sentGet();
+  c.onResponseHead(200, {}, at(3));
+  c.onResponseBytes(50);
+  c.onResponseComplete();
+  expectVerdict(c, FailureCause::None, 200, Phase::Complete);
+}
+
+TEST_CASE("connect answered with RST is connect_refused, 502, retryable", "[unit][classifier]") {
+  Classifier c = freshGet();
+  c.onConnectFailed(ECONNREFUSED, at(0));
+  expectVerdict(c, FailureCause::ConnectRefused, 502, Phase::ConnectUpstream);
+  CHECK(c.verdict().err == ECONNREFUSED);
+  CHECK(c.retryable(1, 2, false));
+  CHECK_FALSE(c.retryable(2, 2, false));
+}
+
+TEST_CASE("no handshake in time is connect_timeout, 504", "[unit][classifier]") {
+  Classifier c = freshGet();
+  c.onTimeout(TimeoutKind::Connect);
+  expectVerdict(c, FailureCause::ConnectTimeout, 504, Phase::ConnectUpstream);
+  CHECK(c.retryable(1, 2, false));
+}
+
+TEST_CASE("other connect errno is connect_error, 502", "[unit][classifier]") {
+  Classifier c = freshGet();
+  c.onConnectFailed(EHOSTUNREACH, at(2));
+  expectVerdict(c, FailureCause::ConnectError, 502, Phase::ConnectUpstream);
+  CHECK(c.verdict().err == EHOSTUNREACH);
+}
+
+TEST_CASE("acquire failures keep their cause: dns, no healthy endpoint, overload",
+          "[unit][classifier]") {
+  const auto [cause, status] = GENERATE(table<FailureCause, int>({
+      {FailureCause::DnsFailure, 502},
+      {FailureCause::NoHealthyEndpoint, 503},
+      {FailureCause::LocalOverload, 503},
+      {FailureCause::NoRoute, 404},
+  }));
+  Classifier c(kT0, "GET", false);
+  c.onRouted();
+  c.onAcquireFailed(cause, "detail");
+  expectVerdict(c, cause, status, Phase::ConnectUpstream);
+  CHECK(c.evidence().detail == "detail");
+  CHECK_FALSE(c.retryable(0, 2, true));
+}
+
+TEST_CASE("pending wait that expires is local_overload, 503", "[unit][classifier]") {
+  Classifier c(kT0, "GET", false);
+  c.onRouted();
+  c.onTimeout(TimeoutKind::Pending);
+  expectVerdict(c, FailureCause::LocalOverload, 503, Phase::ConnectUpstream);
+}
+
+TEST_CASE("FIN on a fresh connection before any response byte is upstream_closed_early",
+          "[unit][classifier]") {
+  Classifier c = sentGet();
+  c.onUpstreamClosed(false, 0);
+  expectVerdict(c, FailureCause::UpstreamClosedEarly, 502, Phase::ReadResponseHeaders);
+  CHECK_FALSE(c.evidence().partial_head);
+  CHECK(c.retryable(1, 2, false));  // GET without a body
+}
+
+TEST_CASE("FIN inside a partial response head is upstream_closed_early with partial_head",
+          "[unit][classifier]") {
+  Classifier c = sentGet();
+  c.onResponseBytes(20);
+  c.onUpstreamClosed(false, 0);
+  expectVerdict(c, FailureCause::UpstreamClosedEarly, 502, Phase::ReadResponseHeaders);
+  CHECK(c.evidence().partial_head);
+}
+
+TEST_CASE("RST on a fresh connection before the head is upstream_reset_early",
+          "[unit][classifier]") {
+  Classifier c = sentGet();
+  c.onUpstreamClosed(true, ECONNRESET);
+  expectVerdict(c, FailureCause::UpstreamResetEarly, 502, Phase::ReadResponseHeaders);
+  CHECK(c.verdict().err == ECONNRESET);
+}
+
+TEST_CASE("early close of a POST with a body is not retried", "[unit][classifier]") {
+  Classifier c(kT0, "POST", true);
+  c.onRouted();
+  c.onAttemptStart("e", false, 0, -1, at(0));
+  c.onConnected(at(1));
+  c.onUpstreamClosed(true, ECONNRESET);
+  CHECK(c.verdict().cause == FailureCause::UpstreamResetEarly);
+  CHECK_FALSE(c.retryable(1, 2, true));
+}
+
+TEST_CASE("pooled connection closed before any byte is stale_keepalive, retried when safe",
+          "[unit][classifier]") {
+  Classifier c = reusedGet();
+  c.onUpstreamClosed(false, 0);
+  expectVerdict(c, FailureCause::StaleKeepalive, 502, Phase::ReadResponseHeaders);
+  CHECK(c.evidence().reused);
+  CHECK(c.evidence().idle_ms == 29'000);
+  CHECK(c.evidence().requests_on_connection == 4);
+  CHECK(c.retryable(1, 2, false));
+  c.beginRetry();
+  CHECK(c.absorbed() == FailureCause::StaleKeepalive);
+  REQUIRE(c.attempts().size() == 1);
+  CHECK(c.attempts()[0].cause == FailureCause::StaleKeepalive);
+  // The retry on a fresh connection succeeds: the request itself did not fail.
+  c.onAttemptStart("10.0.3.7:8080", false, 0, -1, at(5));
+  c.onConnected(at(6));
+  c.onRequestSent(at(6));
+  c.onResponseHead(200, {}, at(8));
+  c.onResponseComplete();
+  CHECK(c.verdict().cause == FailureCause::None);
+}
+
+TEST_CASE("a reset pooled connection with a body that cannot be replayed is not retried",
+          "[unit][classifier]") {
+  Classifier c(kT0, "POST", true);
+  c.onRouted();
+  c.onAttemptStart("e", true, 1, 10, at(0));
+  c.onUpstreamClosed(true, ECONNRESET);
+  CHECK(c.verdict().cause == FailureCause::StaleKeepalive);
+  CHECK_FALSE(c.retryable(1, 2, false));
+  CHECK(c.retryable(1, 2, true));
+}
+
+TEST_CASE("no head within response_header_timeout is response_header_timeout, 504",
+          "[unit][classifier]") {
+  Classifier c = sentGet();
+  c.onTimeout(TimeoutKind::ResponseHeader);
+  expectVerdict(c, FailureCause::ResponseHeaderTimeout, 504, Phase::ReadResponseHeaders);
+  CHECK_FALSE(c.retryable(1, 2, true));
+}
+
+TEST_CASE("request_timeout before the head is request_timeout, 504", "[unit][classifier]") {
+  Classifier c = sentGet();
+  c.onTimeout(TimeoutKind::Request);
+  expectVerdict(c, FailureCause::RequestTimeout, 504, Phase::ReadResponseHeaders);
+}
+
+TEST_CASE("invalid HTTP from the upstream is malformed_response, 502", "[unit][classifier]") {
+  Classifier c = sentGet();
+  c.onResponseBytes(10);
+  c.onMalformedResponse("HPE_INVALID_CONSTANT: Expected HTTP/");
+  expectVerdict(c, FailureCause::MalformedResponse, 502, Phase::ReadResponseHeaders);
+  CHECK(c.evidence().detail.find("HPE_INVALID_CONSTANT") != std::string::npos);
+  CHECK_FALSE(c.retryable(1, 2, true));
+}
+
+TEST_CASE("close inside the body after a 200 is truncated_response with status 200",
+          "[unit][classifier]") {
+  Classifier c = sentGet();
+  c.onResponseHead(200, {}, at(3));
+  c.onResponseBytes(5000);
+  c.onUpstreamClosed(false, 0);
+  expectVerdict(c, FailureCause::TruncatedResponse, 200, Phase::StreamBody);
+  CHECK_FALSE(c.retryable(1, 2, true));
+}
+
+TEST_CASE("a stalled body is body_idle_timeout with the status already sent",
+          "[unit][classifier]") {
+  Classifier c = sentGet();
+  c.onResponseHead(206, {}, at(3));
+  c.onTimeout(TimeoutKind::BodyIdle);
+  expectVerdict(c, FailureCause::BodyIdleTimeout, 206, Phase::StreamBody);
+}
+
+TEST_CASE("upstream 5xx statuses are passed through under their own causes",
+          "[unit][classifier]") {
+  const auto [status, cause] = GENERATE(table<int, FailureCause>({
+      {500, FailureCause::UpstreamAppError},
+      {501, FailureCause::UpstreamAppError},
+      {505, FailureCause::UpstreamAppError},
+      {503, FailureCause::UpstreamUnavailable},
+      {502, FailureCause::UpstreamGatewayError},
+      {504, FailureCause::UpstreamGatewayError},
+      {404, FailureCause::None},
+  }));
+  Classifier c = sentGet();
+  c.onResponseHead(status, {{"Retry-After", "30"}}, at(4));
+  c.onResponseComplete();
+  expectVerdict(c, cause, status, Phase::Complete);
+  CHECK(causeInfo(cause).origin == Origin::Upstream);
+}
+
+TEST_CASE("an upstream 503 records Retry-After", "[unit][classifier]") {
+  Classifier c = sentGet();
+  c.onResponseHead(503, {{"Retry-After", "120"}}, at(4));
+  c.onResponseComplete();
+  CHECK(c.evidence().retry_after == "120");
+}
+
+TEST_CASE("an upstream 502 names the hop from headers and the default error body",
+          "[unit][classifier]") {
+  Classifier c = sentGet();
+  c.onResponseHead(502, {{"Server", "nginx/1.22.1"}}, at(4));
+  c.onResponseBodyPrefix("<html><body><center><h1>502 Bad Gateway</h1></center><hr>");
+  c.onResponseBodyPrefix("<center>nginx/1.22.1</center></body></html>");
+  c.onResponseComplete();
+  CHECK(c.verdict().cause == FailureCause::UpstreamGatewayError);
+  CHECK(c.evidence().hop.find("Server: nginx/1.22.1") != std::string::npos);
+  CHECK(c.evidence().hop.find("nginx default error page") != std::string::npos);
+}
+
+TEST_CASE("a truncated 500 counts once, as truncated_response", "[unit][classifier]") {
+  Classifier c = sentGet();
+  c.onResponseHead(500, {}, at(3));
+  c.onUpstreamClosed(true, ECONNRESET);
+  expectVerdict(c, FailureCause::TruncatedResponse, 500, Phase::StreamBody);
+}
+
+TEST_CASE("client closing before the response completes is client_aborted, 499",
+          "[unit][classifier]") {
+  Classifier c = sentGet();
+  c.onClientGone(ECONNRESET);
+  expectVerdict(c, FailureCause::ClientAborted, 499, Phase::ReadResponseHeaders);
+}
+
+TEST_CASE("the first failure is the cause: a timeout after a close is not counted twice",
+          "[unit][classifier]") {
+  Classifier c = sentGet();
+  c.onUpstreamClosed(false, 0);
+  c.onTimeout(TimeoutKind::Request);
+  CHECK(c.verdict().cause == FailureCause::UpstreamClosedEarly);
+}
+
+TEST_CASE("timings: connect and header durations come from the reported times",
+          "[unit][classifier]") {
+  Classifier c = freshGet();
+  c.onConnected(at(2));
+  c.onRequestSent(at(3));
+  c.onResponseHead(200, {}, at(13));
+  REQUIRE(c.evidence().connect_ms);
+  CHECK(*c.evidence().connect_ms == Approx(2.0));
+  REQUIRE(c.evidence().header_ms);
+  CHECK(*c.evidence().header_ms == Approx(10.0));
+}
+
+TEST_CASE("gateway hop identification", "[unit][classifier]") {
+  CHECK(identifyGatewayHop({{"Proxy-Status", "envoy; error=connection_refused"}}, "")
+            .find("Proxy-Status: envoy; error=connection_refused") != std::string::npos);
+  CHECK(identifyGatewayHop({{"X-Triaged-Cause", "connect_refused"}}, "")
+            .find("another triaged (cause connect_refused)") != std::string::npos);
+  CHECK(identifyGatewayHop({{"Via", "1.1 edge-lb"}}, "") == "Via: 1.1 edge-lb");
+  CHECK(identifyGatewayHop({}, "upstream connect error or disconnect/reset before headers") ==
+        "Envoy default error body");
+  CHECK(identifyGatewayHop({}, "<h1>504 Gateway Time-out</h1>\nThe server didn't respond in time.") ==
+        "HAProxy default error page");
+  CHECK(identifyGatewayHop({}, "plain").empty());
+}
+
+}  // namespace triaged::diagnose
