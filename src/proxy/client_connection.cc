@@ -163,6 +163,8 @@ void ClientConnection::processInput() {
       handleParseError();
       break;
     }
+    const bool message_done = result.status == S::MessageComplete || result.status == S::Upgrade;
+    if (message_done) request_done_ = true;
     if (pending_start_) {
       // Started only after feed() returns, so a request that is malformed further on in the
       // same read is refused before any byte of it reaches an upstream.
@@ -170,10 +172,7 @@ void ClientConnection::processInput() {
       session_->start();
       if (closed_) break;
     }
-    if (result.status == S::MessageComplete || result.status == S::Upgrade) {
-      request_done_ = true;
-      if (result.status == S::Upgrade) break;  // the rest belongs to the tunnel, if any
-    }
+    if (result.status == S::Upgrade) break;  // the rest belongs to the tunnel, if any
     if (result.status == S::NeedMore && timer_mode_ == TimerMode::Idle &&
         parser_.messageStarted()) {
       armTimer(TimerMode::Header);

@@ -500,7 +500,7 @@ void ProxySession::failRequest() {
   report();
   logAccess(info.status);
   releaseUpstream(false);
-  const bool close_after = !request_complete_ || client_.worker().draining();
+  const bool close_after = !request_complete_ || request_.upgrade || client_.worker().draining();
   std::string body = fmt::format("{} {}\ncause: {}\nrequest_id: {}\n", info.status,
                                  http::reasonPhrase(info.status), info.name, request_id_);
   if (client_.worker().config().log.expose_details && endpoint_ != nullptr) {
@@ -632,8 +632,8 @@ void ProxySession::report() {
   const auto& info = diagnose::causeInfo(verdict.cause);
   const auto& ev = classifier_.evidence();
   const std::string_view upstream = cluster_ != nullptr ? cluster_->name() : std::string_view();
-  const std::string endpoint = ev.endpoint.empty() && endpoint_ != nullptr ? endpoint_->name
-                                                                           : ev.endpoint;
+  const std::string endpoint =
+      ev.endpoint.empty() && endpoint_ != nullptr ? endpoint_->name : ev.endpoint;
   const double total_ms = msSince(start_);
 
   diagnose::HintFields f;
@@ -668,7 +668,8 @@ void ProxySession::report() {
     f["max_pending"] = std::to_string(upstream_config_->max_pending);
     f["pending_timeout"] = formatMs(upstream_config_->pending_timeout);
   }
-  if (endpoint_ != nullptr) f["dns_error"] = endpoint_->dns_error.empty() ? "-" : endpoint_->dns_error;
+  if (endpoint_ != nullptr)
+    f["dns_error"] = endpoint_->dns_error.empty() ? "-" : endpoint_->dns_error;
   const auto& worker = client_.worker();
   const std::string hint =
       worker.hints().render(verdict.cause, worker.config().log.hint_language, f);
@@ -713,7 +714,8 @@ void ProxySession::report() {
       chain += fmt::format("{}@{}{}{} -> ", diagnose::causeName(a.cause), a.endpoint,
                            a.err != 0 ? " " : "", net::errnoName(a.err));
     }
-    chain += fmt::format("{}@{}", info.name, endpoint);
+    chain += fmt::format("{}@{}{}{}", info.name, endpoint, verdict.err != 0 ? " " : "",
+                         net::errnoName(verdict.err));
     line.add("attempt_chain", chain);
   }
   if (ev.partial_head) line.add("partial_head", true);

@@ -104,12 +104,29 @@ void UpstreamCluster::resolve(Endpoint& ep) {
 }
 
 void UpstreamCluster::onResolved(Endpoint& ep, const net::Resolution& r) {
-  ep.query.reset();
+  // `r` lives in the query, whose callback this is: destroy the query on the next turn.
+  loop_.deferredDestroy(std::move(ep.query));
   if (r.error == 0) {
     ep.addresses = r.addresses;
+    // IPv4 first: names like "localhost" answer ::1 too, and most upstreams listen on v4 only;
+    // a refused v6 address is still tried in turn after it.
+    std::stable_sort(ep.addresses.begin(), ep.addresses.end(),
+                     [](const net::SocketAddress& a, const net::SocketAddress& b) {
+                       return a.storage.ss_family == AF_INET && b.storage.ss_family != AF_INET;
+                     });
     ep.next_address = 0;
     ep.dns_state = Endpoint::DnsState::Resolved;
     ep.dns_error.clear();
+    auto& log = observe::logger(observe::LoggerId::Upstream);
+    if (log.should_log(spdlog::level::debug)) {
+      std::string list;
+      for (const auto& a : ep.addresses) list += (list.empty() ? "" : ",") + a.toString();
+      log.debug(observe::LogEvent("dns_resolved")
+                    .add("upstream", config_.name)
+                    .add("endpoint", ep.name)
+                    .add("addresses", list)
+                    .str());
+    }
   } else if (r.nameNotFound() || ep.addresses.empty()) {
     // A name that does not exist fails now; a passing DNS outage keeps the last good answer.
     ep.dns_state = Endpoint::DnsState::Failed;
@@ -323,12 +340,7 @@ void UpstreamCluster::closeIdleConnection(UpstreamConnection& connection) {
   UpstreamConnectionPtr doomed = std::move(*it);
   idle.erase(it);
   doomed->connection().close();
-  struct Holder final : DeferredDeletable {
-    UpstreamConnectionPtr c;
-  };
-  auto holder = std::make_unique<Holder>();
-  holder->c = std::move(doomed);
-  loop_.deferredDelete(std::move(holder));
+  loop_.deferredDestroy(std::move(doomed));
 }
 
 uint32_t UpstreamCluster::idleConnections() const {

@@ -11,7 +11,10 @@
 
 namespace triaged::server {
 
-Daemon::Daemon(config::Config config) : config_(std::move(config)), router_(config_.routes) {}
+Daemon::Daemon(config::Config config)
+    : config_(std::move(config)),
+      router_(config_.routes),
+      hints_(config::buildHintCatalog(config_)) {}
 
 Daemon::~Daemon() {
   for (auto& w : workers_) w->requestStop();
@@ -51,8 +54,9 @@ int Daemon::run() {
   }
 
   for (uint32_t i = 0; i < workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>(
-        config_, router_, hints_, fds[i], i, [this] { loop_.post([this] { onWorkerStopped(); }); }));
+    workers_.push_back(std::make_unique<Worker>(config_, router_, hints_, fds[i], i, [this] {
+      loop_.post([this] { onWorkerStopped(); });
+    }));
   }
 
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) {

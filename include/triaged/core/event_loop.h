@@ -41,6 +41,16 @@ class EventLoop {
   // Destroys `object` on the next loop turn, outside every callback currently on the stack.
   void deferredDelete(DeferredDeletablePtr object);
 
+  // The same for any owned object, e.g. one whose callback is running now.
+  template <typename T>
+  void deferredDestroy(std::unique_ptr<T> object) {
+    struct Holder final : DeferredDeletable {
+      explicit Holder(std::unique_ptr<T> o) : held(std::move(o)) {}
+      std::unique_ptr<T> held;
+    };
+    if (object) deferredDelete(std::make_unique<Holder>(std::move(object)));
+  }
+
   // Destroys everything queued by deferredDelete() now. For owners tearing down, so queued
   // objects die before the things they refer to.
   void clearDeferred() { drainDeferred(); }

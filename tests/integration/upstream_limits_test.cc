@@ -1,0 +1,228 @@
+// What triaged does when an upstream cannot take a request: passive health marking a refusing
+// endpoint down, retries absorbing refusals when another endpoint exists, its own connection
+// limits (max_connections / max_pending / pending_timeout), names that do not resolve, and the
+// upstream keep-alive pool's own idle timeout.
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "harness/daemon_process.h"
+#include "harness/fake_dns.h"
+#include "harness/fake_upstream.h"
+#include "harness/http_client.h"
+
+namespace triaged::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string closedAddress() { return "127.0.0.1:" + std::to_string(closedPort()); }
+
+HttpClient::Options withTimeout(std::chrono::milliseconds t) {
+  HttpClient::Options o;
+  o.timeout = t;
+  return o;
+}
+
+// The first log line of `event` whose `cause` is `cause`.
+std::optional<std::string> waitForEvent(DaemonProcess& daemon, const std::string& event,
+                                        const std::string& cause) {
+  return daemon.waitForLog([&](const std::string& l) {
+    return jsonField(l, "event") == event && jsonField(l, "cause") == cause;
+  });
+}
+
+// One fake upstream and one triaged routing everything to it.
+struct Proxied {
+  explicit Proxied(const std::string& extra_upstream_keys = "",
+                   std::vector<std::string> fake_args = {})
+      : fake(std::move(fake_args)), daemon(basicConfig(fake.address(), extra_upstream_keys)) {}
+
+  FakeUpstream fake;
+  DaemonProcess daemon;
+};
+
+}  // namespace
+
+TEST_CASE("an endpoint refusing three connections is marked down and then answered 503",
+          "[integration][limits]") {
+  const std::string endpoint = closedAddress();
+  DaemonProcess daemon(basicConfig(endpoint, "retries = 0"));
+  for (int i = 0; i < 3; ++i) {
+    HttpClient client(daemon.port());
+    Response r = client.get("/");
+    INFO("request " << i + 1);
+    CHECK(r.status == 502);
+    CHECK(r.header("X-Triaged-Cause") == "connect_refused");
+  }
+  auto down = daemon.waitForLog("\"event\":\"endpoint_down\"");
+  REQUIRE(down.has_value());
+  CHECK(jsonField(*down, "upstream") == "app");
+  CHECK(jsonField(*down, "endpoint") == endpoint);
+
+  HttpClient client(daemon.port());
+  auto start = Clock::now();
+  Response r = client.get("/");
+  CHECK(Clock::now() - start < 500ms);
+  CHECK(r.status == 503);
+  CHECK(r.header("X-Triaged-Cause") == "no_healthy_endpoint");
+  CHECK(r.hasHeader("X-Request-Id"));
+  auto line = waitForEvent(daemon, "upstream_failure", "no_healthy_endpoint");
+  REQUIRE(line.has_value());
+  CHECK(jsonField(*line, "status") == "503");
+  CHECK(jsonField(*line, "class") == "unavailable");
+  CHECK(jsonField(*line, "origin") == "proxy");
+  CHECK(jsonField(*line, "upstream") == "app");
+}
+
+TEST_CASE("a refused connection is retried on the other endpoint and the client gets 200",
+          "[integration][limits]") {
+  FakeUpstream healthy;
+  const std::string refusing = closedAddress();
+  std::string config = basicConfig(refusing);
+  // basicConfig writes one endpoint: add the healthy one to the same list.
+  const std::string one = "endpoints = [\"" + refusing + "\"]";
+  config.replace(config.find(one), one.size(),
+                 "endpoints = [\"" + refusing + "\", \"" + healthy.address() + "\"]");
+  DaemonProcess daemon(config);
+  for (int i = 0; i < 4; ++i) {
+    HttpClient client(daemon.port());
+    Response r = client.get("/?body=ok");
+    INFO("request " << i + 1);
+    CHECK(r.status == 200);
+    CHECK(r.body == "ok");
+  }
+  CHECK(healthy.stats().requests == 4);
+  auto retry = waitForEvent(daemon, "upstream_retry", "connect_refused");
+  REQUIRE(retry.has_value());
+  CHECK(jsonField(*retry, "endpoint") == refusing);
+  CHECK(jsonField(*retry, "errno") == "ECONNREFUSED");
+  CHECK(daemon.logLinesContaining("\"event\":\"upstream_failure\"").empty());
+}
+
+TEST_CASE("with max_connections reached and no pending slot a request gets 503 local_overload",
+          "[integration][limits]") {
+  Proxied p("max_connections = 1\nmax_pending = 0");
+  HttpClient slow(p.daemon.port());
+  auto start = Clock::now();
+  REQUIRE(slow.send("GET /?delay_headers=1500 HTTP/1.1\r\nHost: app\r\n\r\n"));
+  REQUIRE(p.fake.waitForRequests(1).requests == 1);  // the only connection is busy
+
+  HttpClient second(p.daemon.port());
+  Response r = second.get("/");
+  auto answered = Clock::now() - start;
+  CHECK(r.status == 503);
+  CHECK(r.header("X-Triaged-Cause") == "local_overload");
+  CHECK(answered < 1000ms);  // well before the slow response (1500 ms) is due
+
+  Response first = slow.readResponse(withTimeout(5s));
+  CHECK(first.status == 200);
+  CHECK(Clock::now() - start >= 1400ms);
+  auto line = waitForEvent(p.daemon, "upstream_failure", "local_overload");
+  REQUIRE(line.has_value());
+  CHECK(jsonField(*line, "status") == "503");
+  CHECK(jsonField(*line, "class") == "overload");
+  CHECK(jsonField(*line, "origin") == "proxy");
+  CHECK(p.fake.stats().requests == 1);
+}
+
+TEST_CASE("a pending request that waits longer than pending_timeout gets 503 local_overload",
+          "[integration][limits]") {
+  Proxied p("max_connections = 1\nmax_pending = 4\npending_timeout = \"300ms\"");
+  HttpClient slow(p.daemon.port());
+  REQUIRE(slow.send("GET /?delay_headers=1500 HTTP/1.1\r\nHost: app\r\n\r\n"));
+  REQUIRE(p.fake.waitForRequests(1).requests == 1);
+
+  HttpClient queued(p.daemon.port());
+  auto start = Clock::now();
+  Response r = queued.get("/", {}, withTimeout(5s));
+  auto waited = Clock::now() - start;
+  CHECK(r.status == 503);
+  CHECK(r.header("X-Triaged-Cause") == "local_overload");
+  CHECK(waited >= 250ms);
+  CHECK(waited < 1200ms);
+
+  CHECK(slow.readResponse(withTimeout(5s)).status == 200);
+  CHECK(waitForEvent(p.daemon, "upstream_failure", "local_overload").has_value());
+  CHECK(p.fake.stats().requests == 1);
+}
+
+TEST_CASE("a pending request gets the connection once the request ahead of it finishes",
+          "[integration][limits]") {
+  Proxied p("max_connections = 1\nmax_pending = 4\npending_timeout = \"2s\"");
+  HttpClient first(p.daemon.port());
+  REQUIRE(first.send("GET /?delay_headers=200&body=first HTTP/1.1\r\nHost: app\r\n\r\n"));
+  REQUIRE(p.fake.waitForRequests(1).requests == 1);
+
+  HttpClient queued(p.daemon.port());
+  Response r = queued.get("/?body=second", {}, withTimeout(5s));
+  CHECK(r.status == 200);
+  CHECK(r.body == "second");
+  CHECK(first.readResponse().body == "first");
+  UpstreamStats s = p.fake.stats();
+  CHECK(s.requests == 2);
+  CHECK(s.connections == 1);  // the queued request waited for the one connection allowed
+  CHECK(p.daemon.logLinesContaining("\"event\":\"upstream_failure\"").empty());
+}
+
+TEST_CASE("an endpoint name that does not resolve gets 502 dns_failure", "[integration][limits]") {
+  FakeDns dns;
+  DaemonProcess daemon(
+      basicConfig("nosuch.invalid:80", "", "dns_servers = [\"" + dns.address() + "\"]"));
+  HttpClient client(daemon.port());
+  Response r = client.get("/", {}, withTimeout(10s));
+  CHECK(r.status == 502);
+  CHECK(r.header("X-Triaged-Cause") == "dns_failure");
+  CHECK(r.hasHeader("X-Request-Id"));
+  CHECK(dns.queries() >= 1);
+  auto line = waitForEvent(daemon, "upstream_failure", "dns_failure");
+  REQUIRE(line.has_value());
+  CHECK(jsonField(*line, "status") == "502");
+  CHECK(jsonField(*line, "class") == "dns");
+  CHECK(jsonField(*line, "origin") == "proxy");
+  CHECK(jsonField(*line, "endpoint") == "nosuch.invalid:80");
+  CHECK(daemon.waitForLog("\"event\":\"dns_failure\"").has_value());
+
+  // The daemon keeps serving: the next request is answered the same way.
+  HttpClient again(daemon.port());
+  Response next = again.get("/", {}, withTimeout(10s));
+  CHECK(next.status == 502);
+  CHECK(next.header("X-Triaged-Cause") == "dns_failure");
+  CHECK(daemon.process().running());
+  CHECK(daemon.admin("/healthz").status == 200);
+}
+
+TEST_CASE("an idle pooled upstream connection is closed after keepalive_idle_timeout",
+          "[integration][limits]") {
+  Proxied p("keepalive_idle_timeout = \"200ms\"", {"--keepalive-timeout", "30000"});
+  HttpClient client(p.daemon.port());
+  REQUIRE(client.get("/?body=one").status == 200);
+  UpstreamStats s = p.fake.waitForOpen(0, 2s);
+  CHECK(s.open == 0);
+  CHECK(s.connections == 1);
+
+  Response r = client.get("/?body=two");
+  CHECK(r.status == 200);
+  CHECK(r.body == "two");
+  CHECK(p.fake.stats().connections == 2);
+  CHECK(p.daemon.logLinesContaining("\"event\":\"upstream_failure\"").empty());
+}
+
+TEST_CASE("with max_idle_connections = 0 no upstream connection is kept for reuse",
+          "[integration][limits]") {
+  Proxied p("max_idle_connections = 0", {"--keepalive-timeout", "30000"});
+  HttpClient client(p.daemon.port());
+  REQUIRE(client.get("/?body=one").status == 200);
+  CHECK(p.fake.waitForOpen(0, 2s).open == 0);
+  REQUIRE(client.get("/?body=two").status == 200);
+  UpstreamStats s = p.fake.waitForOpen(0, 2s);
+  CHECK(s.open == 0);
+  CHECK(s.connections == 2);
+  CHECK(s.requests == 2);
+}
+
+}  // namespace triaged::test
