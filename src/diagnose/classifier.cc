@@ -50,9 +50,8 @@ void Classifier::onAcquireFailed(FailureCause cause, std::string detail) {
   fail(cause, 0);
 }
 
-void Classifier::onAttemptStart(std::string endpoint, bool reused,
-                                uint32_t requests_on_connection, int64_t idle_ms,
-                                TimePoint now) {
+void Classifier::onAttemptStart(std::string endpoint, bool reused, uint32_t requests_on_connection,
+                                int64_t idle_ms, TimePoint now) {
   phase_ = Phase::ConnectUpstream;
   attempt_start_ = now;
   evidence_.endpoint = std::move(endpoint);
@@ -246,8 +245,7 @@ std::string identifyGatewayHop(const http::Headers& headers, std::string_view bo
              contains(body, "No server is available to handle this request")) {
     add("HAProxy default error page");
   } else if (contains(body, "upstream connect error or disconnect/reset before headers") ||
-             contains(body, "no healthy upstream") ||
-             contains(body, "upstream request timeout")) {
+             contains(body, "no healthy upstream") || contains(body, "upstream request timeout")) {
     add("Envoy default error body");
   }
   return out;

@@ -44,12 +44,12 @@ bool FailureLogLimiter::anySuppressed() const {
 }
 
 FailureLog::FailureLog(EventLoop& loop, uint32_t burst, std::chrono::milliseconds interval)
-    : loop_(loop), interval_(interval), limiter_(burst, interval), timer_(loop, [this] {
-        flush();
-      }) {}
+    : loop_(loop),
+      interval_(interval),
+      limiter_(burst, interval),
+      timer_(loop, [this] { flush(); }) {}
 
-void FailureLog::write(std::string_view upstream, std::string_view cause,
-                       const std::string& line) {
+void FailureLog::write(std::string_view upstream, std::string_view cause, const std::string& line) {
   std::string key;
   key.reserve(upstream.size() + cause.size() + 1);
   key.append(upstream).append(1, '\0').append(cause);

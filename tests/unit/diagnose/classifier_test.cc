@@ -214,8 +214,7 @@ TEST_CASE("a stalled body is body_idle_timeout with the status already sent",
   expectVerdict(c, FailureCause::BodyIdleTimeout, 206, Phase::StreamBody);
 }
 
-TEST_CASE("upstream 5xx statuses are passed through under their own causes",
-          "[unit][classifier]") {
+TEST_CASE("upstream 5xx statuses are passed through under their own causes", "[unit][classifier]") {
   const auto [status, cause] = GENERATE(table<int, FailureCause>({
       {500, FailureCause::UpstreamAppError},
       {501, FailureCause::UpstreamAppError},
@@ -293,8 +292,9 @@ TEST_CASE("gateway hop identification", "[unit][classifier]") {
   CHECK(identifyGatewayHop({{"Via", "1.1 edge-lb"}}, "") == "Via: 1.1 edge-lb");
   CHECK(identifyGatewayHop({}, "upstream connect error or disconnect/reset before headers") ==
         "Envoy default error body");
-  CHECK(identifyGatewayHop({}, "<h1>504 Gateway Time-out</h1>\nThe server didn't respond in time.") ==
-        "HAProxy default error page");
+  CHECK(
+      identifyGatewayHop({}, "<h1>504 Gateway Time-out</h1>\nThe server didn't respond in time.") ==
+      "HAProxy default error page");
   CHECK(identifyGatewayHop({}, "plain").empty());
 }
 
