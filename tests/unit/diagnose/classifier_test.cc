@@ -60,9 +60,11 @@ TEST_CASE("a complete 200 has no failure cause", "[unit][classifier]") {
 
 TEST_CASE("connect answered with RST is connect_refused, 502, retryable", "[unit][classifier]") {
   Classifier c = freshGet();
-  c.onConnectFailed(ECONNREFUSED, at(0));
+  c.onConnectFailed(ECONNREFUSED, at(1));
   expectVerdict(c, FailureCause::ConnectRefused, 502, Phase::ConnectUpstream);
   CHECK(c.verdict().err == ECONNREFUSED);
+  REQUIRE(c.evidence().connect_ms);  // how long the refusal took
+  CHECK(*c.evidence().connect_ms == Approx(1.0));
   CHECK(c.retryable(1, 2, false));
   CHECK_FALSE(c.retryable(2, 2, false));
 }
