@@ -61,8 +61,10 @@ void ClientConnection::onTimer() {
   if (closed_) return;
   if (timer_mode_ == TimerMode::Header && (parser_.messageStarted() || connection_.inputLength())) {
     // A partial request head that never completed: slow or stuck client (or slowloris).
-    logClientFailure(FailureCause::ClientTimeout, 408, "request header not received in time", 0);
-    sendLocalReply(408, FailureCause::ClientTimeout, generateRequestId(), "");
+    const std::string id = generateRequestId();
+    logClientFailure(FailureCause::ClientTimeout, 408, "request header not received in time", 0,
+                     id);
+    sendLocalReply(408, FailureCause::ClientTimeout, id, "");
     return;
   }
   // Nothing pending: an idle keep-alive connection is simply closed.
@@ -120,15 +122,17 @@ void ClientConnection::onEvent(short what, int err) {
   }
   if ((what & BEV_EVENT_EOF) != 0 && (what & BEV_EVENT_ERROR) == 0) {
     read_eof_ = true;
-    // A half-close after a complete request still wants its response (e.g. `nc -q`).
-    if (session_ && request_done_ && !session_done_) return;
+    // A FIN while the response is still owed means the client gave up (its own timeout, a
+    // closed tab): reported as client_aborted (499), as nginx does. Half-closing clients that
+    // still want the answer are rare for HTTP and lose it here.
     if (session_ && !session_done_) {
       session_->onClientGone(0);
       close();
       return;
     }
     if (!request_done_ && parser_.messageStarted()) {
-      logClientFailure(FailureCause::ClientAborted, 499, "client closed inside the request", 0);
+      logClientFailure(FailureCause::ClientAborted, 499, "client closed inside the request", 0,
+                       generateRequestId());
     }
     if (close_when_drained_) return;
     close();
@@ -220,13 +224,15 @@ void ClientConnection::onHead() {
           : generateRequestId();
   if (req.method == "CONNECT") {
     // triaged is a reverse proxy: it does not open tunnels to arbitrary hosts.
-    logClientFailure(FailureCause::ClientBadRequest, 405, "CONNECT is not supported", 0);
+    logClientFailure(FailureCause::ClientBadRequest, 405, "CONNECT is not supported", 0,
+                     request_id);
     sendLocalReply(405, FailureCause::ClientBadRequest, request_id, "CONNECT is not supported");
     return;
   }
   if (server.max_request_body_bytes > 0 && req.framing == http::BodyFraming::ContentLength &&
       req.content_length > server.max_request_body_bytes) {
-    logClientFailure(FailureCause::ClientBadRequest, 413, "request body larger than allowed", 0);
+    logClientFailure(FailureCause::ClientBadRequest, 413, "request body larger than allowed", 0,
+                     request_id);
     sendLocalReply(413, FailureCause::ClientBadRequest, request_id, "");
     return;
   }
@@ -245,7 +251,8 @@ void ClientConnection::onBody(const char* data, size_t len) {
       const bool answered = session_->responseStarted();
       session_->cancel();
       pending_start_ = false;
-      logClientFailure(FailureCause::ClientBadRequest, 413, "request body larger than allowed", 0);
+      logClientFailure(FailureCause::ClientBadRequest, 413, "request body larger than allowed", 0,
+                       id);
       finishSession();
       if (answered) {
         abortAfterFlush();
@@ -277,13 +284,15 @@ void ClientConnection::handleParseError() {
     finishSession();
     if (answered) {
       // Broken inside a body while the upstream's response is already on its way.
-      logClientFailure(FailureCause::ClientBadRequest, status, err.code + ": " + err.reason, 0);
+      logClientFailure(FailureCause::ClientBadRequest, status, err.code + ": " + err.reason, 0,
+                       request_id);
       abortAfterFlush();
       return;
     }
   }
   if (request_id.empty()) request_id = generateRequestId();
-  logClientFailure(FailureCause::ClientBadRequest, status, err.code + ": " + err.reason, 0);
+  logClientFailure(FailureCause::ClientBadRequest, status, err.code + ": " + err.reason, 0,
+                   request_id);
   sendLocalReply(status, FailureCause::ClientBadRequest, request_id, "");
 }
 
@@ -300,20 +309,33 @@ void ClientConnection::sendLocalReply(int status, FailureCause cause, std::strin
 }
 
 void ClientConnection::logClientFailure(FailureCause cause, int status, std::string_view detail,
-                                        int err) {
+                                        int err, std::string_view request_id) {
   const auto& info = diagnose::causeInfo(cause);
   const auto& req = parser_.request();
+  diagnose::HintFields f;
+  f["status"] = std::to_string(status);
+  f["cause"] = info.name;
+  f["phase"] = diagnose::phaseName(diagnose::Phase::ReadRequestHeaders);
+  f["client"] = peer_;
+  f["method"] = req.method.empty() ? "-" : req.method;
+  f["path"] = req.target.empty() ? "-" : req.target;
+  f["request_id"] = std::string(request_id);
+  f["detail"] = detail.empty() ? "-" : std::string(detail);
+  f["errno"] = err != 0 ? std::string(net::errnoName(err)) : "no errno";
+  const std::string hint = worker_.hints().render(cause, worker_.config().log.hint_language, f);
   observe::LogEvent ev("request_failure");
   ev.add("cause", info.name)
       .add("class", info.cause_class)
       .add("status", status)
       .add("origin", diagnose::originName(info.origin))
       .add("phase", diagnose::phaseName(diagnose::Phase::ReadRequestHeaders))
+      .add("request_id", request_id)
       .add("client", peer_)
       .add("method", req.method)
       .add("path", req.target)
       .add("errno", net::errnoName(err))
-      .add("detail", detail);
+      .add("detail", detail)
+      .add("hint", hint);
   observe::logger(observe::LoggerId::Conn).warn(ev.str());
 }
 

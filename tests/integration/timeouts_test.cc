@@ -1,7 +1,7 @@
 // Time limits as an operator sees them: request_timeout before the response head, a body that
 // stalls (body_idle_timeout) or is cut off (truncated_response) after the head was sent, idle
 // client connections closed by client_idle_timeout, and a multi-worker daemon serving requests.
-// connect_timeout is not covered: loopback answers every SYN at once, so it cannot be provoked.
+// connect_timeout is covered in causes_test.cc (a listener whose accept queue is full drops SYNs).
 
 #include <catch2/catch.hpp>
 #include <chrono>

@@ -254,6 +254,14 @@ void Connection::processInput() {
 void Connection::onHead(RequestHead head) {
   request_ = std::move(head);
   bool stats = request_.path() == "/__stats";
+  if (close_on_next_request_ && !stats) {
+    // The request arrived on a connection the previous script doomed: count it (it was
+    // received), answer nothing, close. closeAfterDrain discards any body already buffered.
+    ++requests_on_connection_;
+    server_.countRequest();
+    closeAfterDrain(*close_on_next_request_);
+    return;
+  }
   if (stats && requests_on_connection_ == 0) {
     control_ = true;
     server_.markControl();
@@ -623,6 +631,8 @@ void Connection::finishResponse() {
     closeAfterDrain(CloseKind::Fin);
     return;
   }
+  if (script_.action == Action::CloseOnNextRequest) close_on_next_request_ = CloseKind::Fin;
+  if (script_.action == Action::ResetOnNextRequest) close_on_next_request_ = CloseKind::Reset;
   state_ = State::ReadHead;
   text_body_.clear();
   processInput();

@@ -5,6 +5,7 @@
 // Server; single-threaded; dies through Server::release() when closed.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "libevent_handles.h"
@@ -106,6 +107,9 @@ class Connection {
   uint64_t body_limit_ = 0;
   uint64_t body_sent_ = 0;
   CloseKind close_kind_ = CloseKind::Fin;
+  // Set by close_on_next_request / reset_on_next_request: how to end the connection when the
+  // next request head arrives (instead of answering it).
+  std::optional<CloseKind> close_on_next_request_;
   bool echo_paused_ = false;
 };
 

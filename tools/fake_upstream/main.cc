@@ -10,8 +10,10 @@
 //   no_continue=1 (ignore Expect: 100-continue)  early_response=1 (answer before the body, close)
 //   action=close_before_headers | reset_before_headers | partial_headers | close_mid_body |
 //          reset_mid_body | stall_body | hang | garbage | bad_content_length | huge_headers |
-//          close_after_response | reset_after_response      after=N (bytes for *_mid_body,
-//          stall_body and huge_headers; default size/2 and 65536)
+//          close_after_response | reset_after_response |
+//          close_on_next_request | reset_on_next_request (answer normally and keep the
+//          connection; the next request on it is then met with FIN / RST and no byte)
+//          after=N (bytes for *_mid_body, stall_body and huge_headers; default size/2 and 65536)
 // Special paths: /echo (reports method, target, version, headers, body_bytes, body_fnv1a,
 // body_framing, trailers), /ws (101 then raw echo), /__stats ({"connections","requests","open"};
 // wait_connections=N wait_requests=N wait_open=N timeout_ms=MS turn it into a long-poll that

@@ -47,6 +47,8 @@ constexpr ActionName kActions[] = {
     {"huge_headers", Action::HugeHeaders},
     {"close_after_response", Action::CloseAfterResponse},
     {"reset_after_response", Action::ResetAfterResponse},
+    {"close_on_next_request", Action::CloseOnNextRequest},
+    {"reset_on_next_request", Action::ResetOnNextRequest},
 };
 
 }  // namespace

@@ -29,6 +29,10 @@ enum class Action {
   HugeHeaders,         // a head carrying `after` bytes of header lines
   CloseAfterResponse,  // a normal keep-alive response, then FIN
   ResetAfterResponse,  // a normal keep-alive response, then RST
+  // A normal keep-alive response; the next request on the connection then gets no byte, only
+  // a FIN (or an RST): the stale keep-alive race, made deterministic.
+  CloseOnNextRequest,
+  ResetOnNextRequest,
 };
 
 struct Script {

@@ -76,7 +76,8 @@ class ClientConnection final : public DeferredDeletable,
   void armTimer(TimerMode mode);
   void onTimer();
   void finishSession();
-  void logClientFailure(diagnose::FailureCause cause, int status, std::string_view detail, int err);
+  void logClientFailure(diagnose::FailureCause cause, int status, std::string_view detail, int err,
+                        std::string_view request_id);
 
   WorkerContext& worker_;
   net::Connection connection_;

@@ -1,0 +1,865 @@
+// Every cause of PRODUCT.md's cause table, provoked against the real binary, as the operator sees
+// it: what the client got (status, X-Triaged-Cause on proxy-made replies, X-Request-Id) and the
+// one failure line triaged logs for it (cause, status, phase, errno, reused_connection, origin,
+// upstream, endpoint, request_id, and a hint that starts with the status and names the endpoint).
+// Also the stale keep-alive race absorbed by a retry, and the [log] options that change what a
+// failure reports (hint_language, format, expose_details).
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <csignal>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "harness/daemon_process.h"
+#include "harness/fake_dns.h"
+#include "harness/fake_upstream.h"
+#include "harness/http_client.h"
+#include "harness/process.h"
+
+namespace triaged::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+HttpClient::Options withTimeout(std::chrono::milliseconds t) {
+  HttpClient::Options o;
+  o.timeout = t;
+  return o;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+bool startsWith(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+// A UTF-8 encoded code point of the CJK Unified Ideographs block (U+4E00..U+9FFF).
+bool containsCjk(const std::string& s) {
+  for (size_t i = 0; i + 2 < s.size(); ++i) {
+    const auto b0 = static_cast<unsigned char>(s[i]);
+    const auto b1 = static_cast<unsigned char>(s[i + 1]);
+    const auto b2 = static_cast<unsigned char>(s[i + 2]);
+    if ((b0 & 0xF0U) != 0xE0U || (b1 & 0xC0U) != 0x80U || (b2 & 0xC0U) != 0x80U) continue;
+    const unsigned cp = ((b0 & 0x0FU) << 12U) | ((b1 & 0x3FU) << 6U) | (b2 & 0x3FU);
+    if (cp >= 0x4E00 && cp <= 0x9FFF) return true;
+  }
+  return false;
+}
+
+sockaddr_in loopback(uint16_t port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  return addr;
+}
+
+uint16_t boundPort(int fd) {
+  sockaddr_in addr{};
+  socklen_t len = sizeof addr;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    throw std::runtime_error("getsockname failed");
+  }
+  return ntohs(addr.sin_port);
+}
+
+int boundSocket() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
+  sockaddr_in addr = loopback(0);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    throw std::runtime_error("bind failed");
+  }
+  return fd;
+}
+
+// A loopback port that is bound but never listens: every connect is answered RST
+// (ECONNREFUSED), and no other process can take the port while this object lives.
+class RefusingPort {
+ public:
+  RefusingPort() : fd_(boundSocket()), port_(boundPort(fd_)) {}
+  ~RefusingPort() { ::close(fd_); }
+  RefusingPort(const RefusingPort&) = delete;
+  RefusingPort& operator=(const RefusingPort&) = delete;
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_;
+  uint16_t port_;
+};
+
+// A loopback listener with listen(fd, 0) that never accepts, its accept queue filled by the test's
+// own connections: the kernel drops every further SYN, so a connect() neither succeeds nor fails
+// until the connector gives up. This is how a host that drops SYNs looks from the proxy.
+class BlackholePort {
+ public:
+  BlackholePort() : listen_fd_(boundSocket()), port_(boundPort(listen_fd_)) {
+    if (listen(listen_fd_, 0) != 0) throw std::runtime_error("listen failed");
+    // The first connection completes and fills the queue (one entry for a backlog of 0); the
+    // second is left half-open, so a queue slot freed by chance is taken at once.
+    for (int i = 0; i < 2; ++i) {
+      const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      if (fd < 0) throw std::runtime_error("socket failed");
+      sockaddr_in addr = loopback(port_);
+      connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);  // EINPROGRESS expected
+      fillers_.push_back(fd);
+      if (i == 0) waitWritable(fd);
+    }
+  }
+  ~BlackholePort() {
+    for (int fd : fillers_) ::close(fd);
+    ::close(listen_fd_);
+  }
+  BlackholePort(const BlackholePort&) = delete;
+  BlackholePort& operator=(const BlackholePort&) = delete;
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  static void waitWritable(int fd) {
+    fd_set set;
+    FD_ZERO(&set);
+    FD_SET(fd, &set);
+    timeval tv{2, 0};
+    select(fd + 1, nullptr, &set, nullptr, &tv);
+  }
+
+  int listen_fd_;
+  uint16_t port_;
+  std::vector<int> fillers_;
+};
+
+std::string withLog(const std::string& config, const std::string& log_keys) {
+  return config + "\n[log]\n" + log_keys + "\n";
+}
+
+// One fake upstream and one triaged routing everything to it.
+struct Proxied {
+  explicit Proxied(const std::string& extra_upstream_keys = "",
+                   const std::string& extra_server_keys = "")
+      : daemon(basicConfig(fake.address(), extra_upstream_keys, extra_server_keys)) {}
+
+  FakeUpstream fake;
+  DaemonProcess daemon;
+};
+
+bool isEvent(const std::string& line, const std::string& event) {
+  return jsonField(line, "event") == event;
+}
+
+std::optional<std::string> waitForEvent(DaemonProcess& daemon, const std::string& event,
+                                        const std::string& cause,
+                                        std::chrono::milliseconds timeout = 5s) {
+  return daemon.waitForLog(
+      [&](const std::string& l) { return isEvent(l, event) && jsonField(l, "cause") == cause; },
+      timeout);
+}
+
+size_t countEvents(const DaemonProcess& daemon, const std::string& event,
+                   const std::optional<std::string>& request_id = std::nullopt) {
+  size_t n = 0;
+  for (const auto& l : daemon.logLines()) {
+    if (isEvent(l, event) && (!request_id || jsonField(l, "request_id") == request_id)) ++n;
+  }
+  return n;
+}
+
+// What one failure line must say, built as Expected("cause", status).phase(...)... Unset
+// optionals are not checked.
+struct Expected {
+  Expected(std::string c, int s) : cause_(std::move(c)), status_(s) {}
+  Expected& event(std::string v) {
+    event_ = std::move(v);
+    return *this;
+  }
+  Expected& phase(std::string v) {
+    phase_ = std::move(v);
+    return *this;
+  }
+  Expected& origin(std::string v) {
+    origin_ = std::move(v);
+    return *this;
+  }
+  Expected& errno_name(std::string v) {
+    errno_ = std::move(v);
+    return *this;
+  }  // "": none
+  Expected& reused(std::optional<bool> v) {
+    reused_ = v;
+    return *this;
+  }
+  Expected& upstream(std::optional<std::string> v) {
+    upstream_ = std::move(v);
+    return *this;
+  }
+  Expected& endpoint(std::string v) {
+    endpoint_ = std::move(v);
+    return *this;
+  }
+  // The hint quotes the endpoint (true by default when one is expected).
+  Expected& hint_names_endpoint(bool v) {
+    hint_names_endpoint_ = v;
+    return *this;
+  }
+
+  std::string cause_;
+  int status_;
+  std::string event_ = "upstream_failure";
+  std::optional<std::string> phase_;
+  std::string origin_ = "proxy";
+  std::optional<std::string> errno_;
+  std::optional<bool> reused_ = false;
+  std::optional<std::string> upstream_ = "app";
+  std::optional<std::string> endpoint_;
+  bool hint_names_endpoint_ = true;
+};
+
+void checkLine(const std::string& line, const Expected& e,
+               const std::optional<std::string>& request_id) {
+  INFO("log line: " << line);
+  CHECK(jsonField(line, "event") == e.event_);
+  CHECK(jsonField(line, "cause") == e.cause_);
+  CHECK(jsonField(line, "status") == std::to_string(e.status_));
+  CHECK(jsonField(line, "origin") == e.origin_);
+  CHECK_FALSE(jsonField(line, "phase").value_or("").empty());
+  if (e.phase_) CHECK(jsonField(line, "phase") == *e.phase_);
+  if (e.errno_) CHECK(jsonField(line, "errno").value_or("") == *e.errno_);
+  if (e.reused_) CHECK(jsonField(line, "reused_connection") == (*e.reused_ ? "true" : "false"));
+  if (e.upstream_) CHECK(jsonField(line, "upstream") == *e.upstream_);
+  if (e.endpoint_) CHECK(jsonField(line, "endpoint") == *e.endpoint_);
+  const auto logged_id = jsonField(line, "request_id");
+  CHECK(logged_id.has_value());
+  CHECK_FALSE(logged_id.value_or("").empty());
+  if (request_id) CHECK(logged_id == *request_id);
+  const std::string hint = jsonField(line, "hint").value_or("");
+  INFO("hint: " << hint);
+  CHECK_FALSE(hint.empty());
+  CHECK(startsWith(hint, std::to_string(e.status_)));  // the hint follows the status
+  if (e.endpoint_ && e.hint_names_endpoint_) CHECK(contains(hint, *e.endpoint_));
+}
+
+// The single failure line of the request `request_id` (of any request when nullopt): waits for
+// one with `cause`, then checks it is the only one of its event for that request.
+std::string expectOneLine(DaemonProcess& daemon, const Expected& e,
+                          const std::optional<std::string>& request_id) {
+  auto line = waitForEvent(daemon, e.event_, e.cause_);
+  INFO("daemon output:\n" << daemon.process().output());
+  REQUIRE(line.has_value());
+  checkLine(*line, e, request_id);
+  const auto id = jsonField(*line, "request_id");
+  CHECK(countEvents(daemon, e.event_, id) == 1);
+  return *line;
+}
+
+// A proxy-made error reply: the status, X-Triaged-Cause, X-Request-Id, and a body naming them.
+std::string checkProxyReply(const Response& r, int status, const std::string& cause) {
+  INFO("response head: " << r.raw_head << "\nbody: " << r.body);
+  CHECK(r.status == status);
+  CHECK(r.header("X-Triaged-Cause") == cause);
+  const std::string id = r.header("X-Request-Id").value_or("");
+  CHECK_FALSE(id.empty());
+  CHECK(contains(r.body, std::to_string(status)));
+  CHECK(contains(r.body, cause));
+  if (!id.empty()) CHECK(contains(r.body, id));
+  return id;
+}
+
+// triaged with [log] format = "text": the harness's DaemonProcess waits for a JSON "listening"
+// line, so this starts the binary itself and reads the port from "listen=127.0.0.1:PORT".
+class TextDaemon {
+ public:
+  explicit TextDaemon(const std::string& config_toml)
+      : process_("triaged", {TRIAGED_BINARY, "--config", dir_.write("triaged.toml", config_toml)}) {
+    auto line = process_.waitForLine("listening listen=", 10s);
+    if (!line) throw std::runtime_error("no text listening line:\n" + process_.output());
+    const auto at = line->find("listen=") + 7;
+    const auto colon = line->find(':', at);
+    const auto end = line->find(' ', colon);
+    port_ = static_cast<uint16_t>(std::stoul(line->substr(colon + 1, end - colon - 1)));
+  }
+  ~TextDaemon() {
+    process_.signal(SIGTERM);
+    process_.waitExit(5s);
+  }
+  TextDaemon(const TextDaemon&) = delete;
+  TextDaemon& operator=(const TextDaemon&) = delete;
+
+  uint16_t port() const { return port_; }
+  Process& process() { return process_; }
+
+ private:
+  TempDir dir_;
+  Process process_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace
+
+// --- connecting ------------------------------------------------------------------------------
+
+TEST_CASE("nothing listening on the endpoint: 502 connect_refused naming the address",
+          "[integration][causes]") {
+  RefusingPort refusing;
+  const std::string endpoint = refusing.address();
+  DaemonProcess daemon(basicConfig(endpoint, "retries = 0"));
+  HttpClient client(daemon.port());
+  Response r = client.get("/some/path");
+  const std::string id = checkProxyReply(r, 502, "connect_refused");
+  // By default the internal address stays out of what the client sees.
+  CHECK_FALSE(contains(r.body, endpoint));
+  CHECK_FALSE(contains(r.raw_head, endpoint));
+
+  const std::string line = expectOneLine(daemon,
+                                         Expected("connect_refused", 502)
+                                             .phase("connect_upstream")
+                                             .errno_name("ECONNREFUSED")
+                                             .endpoint(endpoint),
+                                         id);
+  CHECK(jsonField(line, "class") == "refused");
+  CHECK(jsonField(line, "method") == "GET");
+  CHECK(jsonField(line, "path") == "/some/path");
+  CHECK(jsonField(line, "retried") == "false");
+}
+
+TEST_CASE("an endpoint that drops SYNs: 504 connect_timeout after connect_timeout",
+          "[integration][causes]") {
+  BlackholePort blackhole;
+  const std::string endpoint = blackhole.address();
+  DaemonProcess daemon(basicConfig(endpoint, "connect_timeout = \"300ms\"\nretries = 0"));
+  HttpClient client(daemon.port());
+  const auto start = Clock::now();
+  Response r = client.get("/", {}, withTimeout(5s));
+  const auto elapsed = Clock::now() - start;
+  const std::string id = checkProxyReply(r, 504, "connect_timeout");
+  CHECK(elapsed >= 250ms);
+  CHECK(elapsed < 1500ms);
+  const std::string line = expectOneLine(
+      daemon, Expected("connect_timeout", 504).phase("connect_upstream").endpoint(endpoint), id);
+  CHECK(jsonField(line, "class") == "timeout");
+  CHECK(contains(jsonField(line, "hint").value_or(""), "300ms"));
+}
+
+TEST_CASE("an unreachable endpoint address: 502 connect_error with the errno",
+          "[integration][causes]") {
+  // TCP to a multicast address fails inside connect() with ENETUNREACH on any Linux host, with
+  // or without routes, and no packet leaves the machine.
+  const std::string endpoint = "224.0.0.1:80";
+  DaemonProcess daemon(basicConfig(endpoint, "retries = 0"));
+  HttpClient client(daemon.port());
+  Response r = client.get("/");
+  const std::string id = checkProxyReply(r, 502, "connect_error");
+  const std::string line = expectOneLine(daemon,
+                                         Expected("connect_error", 502)
+                                             .phase("connect_upstream")
+                                             .errno_name("ENETUNREACH")
+                                             .endpoint(endpoint),
+                                         id);
+  CHECK(jsonField(line, "class") == "network");
+}
+
+TEST_CASE("an endpoint name that does not resolve: 502 dns_failure naming the name",
+          "[integration][causes]") {
+  FakeDns dns;
+  const std::string endpoint = "nosuch.invalid:80";
+  DaemonProcess daemon(
+      basicConfig(endpoint, "retries = 0", "dns_servers = [\"" + dns.address() + "\"]"));
+  HttpClient client(daemon.port());
+  Response r = client.get("/", {}, withTimeout(10s));
+  const std::string id = checkProxyReply(r, 502, "dns_failure");
+  const std::string line = expectOneLine(
+      daemon, Expected("dns_failure", 502).phase("connect_upstream").endpoint(endpoint), id);
+  CHECK(jsonField(line, "class") == "dns");
+}
+
+TEST_CASE("every endpoint marked down: 503 no_healthy_endpoint without a connect",
+          "[integration][causes]") {
+  RefusingPort refusing;
+  DaemonProcess daemon(basicConfig(refusing.address(), "retries = 0"));
+  for (int i = 0; i < 3; ++i) {
+    HttpClient client(daemon.port());
+    REQUIRE(client.get("/").status == 502);
+  }
+  REQUIRE(daemon.waitForLog("\"event\":\"endpoint_down\"").has_value());
+  HttpClient client(daemon.port());
+  Response r = client.get("/");
+  const std::string id = checkProxyReply(r, 503, "no_healthy_endpoint");
+  // No endpoint was chosen: the hint names the upstream instead.
+  const std::string line = expectOneLine(
+      daemon, Expected("no_healthy_endpoint", 503).phase("connect_upstream").errno_name(""), id);
+  CHECK(contains(jsonField(line, "hint").value_or(""), "app"));
+}
+
+TEST_CASE("max_connections and max_pending full: 503 local_overload", "[integration][causes]") {
+  Proxied p("max_connections = 1\nmax_pending = 0");
+  HttpClient slow(p.daemon.port());
+  REQUIRE(slow.send("GET /?delay_headers=800 HTTP/1.1\r\nHost: app\r\n\r\n"));
+  REQUIRE(p.fake.waitForRequests(1).requests == 1);
+  HttpClient second(p.daemon.port());
+  Response r = second.get("/");
+  const std::string id = checkProxyReply(r, 503, "local_overload");
+  const std::string line = expectOneLine(
+      p.daemon, Expected("local_overload", 503).phase("connect_upstream").errno_name(""), id);
+  CHECK(contains(jsonField(line, "hint").value_or(""), "max_connections 1"));
+  CHECK(slow.readResponse(withTimeout(5s)).status == 200);
+}
+
+// --- the upstream ends the exchange before a response ------------------------------------------
+
+TEST_CASE(
+    "the upstream closes a fresh connection before answering a POST: 502 "
+    "upstream_closed_early, not retried",
+    "[integration][causes]") {
+  Proxied p;
+  HttpClient client(p.daemon.port());
+  Response r = client.request("POST", "/?action=close_before_headers", {}, "payload");
+  const std::string id = checkProxyReply(r, 502, "upstream_closed_early");
+  const std::string line = expectOneLine(p.daemon,
+                                         Expected("upstream_closed_early", 502)
+                                             .phase("read_response_headers")
+                                             .errno_name("")
+                                             .endpoint(p.fake.address()),
+                                         id);
+  CHECK(jsonField(line, "class") == "crash");
+  CHECK(jsonField(line, "retried") == "false");
+  CHECK(p.fake.stats().requests == 1);
+}
+
+TEST_CASE(
+    "the upstream resets a fresh connection before answering a POST: 502 "
+    "upstream_reset_early with ECONNRESET",
+    "[integration][causes]") {
+  Proxied p;
+  HttpClient client(p.daemon.port());
+  Response r = client.request("POST", "/?action=reset_before_headers", {}, "payload");
+  const std::string id = checkProxyReply(r, 502, "upstream_reset_early");
+  const std::string line = expectOneLine(p.daemon,
+                                         Expected("upstream_reset_early", 502)
+                                             .phase("read_response_headers")
+                                             .errno_name("ECONNRESET")
+                                             .endpoint(p.fake.address()),
+                                         id);
+  CHECK(jsonField(line, "class") == "crash");
+  CHECK(p.fake.stats().requests == 1);
+}
+
+// --- the stale keep-alive race -----------------------------------------------------------------
+
+TEST_CASE(
+    "a pooled connection the upstream closes as it is reused is retried: 200 and an "
+    "upstream_retry stale_keepalive line",
+    "[integration][causes]") {
+  Proxied p;
+  HttpClient client(p.daemon.port());
+  REQUIRE(client.get("/?action=close_on_next_request").status == 200);
+  REQUIRE(p.fake.stats().open == 1);  // pooled by triaged
+
+  Response r = client.get("/?body=second");
+  CHECK(r.status == 200);
+  CHECK(r.body == "second");
+  CHECK_FALSE(r.hasHeader("X-Triaged-Cause"));
+  const std::string id = r.header("X-Request-Id").value_or("");
+  CHECK_FALSE(id.empty());
+
+  auto retry = waitForEvent(p.daemon, "upstream_retry", "stale_keepalive");
+  INFO("daemon output:\n" << p.daemon.process().output());
+  REQUIRE(retry.has_value());
+  CHECK(jsonField(*retry, "reused_connection") == "true");
+  CHECK(jsonField(*retry, "endpoint") == p.fake.address());
+  CHECK(jsonField(*retry, "upstream") == "app");
+  CHECK(jsonField(*retry, "request_id") == id);
+  CHECK(countEvents(p.daemon, "upstream_failure") == 0);  // the retry absorbed it
+  UpstreamStats s = p.fake.stats();
+  CHECK(s.connections == 2);  // the pooled one, then the fresh one of the retry
+  CHECK(s.requests == 3);
+}
+
+TEST_CASE(
+    "a pooled connection the upstream resets as it is reused is retried from another "
+    "client connection",
+    "[integration][causes]") {
+  Proxied p;
+  {
+    HttpClient first(p.daemon.port());
+    REQUIRE(first.get("/?action=reset_on_next_request").status == 200);
+  }
+  HttpClient other(p.daemon.port());
+  Response r = other.get("/?body=after-reset");
+  CHECK(r.status == 200);
+  CHECK(r.body == "after-reset");
+  auto retry = waitForEvent(p.daemon, "upstream_retry", "stale_keepalive");
+  INFO("daemon output:\n" << p.daemon.process().output());
+  REQUIRE(retry.has_value());
+  CHECK(jsonField(*retry, "reused_connection") == "true");
+  CHECK(jsonField(*retry, "errno") == "ECONNRESET");
+  CHECK(jsonField(*retry, "request_id") == r.header("X-Request-Id"));
+  CHECK(countEvents(p.daemon, "upstream_failure") == 0);
+  CHECK(p.fake.stats().connections == 2);
+}
+
+TEST_CASE("a POST caught by the stale keep-alive race is replayed with its whole body",
+          "[integration][causes]") {
+  Proxied p;
+  {
+    HttpClient first(p.daemon.port());
+    REQUIRE(first.get("/?action=close_on_next_request").status == 200);
+  }
+  const std::string body = patternBody(20000);
+  HttpClient client(p.daemon.port());
+  Response r = client.request("POST", "/echo", {{"Content-Type", "application/octet-stream"}}, body,
+                              withTimeout(5s));
+  INFO("body: " << r.body);
+  CHECK(r.status == 200);
+  CHECK(contains(r.body, "method POST\n"));
+  CHECK(contains(r.body, "body_bytes 20000\n"));
+  CHECK(contains(r.body, "body_fnv1a " + fnv1aHex(body) + "\n"));
+  auto retry = waitForEvent(p.daemon, "upstream_retry", "stale_keepalive");
+  INFO("daemon output:\n" << p.daemon.process().output());
+  REQUIRE(retry.has_value());
+  CHECK(jsonField(*retry, "reused_connection") == "true");
+  CHECK(jsonField(*retry, "method") == "POST");
+  CHECK(countEvents(p.daemon, "upstream_failure") == 0);
+  CHECK(p.fake.stats().connections == 2);
+}
+
+TEST_CASE(
+    "with retries = 0 the stale keep-alive race is a 502 stale_keepalive on a reused "
+    "connection",
+    "[integration][causes]") {
+  Proxied p("retries = 0");
+  HttpClient client(p.daemon.port());
+  REQUIRE(client.get("/?action=close_on_next_request").status == 200);
+  Response r = client.get("/");
+  const std::string id = checkProxyReply(r, 502, "stale_keepalive");
+  const std::string line = expectOneLine(p.daemon,
+                                         Expected("stale_keepalive", 502)
+                                             .phase("read_response_headers")
+                                             .errno_name("")
+                                             .reused(true)
+                                             .endpoint(p.fake.address()),
+                                         id);
+  CHECK(jsonField(line, "class") == "keepalive_race");
+  CHECK(jsonField(line, "requests_on_connection") == "1");
+  CHECK(jsonField(line, "connection_idle_ms") != "null");
+}
+
+// --- time limits before the response head ------------------------------------------------------
+
+TEST_CASE("no response head within response_header_timeout: 504 response_header_timeout",
+          "[integration][causes]") {
+  Proxied p("response_header_timeout = \"300ms\"");
+  HttpClient client(p.daemon.port());
+  const auto start = Clock::now();
+  Response r = client.get("/?delay_headers=3000", {}, withTimeout(5s));
+  const auto elapsed = Clock::now() - start;
+  const std::string id = checkProxyReply(r, 504, "response_header_timeout");
+  CHECK(elapsed >= 250ms);
+  CHECK(elapsed < 1500ms);
+  expectOneLine(p.daemon,
+                Expected("response_header_timeout", 504)
+                    .phase("read_response_headers")
+                    .errno_name("")
+                    .endpoint(p.fake.address()),
+                id);
+}
+
+TEST_CASE("the exchange outlasts request_timeout before the head: 504 request_timeout",
+          "[integration][causes]") {
+  Proxied p("request_timeout = \"300ms\"");
+  HttpClient client(p.daemon.port());
+  Response r = client.get("/?delay_headers=3000", {}, withTimeout(5s));
+  const std::string id = checkProxyReply(r, 504, "request_timeout");
+  expectOneLine(p.daemon,
+                Expected("request_timeout", 504)
+                    .phase("read_response_headers")
+                    .errno_name("")
+                    .endpoint(p.fake.address()),
+                id);
+}
+
+// --- invalid or incomplete responses -----------------------------------------------------------
+
+TEST_CASE("an upstream answering garbage: 502 malformed_response", "[integration][causes]") {
+  Proxied p;
+  HttpClient client(p.daemon.port());
+  Response r = client.get("/?action=garbage");
+  const std::string id = checkProxyReply(r, 502, "malformed_response");
+  const std::string line = expectOneLine(
+      p.daemon,
+      Expected("malformed_response", 502).phase("read_response_headers").endpoint(p.fake.address()),
+      id);
+  CHECK(jsonField(line, "class") == "protocol");
+  CHECK_FALSE(jsonField(line, "detail").value_or("").empty());
+}
+
+TEST_CASE("an upstream sending Content-Length: abc: 502 malformed_response",
+          "[integration][causes]") {
+  Proxied p;
+  HttpClient client(p.daemon.port());
+  Response r = client.get("/?action=bad_content_length");
+  const std::string id = checkProxyReply(r, 502, "malformed_response");
+  const std::string line = expectOneLine(
+      p.daemon,
+      Expected("malformed_response", 502).phase("read_response_headers").endpoint(p.fake.address()),
+      id);
+  CHECK_FALSE(jsonField(line, "detail").value_or("").empty());
+}
+
+TEST_CASE(
+    "an upstream closing inside the body: the 200 is logged as truncated_response and the "
+    "client body is incomplete",
+    "[integration][causes]") {
+  Proxied p;
+  HttpClient client(p.daemon.port());
+  Response r = client.get("/?action=close_mid_body&size=100000&after=5000");
+  INFO("body_bytes " << r.body_bytes << " peer_closed " << r.peer_closed);
+  CHECK(r.status == 200);
+  CHECK_FALSE(r.complete);
+  CHECK(r.peer_closed);
+  CHECK(r.body_bytes <= 5000);
+  CHECK_FALSE(r.hasHeader("X-Triaged-Cause"));  // the head was the upstream's
+  const std::string id = r.header("X-Request-Id").value_or("");
+  CHECK_FALSE(id.empty());
+  const std::string line = expectOneLine(p.daemon,
+                                         Expected("truncated_response", 200)
+                                             .phase("stream_body")
+                                             .origin("upstream")
+                                             .errno_name("")
+                                             .endpoint(p.fake.address()),
+                                         id);
+  CHECK(jsonField(line, "class") == "crash");
+}
+
+TEST_CASE("a body that stalls past body_idle_timeout: the 200 is logged as body_idle_timeout",
+          "[integration][causes]") {
+  Proxied p("body_idle_timeout = \"300ms\"");
+  HttpClient client(p.daemon.port());
+  Response r = client.get("/?action=stall_body&size=100000&after=1000", {}, withTimeout(5s));
+  CHECK(r.status == 200);
+  CHECK_FALSE(r.complete);
+  CHECK(r.peer_closed);
+  CHECK_FALSE(r.timed_out);
+  const std::string id = r.header("X-Request-Id").value_or("");
+  CHECK_FALSE(id.empty());
+  expectOneLine(p.daemon,
+                Expected("body_idle_timeout", 200)
+                    .phase("stream_body")
+                    .origin("upstream")
+                    .endpoint(p.fake.address()),
+                id);
+}
+
+// --- the upstream's own 5xx, passed through -----------------------------------------------------
+
+TEST_CASE("an upstream 500 is passed through as upstream_app_error with origin upstream",
+          "[integration][causes]") {
+  Proxied p;
+  HttpClient client(p.daemon.port());
+  Response r = client.get("/?status=500&body=boom");
+  CHECK(r.status == 500);
+  CHECK(r.body == "boom");
+  CHECK_FALSE(r.hasHeader("X-Triaged-Cause"));
+  const std::string id = r.header("X-Request-Id").value_or("");
+  CHECK_FALSE(id.empty());
+  const std::string line = expectOneLine(p.daemon,
+                                         Expected("upstream_app_error", 500)
+                                             .origin("upstream")
+                                             .errno_name("")
+                                             .endpoint(p.fake.address()),
+                                         id);
+  CHECK(jsonField(line, "class") == "app_error");
+  CHECK(contains(jsonField(line, "hint").value_or(""), id));  // find it in the app's logs
+}
+
+TEST_CASE("an upstream 503 with Retry-After is passed through as upstream_unavailable",
+          "[integration][causes]") {
+  Proxied p;
+  HttpClient client(p.daemon.port());
+  Response r = client.get("/?status=503&header=Retry-After:30");
+  CHECK(r.status == 503);
+  CHECK(r.header("Retry-After") == "30");
+  CHECK_FALSE(r.hasHeader("X-Triaged-Cause"));
+  const std::string id = r.header("X-Request-Id").value_or("");
+  const std::string line = expectOneLine(
+      p.daemon, Expected("upstream_unavailable", 503).origin("upstream").endpoint(p.fake.address()),
+      id);
+  CHECK(jsonField(line, "retry_after") == "30");
+  CHECK(contains(jsonField(line, "hint").value_or(""), "30"));
+}
+
+TEST_CASE(
+    "an nginx 502 behind the upstream is passed through as upstream_gateway_error naming "
+    "nginx",
+    "[integration][causes]") {
+  Proxied p;
+  HttpClient client(p.daemon.port());
+  Response r =
+      client.get("/?status=502&header=Server:nginx/1.22.1&body=%3Ccenter%3Enginx%3C%2Fcenter%3E");
+  CHECK(r.status == 502);
+  CHECK(r.body == "<center>nginx</center>");
+  CHECK_FALSE(r.hasHeader("X-Triaged-Cause"));
+  const std::string id = r.header("X-Request-Id").value_or("");
+  const std::string line = expectOneLine(
+      p.daemon,
+      Expected("upstream_gateway_error", 502).origin("upstream").endpoint(p.fake.address()), id);
+  CHECK(jsonField(line, "class") == "gateway");
+  const std::string hop = jsonField(line, "gateway_hop").value_or("");
+  INFO("gateway_hop: " << hop);
+  CHECK(contains(hop, "nginx"));
+  CHECK(contains(jsonField(line, "hint").value_or(""), "nginx"));
+}
+
+TEST_CASE("a 504 with Proxy-Status is passed through as upstream_gateway_error naming that hop",
+          "[integration][causes]") {
+  Proxied p;
+  HttpClient client(p.daemon.port());
+  Response r = client.get("/?status=504&header=Proxy-Status:edge-lb%3Berror%3Dconnection_timeout");
+  CHECK(r.status == 504);
+  CHECK_FALSE(r.hasHeader("X-Triaged-Cause"));
+  const std::string id = r.header("X-Request-Id").value_or("");
+  const std::string line = expectOneLine(
+      p.daemon,
+      Expected("upstream_gateway_error", 504).origin("upstream").endpoint(p.fake.address()), id);
+  const std::string hop = jsonField(line, "gateway_hop").value_or("");
+  INFO("gateway_hop: " << hop);
+  CHECK(contains(hop, "edge-lb"));
+  CHECK(contains(hop, "connection_timeout"));
+}
+
+// --- the client's side -------------------------------------------------------------------------
+
+// The client closes its socket (FIN) while triaged waits for the upstream's head, as a client
+// whose own timeout fired does. The contract: client_aborted, logged as 499.
+TEST_CASE("a client that closes before the response is logged as client_aborted 499",
+          "[integration][causes]") {
+  Proxied p;
+  HttpClient client(p.daemon.port());
+  REQUIRE(client.send("GET /?delay_headers=1000 HTTP/1.1\r\nHost: app\r\n\r\n"));
+  REQUIRE(p.fake.waitForRequests(1).requests == 1);
+  client.close();
+  // The client saw nothing, so there is no X-Request-Id to compare; the line carries its own.
+  const std::string line = expectOneLine(p.daemon,
+                                         Expected("client_aborted", 499)
+                                             .phase("read_response_headers")
+                                             .origin("client")
+                                             .endpoint(p.fake.address())
+                                             .hint_names_endpoint(false),
+                                         std::nullopt);
+  CHECK(jsonField(line, "class") == "client");
+}
+
+TEST_CASE("a client that resets before the response is logged as client_aborted 499",
+          "[integration][causes]") {
+  Proxied p;
+  HttpClient client(p.daemon.port());
+  REQUIRE(client.send("GET /?delay_headers=1000 HTTP/1.1\r\nHost: app\r\n\r\n"));
+  REQUIRE(p.fake.waitForRequests(1).requests == 1);
+  client.resetConnection();
+  const std::string line = expectOneLine(p.daemon,
+                                         Expected("client_aborted", 499)
+                                             .phase("read_response_headers")
+                                             .origin("client")
+                                             .endpoint(p.fake.address())
+                                             .hint_names_endpoint(false),
+                                         std::nullopt);
+  CHECK(jsonField(line, "errno") == "ECONNRESET");
+}
+
+TEST_CASE("an unparseable request is answered 400 client_bad_request and logged",
+          "[integration][causes]") {
+  Proxied p;
+  HttpClient client(p.daemon.port());
+  Response r = client.rawRequest("THIS IS NOT HTTP\r\n\r\n");
+  const std::string id = checkProxyReply(r, 400, "client_bad_request");
+  expectOneLine(p.daemon,
+                Expected("client_bad_request", 400)
+                    .event("request_failure")
+                    .phase("read_request_headers")
+                    .reused(std::nullopt)
+                    .upstream(std::nullopt),
+                id);
+  CHECK(p.fake.stats().requests == 0);
+}
+
+TEST_CASE("a client silent past client_header_timeout is answered 408 client_timeout",
+          "[integration][causes]") {
+  Proxied p("", "client_header_timeout = \"300ms\"");
+  HttpClient client(p.daemon.port());
+  REQUIRE(client.send("GET / HTTP/1.1\r\nHost: app\r\n"));  // never finished
+  Response r = client.readResponse(withTimeout(5s));
+  const std::string id = checkProxyReply(r, 408, "client_timeout");
+  expectOneLine(p.daemon,
+                Expected("client_timeout", 408)
+                    .event("request_failure")
+                    .phase("read_request_headers")
+                    .reused(std::nullopt)
+                    .upstream(std::nullopt),
+                id);
+  CHECK(p.fake.stats().requests == 0);
+}
+
+// --- [log] options ------------------------------------------------------------------------------
+
+TEST_CASE("hint_language = zh gives the hint in Chinese", "[integration][causes]") {
+  RefusingPort refusing;
+  DaemonProcess daemon(
+      withLog(basicConfig(refusing.address(), "retries = 0"), "hint_language = \"zh\""));
+  HttpClient client(daemon.port());
+  Response r = client.get("/");
+  const std::string id = checkProxyReply(r, 502, "connect_refused");
+  const std::string line = expectOneLine(daemon,
+                                         Expected("connect_refused", 502)
+                                             .phase("connect_upstream")
+                                             .errno_name("ECONNREFUSED")
+                                             .endpoint(refusing.address()),
+                                         id);
+  const std::string hint = jsonField(line, "hint").value_or("");
+  INFO("hint: " << hint);
+  CHECK(containsCjk(hint));
+}
+
+TEST_CASE("format = text logs a failure as one plain line with cause=connect_refused",
+          "[integration][causes]") {
+  RefusingPort refusing;
+  TextDaemon daemon(withLog(basicConfig(refusing.address(), "retries = 0"), "format = \"text\""));
+  HttpClient client(daemon.port());
+  Response r = client.get("/");
+  const std::string id = checkProxyReply(r, 502, "connect_refused");
+  auto line = daemon.process().waitForLine(
+      [](const std::string& l) {
+        return contains(l, "upstream_failure") && contains(l, "cause=connect_refused");
+      },
+      5s);
+  INFO("output:\n" << daemon.process().output());
+  REQUIRE(line.has_value());
+  CHECK(line->front() != '{');
+  CHECK_FALSE(contains(*line, "\"event\""));
+  CHECK(contains(*line, "status=502"));
+  CHECK(contains(*line, refusing.address()));
+  CHECK(contains(*line, id));
+  CHECK(contains(*line, "hint="));
+}
+
+TEST_CASE("expose_details = true puts the endpoint in a proxy-made error body",
+          "[integration][causes]") {
+  RefusingPort refusing;
+  DaemonProcess daemon(
+      withLog(basicConfig(refusing.address(), "retries = 0"), "expose_details = true"));
+  HttpClient client(daemon.port());
+  Response r = client.get("/");
+  checkProxyReply(r, 502, "connect_refused");
+  INFO("body: " << r.body);
+  CHECK(contains(r.body, refusing.address()));
+}
+
+}  // namespace triaged::test
