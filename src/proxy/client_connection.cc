@@ -337,6 +337,9 @@ void ClientConnection::logClientFailure(FailureCause cause, int status, std::str
       .add("detail", detail)
       .add("hint", hint);
   observe::logger(observe::LoggerId::Conn).warn(ev.str());
+  auto& m = worker_.metrics().none();
+  m.countRequest(info.origin, status);
+  m.failures[static_cast<size_t>(cause)].add();
 }
 
 void ClientConnection::onSessionComplete(bool close_after) {

@@ -85,6 +85,8 @@ ProxySession::ProxySession(ClientConnection& client, const http::RequestHead& re
       }) {}
 
 ProxySession::~ProxySession() {
+  // Cancelled without an answer (its client sent something invalid, or went away first).
+  if (!counted_ && metrics_ != nullptr) metrics_->in_flight.add(-1);
   if (waiting_ && cluster_ != nullptr) cluster_->cancelWait(*this);
   releaseUpstream(false);
 }
@@ -106,6 +108,8 @@ void ProxySession::start() {
   }
   cluster_ = client_.worker().cluster(route->upstream);
   upstream_config_ = &cluster_->config();
+  metrics_ = &cluster_->metrics();
+  metrics_->in_flight.add(1);
   classifier_.onRouted();
   if (upstream_config_->request_timeout.count() > 0) {
     request_timer_.arm(upstream_config_->request_timeout);
@@ -170,6 +174,9 @@ void ProxySession::onClusterReady() {
 void ProxySession::onConnected() {
   connect_timer_.disarm();
   classifier_.onConnected(loop_.now());
+  if (classifier_.evidence().connect_ms) {
+    metrics_->connect_duration.observe(*classifier_.evidence().connect_ms / 1000.0);
+  }
   upstream_->connected = true;
   cluster_->reportConnect(*endpoint_, true, 0);
   sendRequestHead();
@@ -407,6 +414,9 @@ void ProxySession::onHead() {
   }
   header_timer_.disarm();
   classifier_.onResponseHead(resp.status, resp.headers, loop_.now());
+  if (classifier_.evidence().header_ms) {
+    metrics_->header_duration.observe(*classifier_.evidence().header_ms / 1000.0);
+  }
   response_status_ = resp.status;
   if (resp.status == 101) return;  // written by startTunnel once the upgrade is confirmed
   sniff_body_ = resp.status == 502 || resp.status == 504;
@@ -447,6 +457,7 @@ void ProxySession::completeResponse() {
                         upstream_->connection().inputLength() == 0 &&
                         upstream_->connection().outputLength() == 0;
   if (classifier_.verdict().cause != FailureCause::None) report();
+  countRequest(resp.status);
   logAccess(resp.status);
   releaseUpstream(reusable);
   finish(plan_.close_after);
@@ -473,6 +484,7 @@ void ProxySession::attemptFailed() {
   if (!response_started_ && !tunnel_ &&
       classifier_.retryable(attempts_, 1 + upstream_config_->retries, replayable_)) {
     logRetry();
+    metrics_->retries[static_cast<size_t>(classifier_.attemptCause())].add();
     classifier_.beginRetry();
     releaseUpstream(false);
     if (replay_ && evbuffer_get_length(replay_.get()) > 0) {
@@ -498,6 +510,7 @@ void ProxySession::failRequest() {
   const auto verdict = classifier_.verdict();
   const auto& info = diagnose::causeInfo(verdict.cause);
   report();
+  countRequest(info.status);
   logAccess(info.status);
   releaseUpstream(false);
   const bool close_after = !request_complete_ || request_.upgrade || client_.worker().draining();
@@ -515,6 +528,7 @@ void ProxySession::failRequest() {
 void ProxySession::abortResponse() {
   if (done_) return;
   report();
+  countRequest(response_status_);
   logAccess(response_status_);
   releaseUpstream(false);
   done_ = true;
@@ -526,8 +540,26 @@ void ProxySession::onClientGone(int err) {
   if (done_) return;
   classifier_.onClientGone(err);
   report();
+  countRequest(499);
   logAccess(499);
   cancel();
+}
+
+void ProxySession::countRequest(int status) {
+  if (counted_) return;
+  counted_ = true;
+  // Requests that never reached an upstream (no route) are counted with an empty upstream.
+  observe::UpstreamMetrics& m = metrics_ != nullptr ? *metrics_ : client_.worker().metrics().none();
+  const auto verdict = classifier_.verdict();
+  const auto origin = verdict.cause == FailureCause::None
+                          ? diagnose::Origin::Upstream
+                          : diagnose::causeInfo(verdict.cause).origin;
+  m.countRequest(origin, status);
+  if (verdict.cause != FailureCause::None) m.failures[static_cast<size_t>(verdict.cause)].add();
+  if (metrics_ != nullptr) {
+    metrics_->request_duration.observe(msSince(start_) / 1000.0);
+    metrics_->in_flight.add(-1);
+  }
 }
 
 void ProxySession::cancel() {

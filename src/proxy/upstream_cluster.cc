@@ -25,7 +25,7 @@ UpstreamConnection::UpstreamConnection(UpstreamCluster& cluster, Endpoint& endpo
 
 UpstreamConnection::~UpstreamConnection() {
   connection_.close();
-  cluster_.onConnectionClosed(endpoint_);
+  cluster_.onConnectionClosed(endpoint_, idle);
 }
 
 void UpstreamConnection::setOwner(net::ConnectionCallbacks* owner) {
@@ -55,9 +55,11 @@ void UpstreamConnection::onEvent(short, int) { cluster_.closeIdleConnection(*thi
 
 UpstreamCluster::UpstreamCluster(EventLoop& loop, net::Resolver& resolver,
                                  const config::UpstreamConfig& config, uint32_t workers,
-                                 std::chrono::milliseconds dns_refresh)
+                                 std::chrono::milliseconds dns_refresh,
+                                 observe::UpstreamMetrics& metrics)
     : loop_(loop),
       resolver_(resolver),
+      metrics_(metrics),
       config_(config),
       max_connections_(std::max<uint32_t>(1, (config.max_connections + workers - 1) / workers)),
       max_pending_((config.max_pending + workers - 1) / workers),
@@ -196,6 +198,9 @@ Acquired UpstreamCluster::acquire(ClusterWaiter& waiter, const Endpoint* avoid, 
   if (!fresh_only && !chosen->idle.empty()) {
     out.connection = std::move(chosen->idle.back());
     chosen->idle.pop_back();
+    out.connection->idle = false;
+    metrics_.connections_idle.add(-1);
+    metrics_.connections_active.add(1);
     out.kind = Acquired::Kind::Reused;
     return out;
   }
@@ -250,6 +255,9 @@ void UpstreamCluster::release(UpstreamConnectionPtr connection, bool reusable) {
   }
   connection->requests_served++;
   connection->idle_since = loop_.now();
+  connection->idle = true;
+  metrics_.connections_active.add(-1);
+  metrics_.connections_idle.add(1);
   connection->setOwner(nullptr);
   ep.idle.push_back(std::move(connection));
   if (!waiters_.empty()) {
@@ -318,11 +326,13 @@ void UpstreamCluster::closeIdle() {
 }
 
 void UpstreamCluster::onConnectionOpened(Endpoint& ep) {
+  metrics_.connections_active.add(1);
   ++open_;
   ++ep.open_connections;
 }
 
-void UpstreamCluster::onConnectionClosed(Endpoint& ep) {
+void UpstreamCluster::onConnectionClosed(Endpoint& ep, bool was_idle) {
+  (was_idle ? metrics_.connections_idle : metrics_.connections_active).add(-1);
   --open_;
   --ep.open_connections;
   if (!waiters_.empty()) {

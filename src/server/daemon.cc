@@ -14,7 +14,14 @@ namespace triaged::server {
 Daemon::Daemon(config::Config config)
     : config_(std::move(config)),
       router_(config_.routes),
-      hints_(config::buildHintCatalog(config_)) {}
+      hints_(config::buildHintCatalog(config_)),
+      metrics_(
+          [this] {
+            std::vector<std::string> names;
+            for (const auto& u : config_.upstreams) names.push_back(u.name);
+            return names;
+          }(),
+          config_.server.workers, TRIAGED_VERSION) {}
 
 Daemon::~Daemon() {
   for (auto& w : workers_) w->requestStop();
@@ -50,13 +57,14 @@ int Daemon::run() {
     if (!admin_addr) throw std::runtime_error("server.admin_listen must be an IP address");
     admin::AdminServer::Hooks hooks;
     hooks.draining = [this] { return draining_.load(); };
+    hooks.metrics = [this] { return metrics_.serialize(); };
     admin_ = std::make_unique<admin::AdminServer>(loop_, *admin_addr, std::move(hooks));
   }
 
   for (uint32_t i = 0; i < workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>(config_, router_, hints_, fds[i], i, [this] {
-      loop_.post([this] { onWorkerStopped(); });
-    }));
+    workers_.push_back(
+        std::make_unique<Worker>(config_, router_, hints_, metrics_.worker(i), fds[i], i,
+                                 [this] { loop_.post([this] { onWorkerStopped(); }); }));
   }
 
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) {

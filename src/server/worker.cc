@@ -11,11 +11,12 @@
 namespace triaged::server {
 
 Worker::Worker(const config::Config& config, const proxy::Router& router,
-               const diagnose::HintCatalog& hints, int listen_fd, uint32_t index,
-               std::function<void()> on_stopped)
+               const diagnose::HintCatalog& hints, observe::WorkerMetrics& metrics, int listen_fd,
+               uint32_t index, std::function<void()> on_stopped)
     : config_(config),
       router_(router),
       hints_(hints),
+      metrics_(metrics),
       index_(index),
       on_stopped_(std::move(on_stopped)),
       failure_log_(loop_, config.log.failure_log_burst, config.log.failure_log_interval),
@@ -24,9 +25,10 @@ Worker::Worker(const config::Config& config, const proxy::Router& router,
       accept_resume_(loop_, [this] {
         if (listener_) evconnlistener_enable(listener_.get());
       }) {
-  for (const auto& u : config_.upstreams) {
+  for (size_t i = 0; i < config_.upstreams.size(); ++i) {
     clusters_.push_back(std::make_unique<proxy::UpstreamCluster>(
-        loop_, resolver_, u, config_.server.workers, config_.server.dns_refresh));
+        loop_, resolver_, config_.upstreams[i], config_.server.workers, config_.server.dns_refresh,
+        *metrics_.upstreams[i]));
   }
   listener_.reset(evconnlistener_new(
       loop_.base(), &Worker::onAccept, this,
@@ -102,12 +104,14 @@ void Worker::accept(int fd, const sockaddr* addr, int len) {
   proxy::ClientConnection* raw = conn.get();
   connections_.push_front(std::move(conn));
   raw->registry_position = connections_.begin();
+  metrics_.downstream_connections.add(1);
   raw->start();
 }
 
 void Worker::onClientClosed(proxy::ClientConnection& connection) {
   auto owned = std::move(*connection.registry_position);
   connections_.erase(connection.registry_position);
+  metrics_.downstream_connections.add(-1);
   loop_.deferredDelete(std::move(owned));
   if (draining_) maybeStop();
 }

@@ -16,7 +16,8 @@ namespace triaged::admin {
 class AdminServer {
  public:
   struct Hooks {
-    std::function<bool()> draining;  // /readyz answers 503 while true
+    std::function<bool()> draining;        // /readyz answers 503 while true
+    std::function<std::string()> metrics;  // /metrics: Prometheus text format
   };
 
   // Binds `address` (port 0 picks a free port); throws std::runtime_error at startup.

@@ -88,6 +88,8 @@ class ProxySession final : public DeferredDeletable,
   void releaseUpstream(bool reusable);
   void report();
   void logRetry();
+  // Counts the request once in the metrics, by the status the client saw and its origin.
+  void countRequest(int status);
   void logAccess(int status);
   double msSince(MonotonicTime t) const;
 
@@ -123,6 +125,8 @@ class ProxySession final : public DeferredDeletable,
   bool tunnel_ = false;
   bool done_ = false;
   bool reported_ = false;
+  bool counted_ = false;
+  observe::UpstreamMetrics* metrics_ = nullptr;
   uint32_t attempts_ = 0;
   uint64_t response_body_bytes_ = 0;
 

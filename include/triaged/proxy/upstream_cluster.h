@@ -17,6 +17,7 @@
 #include "triaged/diagnose/failure.h"
 #include "triaged/net/connection.h"
 #include "triaged/net/resolver.h"
+#include "triaged/observe/metrics.h"
 #include "triaged/proxy/endpoint_health.h"
 
 namespace triaged::proxy {
@@ -61,6 +62,7 @@ class UpstreamConnection final : public net::ConnectionCallbacks {
   uint32_t requests_served = 0;  // completed exchanges before the current one
   MonotonicTime idle_since{};    // when it last went back to the pool
   bool connected = false;
+  bool idle = false;  // in the pool (counted as idle, not active)
 
   // ConnectionCallbacks (used only while idle in the pool)
   void onReadable() override;
@@ -103,13 +105,15 @@ struct Acquired {
 class UpstreamCluster {
  public:
   UpstreamCluster(EventLoop& loop, net::Resolver& resolver, const config::UpstreamConfig& config,
-                  uint32_t workers, std::chrono::milliseconds dns_refresh);
+                  uint32_t workers, std::chrono::milliseconds dns_refresh,
+                  observe::UpstreamMetrics& metrics);
   ~UpstreamCluster();
   UpstreamCluster(const UpstreamCluster&) = delete;
   UpstreamCluster& operator=(const UpstreamCluster&) = delete;
 
   const config::UpstreamConfig& config() const { return config_; }
   const std::string& name() const { return config_.name; }
+  observe::UpstreamMetrics& metrics() { return metrics_; }
 
   // Picks an endpoint (round robin over healthy ones, avoiding `avoid` when another is
   // available) and gets a connection to it. `fresh_only` skips the idle pool (retries).
@@ -129,7 +133,7 @@ class UpstreamCluster {
 
   // Called by UpstreamConnection.
   void onConnectionOpened(Endpoint& endpoint);
-  void onConnectionClosed(Endpoint& endpoint);
+  void onConnectionClosed(Endpoint& endpoint, bool was_idle);
   void closeIdleConnection(UpstreamConnection& connection);
 
   uint32_t openConnections() const { return open_; }
@@ -144,6 +148,7 @@ class UpstreamCluster {
 
   EventLoop& loop_;
   net::Resolver& resolver_;
+  observe::UpstreamMetrics& metrics_;
   config::UpstreamConfig config_;
   uint32_t max_connections_;
   uint32_t max_pending_;

@@ -9,6 +9,7 @@
 #include "triaged/core/event_loop.h"
 #include "triaged/diagnose/triage_hint.h"
 #include "triaged/observe/failure_log.h"
+#include "triaged/observe/metrics.h"
 
 namespace triaged::proxy {
 
@@ -27,6 +28,7 @@ class WorkerContext {
   virtual bool draining() const = 0;
   virtual const diagnose::HintCatalog& hints() const = 0;
   virtual observe::FailureLog& failureLog() = 0;
+  virtual observe::WorkerMetrics& metrics() = 0;
   // The connection has closed its socket; the worker forgets it and destroys it later.
   virtual void onClientClosed(ClientConnection& connection) = 0;
 };

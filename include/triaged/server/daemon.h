@@ -11,6 +11,7 @@
 #include "triaged/admin/admin_server.h"
 #include "triaged/config/config.h"
 #include "triaged/core/event_loop.h"
+#include "triaged/observe/metrics.h"
 #include "triaged/proxy/router.h"
 #include "triaged/server/worker.h"
 
@@ -36,6 +37,7 @@ class Daemon {
   config::Config config_;
   proxy::Router router_;
   diagnose::HintCatalog hints_;
+  observe::MetricsRegistry metrics_;
   std::unique_ptr<admin::AdminServer> admin_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<EventPtr> signal_events_;

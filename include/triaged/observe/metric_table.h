@@ -1,0 +1,52 @@
+#pragma once
+
+// Every metric triaged exports, declared once with its help text (Envoy keeps one stats table;
+// the names and labels are PRODUCT.md's and operators' alerts rely on them).
+
+#include <prometheus/metric_type.h>
+
+#include <array>
+#include <string_view>
+
+namespace triaged::observe {
+
+struct MetricDef {
+  std::string_view name;
+  prometheus::MetricType type;
+  std::string_view help;
+};
+
+inline constexpr MetricDef kRequestsTotal{
+    "triaged_requests_total", prometheus::MetricType::Counter,
+    "Requests answered, by upstream, status code and origin of the status (upstream, proxy, "
+    "client)."};
+inline constexpr MetricDef kFailuresTotal{
+    "triaged_failures_total", prometheus::MetricType::Counter,
+    "Requests that did not end in a complete upstream response below 500, by final cause."};
+inline constexpr MetricDef kRetriesTotal{
+    "triaged_retries_total", prometheus::MetricType::Counter,
+    "Failed attempts absorbed by a safe retry, by the cause the retry absorbed."};
+inline constexpr MetricDef kRequestDuration{
+    "triaged_request_duration_seconds", prometheus::MetricType::Histogram,
+    "Time from the complete request head to the end of the response."};
+inline constexpr MetricDef kConnectDuration{"triaged_upstream_connect_duration_seconds",
+                                            prometheus::MetricType::Histogram,
+                                            "TCP connect time of new upstream connections."};
+inline constexpr MetricDef kHeaderDuration{
+    "triaged_upstream_header_duration_seconds", prometheus::MetricType::Histogram,
+    "Time from the request handed to the upstream to its complete response head."};
+inline constexpr MetricDef kInFlight{"triaged_requests_in_flight", prometheus::MetricType::Gauge,
+                                     "Requests routed to an upstream and not yet finished."};
+inline constexpr MetricDef kDownstreamConnections{
+    "triaged_downstream_connections", prometheus::MetricType::Gauge, "Open client connections."};
+inline constexpr MetricDef kUpstreamConnections{
+    "triaged_upstream_connections", prometheus::MetricType::Gauge,
+    "Open upstream connections, in use (active) or pooled (idle)."};
+inline constexpr MetricDef kBuildInfo{"triaged_build_info", prometheus::MetricType::Gauge,
+                                      "Always 1; the version label says which build runs."};
+
+// Histogram bucket upper bounds in seconds (plus +Inf).
+inline constexpr std::array<double, 14> kDurationBuckets{
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+}  // namespace triaged::observe

@@ -1,0 +1,104 @@
+#pragma once
+
+// Metrics without a lock on the request path. Each worker owns its instruments and is their
+// only writer (relaxed atomic load + store: no read-modify-write, no shared cache line between
+// workers); the admin thread reads them at scrape time and merges the workers into the
+// Prometheus families of metric_table.h. prometheus-cpp's own Histogram::Observe takes a mutex,
+// so its core library is used only for the data model and the text serializer.
+
+#include <prometheus/metric_family.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "triaged/diagnose/failure.h"
+#include "triaged/observe/metric_table.h"
+
+namespace triaged::observe {
+
+// Written by one thread, read by any.
+class RelaxedCounter {
+ public:
+  void add(uint64_t n = 1) {
+    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  uint64_t get() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> value_{0};
+};
+
+class RelaxedGauge {
+ public:
+  void add(int64_t n) {
+    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  int64_t get() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> value_{0};
+};
+
+class RelaxedHistogram {
+ public:
+  static constexpr size_t kBuckets = kDurationBuckets.size() + 1;  // + Inf
+  void observe(double seconds);
+  // Adds this histogram's buckets (not cumulative), count and sum into the arguments.
+  void addTo(std::array<uint64_t, kBuckets>& buckets, uint64_t& count, double& sum) const;
+
+ private:
+  std::array<RelaxedCounter, kBuckets> buckets_;
+  RelaxedCounter count_;
+  std::atomic<double> sum_{0.0};
+};
+
+inline constexpr size_t kCauseCount = static_cast<size_t>(diagnose::FailureCause::NoRoute) + 1;
+inline constexpr size_t kStatusCodes = 600;
+
+// One upstream's instruments in one worker. Index kNoUpstream holds requests that never
+// reached an upstream (bad requests, no route): their upstream label is empty.
+struct UpstreamMetrics {
+  std::array<std::array<RelaxedCounter, kStatusCodes>, 3> requests;  // [origin][status]
+  std::array<RelaxedCounter, kCauseCount> failures;
+  std::array<RelaxedCounter, kCauseCount> retries;
+  RelaxedHistogram request_duration;
+  RelaxedHistogram connect_duration;
+  RelaxedHistogram header_duration;
+  RelaxedGauge in_flight;
+  RelaxedGauge connections_active;
+  RelaxedGauge connections_idle;
+
+  void countRequest(diagnose::Origin origin, int status);
+};
+
+struct WorkerMetrics {
+  explicit WorkerMetrics(size_t upstreams);
+  // Upstream `i` in config order; upstreams.size() - 1 is the "no upstream" slot.
+  std::vector<std::unique_ptr<UpstreamMetrics>> upstreams;
+  RelaxedGauge downstream_connections;
+
+  UpstreamMetrics& none() { return *upstreams.back(); }
+};
+
+// Process-wide: owns every worker's instruments; outlives the workers.
+class MetricsRegistry {
+ public:
+  MetricsRegistry(std::vector<std::string> upstream_names, uint32_t workers, std::string version);
+
+  WorkerMetrics& worker(uint32_t index) { return *workers_[index]; }
+  // The merged families, ready for prometheus::TextSerializer (plus process_* and build info).
+  std::vector<prometheus::MetricFamily> collect() const;
+  // Prometheus text exposition format.
+  std::string serialize() const;
+
+ private:
+  std::vector<std::string> upstream_names_;  // label values; the last is "" (no upstream)
+  std::vector<std::unique_ptr<WorkerMetrics>> workers_;
+  std::string version_;
+};
+
+}  // namespace triaged::observe

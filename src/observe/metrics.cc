@@ -1,0 +1,205 @@
+#include "triaged/observe/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <algorithm>
+#include <limits>
+#include <sstream>
+
+#include "triaged/diagnose/failure_table.h"
+#include "triaged/observe/process_metrics.h"
+
+namespace triaged::observe {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+
+MetricFamily family(const MetricDef& def) {
+  MetricFamily f;
+  f.name = std::string(def.name);
+  f.help = std::string(def.help);
+  f.type = def.type;
+  return f;
+}
+
+ClientMetric::Label label(std::string name, std::string value) {
+  return ClientMetric::Label{std::move(name), std::move(value)};
+}
+
+constexpr std::array<diagnose::Origin, 3> kOrigins{
+    diagnose::Origin::Upstream, diagnose::Origin::Proxy, diagnose::Origin::Client};
+
+size_t originIndex(diagnose::Origin o) {
+  switch (o) {
+    case diagnose::Origin::Upstream:
+      return 0;
+    case diagnose::Origin::Proxy:
+      return 1;
+    case diagnose::Origin::Client:
+      return 2;
+  }
+  return 1;
+}
+
+}  // namespace
+
+void RelaxedHistogram::observe(double seconds) {
+  const auto it = std::lower_bound(kDurationBuckets.begin(), kDurationBuckets.end(), seconds);
+  buckets_[static_cast<size_t>(it - kDurationBuckets.begin())].add();
+  count_.add();
+  sum_.store(sum_.load(std::memory_order_relaxed) + seconds, std::memory_order_relaxed);
+}
+
+void RelaxedHistogram::addTo(std::array<uint64_t, kBuckets>& buckets, uint64_t& count,
+                             double& sum) const {
+  for (size_t i = 0; i < kBuckets; ++i) buckets[i] += buckets_[i].get();
+  count += count_.get();
+  sum += sum_.load(std::memory_order_relaxed);
+}
+
+void UpstreamMetrics::countRequest(diagnose::Origin origin, int status) {
+  const size_t code =
+      status >= 0 && status < static_cast<int>(kStatusCodes) ? static_cast<size_t>(status) : 0;
+  requests[originIndex(origin)][code].add();
+}
+
+WorkerMetrics::WorkerMetrics(size_t upstream_count) {
+  for (size_t i = 0; i < upstream_count + 1; ++i) {
+    upstreams.push_back(std::make_unique<UpstreamMetrics>());
+  }
+}
+
+MetricsRegistry::MetricsRegistry(std::vector<std::string> upstream_names, uint32_t workers,
+                                 std::string version)
+    : upstream_names_(std::move(upstream_names)), version_(std::move(version)) {
+  const size_t n = upstream_names_.size();
+  upstream_names_.emplace_back();  // the "no upstream" slot
+  for (uint32_t i = 0; i < workers; ++i) workers_.push_back(std::make_unique<WorkerMetrics>(n));
+}
+
+std::vector<MetricFamily> MetricsRegistry::collect() const {
+  std::vector<MetricFamily> out;
+  MetricFamily requests = family(kRequestsTotal);
+  MetricFamily failures = family(kFailuresTotal);
+  MetricFamily retries = family(kRetriesTotal);
+  MetricFamily request_duration = family(kRequestDuration);
+  MetricFamily connect_duration = family(kConnectDuration);
+  MetricFamily header_duration = family(kHeaderDuration);
+  MetricFamily in_flight = family(kInFlight);
+  MetricFamily upstream_connections = family(kUpstreamConnections);
+
+  auto histogram = [](const std::string& upstream, auto member, const auto& workers, size_t index) {
+    std::array<uint64_t, RelaxedHistogram::kBuckets> buckets{};
+    uint64_t count = 0;
+    double sum = 0;
+    for (const auto& w : workers) (w->upstreams[index].get()->*member).addTo(buckets, count, sum);
+    ClientMetric m;
+    m.label = {label("upstream", upstream)};
+    m.histogram.sample_count = count;
+    m.histogram.sample_sum = sum;
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < RelaxedHistogram::kBuckets; ++b) {
+      cumulative += buckets[b];
+      ClientMetric::Bucket bucket;
+      bucket.cumulative_count = cumulative;
+      bucket.upper_bound = b < kDurationBuckets.size() ? kDurationBuckets[b]
+                                                       : std::numeric_limits<double>::infinity();
+      m.histogram.bucket.push_back(bucket);
+    }
+    return m;
+  };
+
+  for (size_t u = 0; u < upstream_names_.size(); ++u) {
+    const std::string& name = upstream_names_[u];
+    const bool routed = u + 1 < upstream_names_.size();
+    for (size_t o = 0; o < kOrigins.size(); ++o) {
+      for (size_t code = 0; code < kStatusCodes; ++code) {
+        uint64_t total = 0;
+        for (const auto& w : workers_) total += w->upstreams[u]->requests[o][code].get();
+        if (total == 0) continue;
+        ClientMetric m;
+        m.label = {label("upstream", name), label("code", std::to_string(code)),
+                   label("origin", std::string(diagnose::originName(kOrigins[o])))};
+        m.counter.value = static_cast<double>(total);
+        requests.metric.push_back(std::move(m));
+      }
+    }
+    for (size_t c = 1; c < kCauseCount; ++c) {
+      uint64_t f = 0;
+      uint64_t r = 0;
+      for (const auto& w : workers_) {
+        f += w->upstreams[u]->failures[c].get();
+        r += w->upstreams[u]->retries[c].get();
+      }
+      const std::string cause(diagnose::causeName(static_cast<diagnose::FailureCause>(c)));
+      if (f > 0 || routed) {
+        // Every (upstream, cause) series exists from the start at 0, so rate() and alerts see
+        // the first failure as an increase rather than as a new series.
+        ClientMetric m;
+        m.label = {label("upstream", name), label("cause", cause)};
+        m.counter.value = static_cast<double>(f);
+        failures.metric.push_back(std::move(m));
+      }
+      if (r > 0) {
+        ClientMetric m;
+        m.label = {label("upstream", name), label("cause", cause)};
+        m.counter.value = static_cast<double>(r);
+        retries.metric.push_back(std::move(m));
+      }
+    }
+    if (!routed) continue;
+    request_duration.metric.push_back(
+        histogram(name, &UpstreamMetrics::request_duration, workers_, u));
+    connect_duration.metric.push_back(
+        histogram(name, &UpstreamMetrics::connect_duration, workers_, u));
+    header_duration.metric.push_back(
+        histogram(name, &UpstreamMetrics::header_duration, workers_, u));
+    int64_t flight = 0;
+    int64_t active = 0;
+    int64_t idle = 0;
+    for (const auto& w : workers_) {
+      flight += w->upstreams[u]->in_flight.get();
+      active += w->upstreams[u]->connections_active.get();
+      idle += w->upstreams[u]->connections_idle.get();
+    }
+    ClientMetric f;
+    f.label = {label("upstream", name)};
+    f.gauge.value = static_cast<double>(flight);
+    in_flight.metric.push_back(std::move(f));
+    for (const auto& [state, value] : {std::pair{"active", active}, std::pair{"idle", idle}}) {
+      ClientMetric m;
+      m.label = {label("upstream", name), label("state", state)};
+      m.gauge.value = static_cast<double>(value);
+      upstream_connections.metric.push_back(std::move(m));
+    }
+  }
+
+  MetricFamily downstream = family(kDownstreamConnections);
+  int64_t clients = 0;
+  for (const auto& w : workers_) clients += w->downstream_connections.get();
+  ClientMetric d;
+  d.gauge.value = static_cast<double>(clients);
+  downstream.metric.push_back(std::move(d));
+
+  MetricFamily build = family(kBuildInfo);
+  ClientMetric b;
+  b.label = {label("version", version_)};
+  b.gauge.value = 1;
+  build.metric.push_back(std::move(b));
+
+  for (auto* f : {&requests, &failures, &retries, &request_duration, &connect_duration,
+                  &header_duration, &in_flight, &downstream, &upstream_connections, &build}) {
+    out.push_back(std::move(*f));
+  }
+  for (auto& f : processMetricFamilies(readProcessStats())) out.push_back(std::move(f));
+  return out;
+}
+
+std::string MetricsRegistry::serialize() const {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, collect());
+  return out.str();
+}
+
+}  // namespace triaged::observe
