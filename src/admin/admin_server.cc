@@ -58,11 +58,13 @@ void AdminServer::handle(evhttp_request* req) {
     } else {
       reply(req, 200, "OK", "text/plain; charset=utf-8", "ready\n");
     }
+  } else if (path == "/config" && hooks_.config) {
+    reply(req, 200, "OK", "application/json", hooks_.config());
   } else if (path == "/metrics" && hooks_.metrics) {
     reply(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", hooks_.metrics());
   } else {
     reply(req, 404, "Not Found", "text/plain; charset=utf-8",
-          "not found; try /healthz or /readyz\n");
+          "not found; try /metrics, /healthz, /readyz or /config\n");
   }
 }
 

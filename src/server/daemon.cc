@@ -5,6 +5,7 @@
 #include <csignal>
 #include <stdexcept>
 
+#include "triaged/config/config_json.h"
 #include "triaged/config/config_loader.h"
 #include "triaged/net/socket_address.h"
 #include "triaged/observe/loggers.h"
@@ -58,6 +59,7 @@ int Daemon::run() {
     admin::AdminServer::Hooks hooks;
     hooks.draining = [this] { return draining_.load(); };
     hooks.metrics = [this] { return metrics_.serialize(); };
+    hooks.config = [this] { return config::configToJson(config_); };
     admin_ = std::make_unique<admin::AdminServer>(loop_, *admin_addr, std::move(hooks));
   }
 

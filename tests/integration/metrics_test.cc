@@ -114,6 +114,10 @@ TEST_CASE("readyz turns 503 while draining and healthz stays 200", "[integration
   CHECK(daemon.admin("/healthz").status == 200);
   CHECK(daemon.admin("/readyz").status == 200);
   CHECK(daemon.admin("/nope").status == 404);
+  Response config = daemon.admin("/config");
+  CHECK(config.status == 200);
+  CHECK(config.body.find("\"upstreams\"") != std::string::npos);
+  CHECK(config.body.find(fake.address()) != std::string::npos);
   // A slow request keeps the daemon draining long enough to look at it.
   HttpClient client(daemon.port());
   REQUIRE(client.send("GET /?delay_headers=1500 HTTP/1.1\r\nHost: x\r\n\r\n"));

@@ -18,6 +18,7 @@ class AdminServer {
   struct Hooks {
     std::function<bool()> draining;        // /readyz answers 503 while true
     std::function<std::string()> metrics;  // /metrics: Prometheus text format
+    std::function<std::string()> config;   // /config: the effective configuration, JSON
   };
 
   // Binds `address` (port 0 picks a free port); throws std::runtime_error at startup.
