@@ -58,13 +58,19 @@ void AdminServer::handle(evhttp_request* req) {
     } else {
       reply(req, 200, "OK", "text/plain; charset=utf-8", "ready\n");
     }
+  } else if (path == "/debug/triage" && hooks_.triage) {
+    const char* query_c = uri != nullptr ? evhttp_uri_get_query(uri) : nullptr;
+    const std::string_view query = query_c != nullptr ? query_c : "";
+    const bool text = query.find("format=text") != std::string_view::npos;
+    reply(req, 200, "OK", text ? "text/plain; charset=utf-8" : "application/json",
+          hooks_.triage(text));
   } else if (path == "/config" && hooks_.config) {
     reply(req, 200, "OK", "application/json", hooks_.config());
   } else if (path == "/metrics" && hooks_.metrics) {
     reply(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", hooks_.metrics());
   } else {
     reply(req, 404, "Not Found", "text/plain; charset=utf-8",
-          "not found; try /metrics, /healthz, /readyz or /config\n");
+          "not found; try /metrics, /healthz, /readyz, /config or /debug/triage\n");
   }
 }
 

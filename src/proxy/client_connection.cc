@@ -337,6 +337,8 @@ void ClientConnection::logClientFailure(FailureCause cause, int status, std::str
       .add("detail", detail)
       .add("hint", hint);
   observe::logger(observe::LoggerId::Conn).warn(ev.str());
+  worker_.triage().record(diagnose::FailureEvent{std::chrono::system_clock::now(), "", cause,
+                                                 status, "", std::string(request_id), hint});
   auto& m = worker_.metrics().none();
   m.countRequest(info.origin, status);
   m.failures[static_cast<size_t>(cause)].add();

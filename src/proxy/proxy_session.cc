@@ -756,6 +756,9 @@ void ProxySession::report() {
   if (!ev.detail.empty()) line.add("detail", ev.detail);
   line.add("hint", hint);
   client_.worker().failureLog().write(upstream, info.name, line.str());
+  client_.worker().triage().record(
+      diagnose::FailureEvent{std::chrono::system_clock::now(), std::string(upstream), verdict.cause,
+                             verdict.status, endpoint, request_id_, hint});
 }
 
 void ProxySession::logAccess(int status) {

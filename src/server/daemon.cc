@@ -22,7 +22,8 @@ Daemon::Daemon(config::Config config)
             for (const auto& u : config_.upstreams) names.push_back(u.name);
             return names;
           }(),
-          config_.server.workers, TRIAGED_VERSION) {}
+          config_.server.workers, TRIAGED_VERSION),
+      triage_(config_.server.workers) {}
 
 Daemon::~Daemon() {
   for (auto& w : workers_) w->requestStop();
@@ -60,13 +61,17 @@ int Daemon::run() {
     hooks.draining = [this] { return draining_.load(); };
     hooks.metrics = [this] { return metrics_.serialize(); };
     hooks.config = [this] { return config::configToJson(config_); };
+    hooks.triage = [this](bool text) {
+      const auto report = triage_.report(std::chrono::system_clock::now());
+      return text ? diagnose::triageReportText(report) : diagnose::triageReportJson(report);
+    };
     admin_ = std::make_unique<admin::AdminServer>(loop_, *admin_addr, std::move(hooks));
   }
 
   for (uint32_t i = 0; i < workers; ++i) {
     workers_.push_back(
-        std::make_unique<Worker>(config_, router_, hints_, metrics_.worker(i), fds[i], i,
-                                 [this] { loop_.post([this] { onWorkerStopped(); }); }));
+        std::make_unique<Worker>(config_, router_, hints_, metrics_.worker(i), triage_.worker(i),
+                                 fds[i], i, [this] { loop_.post([this] { onWorkerStopped(); }); }));
   }
 
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) {

@@ -11,12 +11,14 @@
 namespace triaged::server {
 
 Worker::Worker(const config::Config& config, const proxy::Router& router,
-               const diagnose::HintCatalog& hints, observe::WorkerMetrics& metrics, int listen_fd,
-               uint32_t index, std::function<void()> on_stopped)
+               const diagnose::HintCatalog& hints, observe::WorkerMetrics& metrics,
+               observe::TriageRecorder& triage, int listen_fd, uint32_t index,
+               std::function<void()> on_stopped)
     : config_(config),
       router_(router),
       hints_(hints),
       metrics_(metrics),
+      triage_(triage),
       index_(index),
       on_stopped_(std::move(on_stopped)),
       failure_log_(loop_, config.log.failure_log_burst, config.log.failure_log_interval),

@@ -131,3 +131,34 @@ TEST_CASE("readyz turns 503 while draining and healthz stays 200", "[integration
 }
 
 }  // namespace triaged::test
+
+namespace triaged::test {
+
+TEST_CASE("debug/triage groups a scripted burst by upstream and cause",
+          "[integration][metrics][triage]") {
+  FakeUpstream fake;
+  DaemonProcess daemon(basicConfig(fake.address()));
+  HttpClient client(daemon.port());
+  for (int i = 0; i < 3; ++i) CHECK(client.get("/?status=500").status == 500);
+  Response last = client.get("/?status=503&header=Retry-After:5");
+  CHECK(last.status == 503);
+
+  Response json = daemon.admin("/debug/triage");
+  REQUIRE(json.status == 200);
+  CHECK(json.body.find("\"upstream\": \"app\", \"cause\": \"upstream_app_error\"") !=
+        std::string::npos);
+  CHECK(json.body.find("\"count_1m\": 3") != std::string::npos);
+  CHECK(json.body.find("\"cause\": \"upstream_unavailable\"") != std::string::npos);
+  CHECK(json.body.find(last.header("X-Request-Id").value_or("missing")) != std::string::npos);
+  CHECK(json.body.find("\"top_endpoint\": \"" + fake.address() + "\"") != std::string::npos);
+  CHECK(json.body.find("\"episodes\": [") != std::string::npos);
+  CHECK(json.body.find("upstream_app_error on app since") != std::string::npos);
+
+  Response text = daemon.admin("/debug/triage?format=text");
+  REQUIRE(text.status == 200);
+  CHECK(text.body.find("UPSTREAM") != std::string::npos);
+  CHECK(text.body.find("upstream_app_error") != std::string::npos);
+  CHECK(text.body.find("Hints") != std::string::npos);
+}
+
+}  // namespace triaged::test

@@ -16,9 +16,10 @@ namespace triaged::admin {
 class AdminServer {
  public:
   struct Hooks {
-    std::function<bool()> draining;        // /readyz answers 503 while true
-    std::function<std::string()> metrics;  // /metrics: Prometheus text format
-    std::function<std::string()> config;   // /config: the effective configuration, JSON
+    std::function<bool()> draining;                // /readyz answers 503 while true
+    std::function<std::string()> metrics;          // /metrics: Prometheus text format
+    std::function<std::string()> config;           // /config: the effective configuration, JSON
+    std::function<std::string(bool text)> triage;  // /debug/triage (?format=text)
   };
 
   // Binds `address` (port 0 picks a free port); throws std::runtime_error at startup.

@@ -10,6 +10,7 @@
 #include "triaged/diagnose/triage_hint.h"
 #include "triaged/observe/failure_log.h"
 #include "triaged/observe/metrics.h"
+#include "triaged/observe/triage_store.h"
 
 namespace triaged::proxy {
 
@@ -29,6 +30,7 @@ class WorkerContext {
   virtual const diagnose::HintCatalog& hints() const = 0;
   virtual observe::FailureLog& failureLog() = 0;
   virtual observe::WorkerMetrics& metrics() = 0;
+  virtual observe::TriageRecorder& triage() = 0;
   // The connection has closed its socket; the worker forgets it and destroys it later.
   virtual void onClientClosed(ClientConnection& connection) = 0;
 };

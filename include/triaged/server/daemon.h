@@ -12,6 +12,7 @@
 #include "triaged/config/config.h"
 #include "triaged/core/event_loop.h"
 #include "triaged/observe/metrics.h"
+#include "triaged/observe/triage_store.h"
 #include "triaged/proxy/router.h"
 #include "triaged/server/worker.h"
 
@@ -38,6 +39,7 @@ class Daemon {
   proxy::Router router_;
   diagnose::HintCatalog hints_;
   observe::MetricsRegistry metrics_;
+  observe::TriageStore triage_;
   std::unique_ptr<admin::AdminServer> admin_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<EventPtr> signal_events_;

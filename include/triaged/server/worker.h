@@ -28,8 +28,9 @@ class Worker final : public proxy::WorkerContext {
  public:
   // Takes ownership of `listen_fd`. `on_stopped` runs on the worker thread when its loop ends.
   Worker(const config::Config& config, const proxy::Router& router,
-         const diagnose::HintCatalog& hints, observe::WorkerMetrics& metrics, int listen_fd,
-         uint32_t index, std::function<void()> on_stopped);
+         const diagnose::HintCatalog& hints, observe::WorkerMetrics& metrics,
+         observe::TriageRecorder& triage, int listen_fd, uint32_t index,
+         std::function<void()> on_stopped);
   ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -50,6 +51,7 @@ class Worker final : public proxy::WorkerContext {
   const diagnose::HintCatalog& hints() const override { return hints_; }
   observe::FailureLog& failureLog() override { return failure_log_; }
   observe::WorkerMetrics& metrics() override { return metrics_; }
+  observe::TriageRecorder& triage() override { return triage_; }
   void onClientClosed(proxy::ClientConnection& connection) override;
 
  private:
@@ -66,6 +68,7 @@ class Worker final : public proxy::WorkerContext {
   const proxy::Router& router_;
   const diagnose::HintCatalog& hints_;
   observe::WorkerMetrics& metrics_;
+  observe::TriageRecorder& triage_;
   uint32_t index_;
   std::function<void()> on_stopped_;
   observe::FailureLog failure_log_;

@@ -1,0 +1,71 @@
+#pragma once
+
+// The triage report behind /debug/triage and `triaged triage`: recent failures grouped by
+// upstream and cause, with counts over the last 1, 5 and 15 minutes, first and last seen, an
+// example request id, the endpoint most affected and the hint; plus *episodes*, bursts of one
+// cause that started and (perhaps) stopped — "connect_refused on app from 10:01:02 to 10:01:09,
+// then no failures: looks like a restart". Pure logic over a list of failure events.
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "triaged/diagnose/failure.h"
+
+namespace triaged::diagnose {
+
+using WallTime = std::chrono::system_clock::time_point;
+
+struct FailureEvent {
+  WallTime at;
+  std::string upstream;
+  FailureCause cause = FailureCause::None;
+  int status = 0;
+  std::string endpoint;
+  std::string request_id;
+  std::string hint;
+};
+
+struct TriageGroup {
+  std::string upstream;
+  FailureCause cause = FailureCause::None;
+  int status = 0;  // of the latest failure
+  uint64_t last_1m = 0;
+  uint64_t last_5m = 0;
+  uint64_t last_15m = 0;
+  WallTime first_seen;
+  WallTime last_seen;
+  std::string example_request_id;  // of the latest failure
+  std::string top_endpoint;        // the endpoint with most failures in the window
+  uint64_t top_endpoint_count = 0;
+  std::string hint;  // of the latest failure
+};
+
+struct Episode {
+  std::string upstream;
+  FailureCause cause = FailureCause::None;
+  WallTime start;
+  WallTime end;
+  uint64_t failures = 0;
+  bool ongoing = false;  // a failure came within `gap` of now
+  std::string summary;   // one sentence for the operator
+};
+
+struct TriageReport {
+  WallTime generated_at;
+  std::vector<TriageGroup> groups;  // most failures in the last 15 minutes first
+  std::vector<Episode> episodes;    // newest first
+};
+
+// `events` in any order; only those within 15 minutes of `now` count. Failures of one
+// (upstream, cause) less than `gap` apart belong to one episode; an episode needs 2 failures.
+TriageReport buildTriageReport(std::vector<FailureEvent> events, WallTime now,
+                               std::chrono::seconds gap = std::chrono::seconds(10));
+
+std::string triageReportJson(const TriageReport& report);
+std::string triageReportText(const TriageReport& report);
+
+// "10:01:02" (UTC) — exposed for tests.
+std::string clockTime(WallTime t);
+
+}  // namespace triaged::diagnose
