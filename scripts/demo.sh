@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
 # The README's first command: install what is missing, build, then run triaged in front of the
-# project's scripted upstream and show what it does with good and failing requests. Everything
-# listens on 127.0.0.1 with ports chosen by the kernel; every process is stopped on exit.
+# project's scripted upstream, send a short mix of traffic that fails in realistic ways, and show
+# what an operator would look at: the triage report, failure lines with their hints, and the
+# matching /metrics lines. Everything listens on 127.0.0.1 with kernel-chosen ports; every
+# process is stopped on exit. Plain `triaged --config FILE` remains the way to run for real.
+#
+# TRIAGED_BUILD_DIR=DIR skips setup and build and uses the binaries in DIR (the test suite does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh
-echo "== building"
-BUILD_DIR=build bash scripts/build.sh --target triaged triaged_fake_upstream >/dev/null
-bin=build/triaged
-fake=build/triaged_fake_upstream
+if [[ -n "${TRIAGED_BUILD_DIR:-}" ]]; then
+  build=$TRIAGED_BUILD_DIR
+else
+  bash scripts/setup.sh
+  echo "== building"
+  BUILD_DIR=build bash scripts/build.sh --target triaged triaged_fake_upstream >/dev/null
+  build=build
+fi
+bin=$build/triaged
+fake=$build/triaged_fake_upstream
 
 work=$(mktemp -d)
 pids=()
@@ -30,17 +39,22 @@ wait_for_line() {  # file pattern
   return 1
 }
 
-"$fake" --listen 127.0.0.1:0 >"$work/upstream.log" 2>&1 &
-pids+=($!)
-wait_for_line "$work/upstream.log" LISTENING
-upstream=$(awk '/LISTENING/ {print $2; exit}' "$work/upstream.log")
+start_fake() {  # name -> prints address
+  "$fake" --listen 127.0.0.1:0 >"$work/$1.log" 2>&1 &
+  pids+=($!)
+  wait_for_line "$work/$1.log" LISTENING
+  awk '/LISTENING/ {print $2; exit}' "$work/$1.log"
+}
 
+app=$(start_fake app)
+batch=$(start_fake batch)
 # A port that was just free: nothing listens there, so connects are refused.
 "$fake" --listen 127.0.0.1:0 >"$work/gone.log" 2>&1 &
 gone_pid=$!
 wait_for_line "$work/gone.log" LISTENING
 refused=$(awk '/LISTENING/ {print $2; exit}' "$work/gone.log")
-kill -TERM "$gone_pid"; wait "$gone_pid" 2>/dev/null || true
+kill -TERM "$gone_pid"
+wait "$gone_pid" 2>/dev/null || true
 
 cat >"$work/triaged.toml" <<TOML
 [server]
@@ -52,12 +66,19 @@ format = "json"
 
 [[upstream]]
 name = "app"
-endpoints = ["$upstream"]
+endpoints = ["$app"]
 response_header_timeout = "1s"
 
 [[upstream]]
 name = "billing"
 endpoints = ["$refused"]
+retries = 0
+
+[[upstream]]
+name = "batch"
+endpoints = ["$batch"]
+max_connections = 1
+max_pending = 0
 
 [[route]]
 prefix = "/"
@@ -66,6 +87,10 @@ upstream = "app"
 [[route]]
 prefix = "/billing"
 upstream = "billing"
+
+[[route]]
+prefix = "/batch"
+upstream = "batch"
 TOML
 
 "$bin" --check-config --config "$work/triaged.toml"
@@ -74,30 +99,58 @@ triaged_pid=$!
 pids+=("$triaged_pid")
 wait_for_line "$work/triaged.log" '"event":"listening"'
 listen=$(grep -o '"listen":"[^"]*"' "$work/triaged.log" | head -1 | cut -d'"' -f4)
-echo "== triaged listens on $listen, in front of the scripted upstream at $upstream"
+admin=$(grep -o '"admin":"[^"]*"' "$work/triaged.log" | head -1 | cut -d'"' -f4)
+echo "== triaged listens on $listen (admin $admin); upstreams: app=$app billing=$refused batch=$batch"
 
-show() {  # description, path
-  local out
-  out=$(curl -s -o /dev/null -m 5 -w '%{http_code}' -D "$work/headers" "http://$listen$2" || true)
+show() {  # description, curl arguments...
+  local desc=$1
+  shift
+  local code
+  code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' -D "$work/headers" "$@" || true)
   local cause
-  cause=$(grep -i '^x-triaged-cause:' "$work/headers" | tr -d '\r' | cut -d' ' -f2 || true)
-  printf '  %-52s -> %s %s\n' "$1" "$out" "${cause:+(X-Triaged-Cause: $cause)}"
+  cause=$(grep -i '^x-triaged-cause:' "$work/headers" | tail -1 | tr -d '\r' | cut -d' ' -f2 || true)
+  printf '  %-58s -> %s %s\n' "$desc" "$code" "${cause:+(X-Triaged-Cause: $cause)}"
 }
 
-echo "== requests"
-show "GET / (healthy upstream)" "/"
-show "GET of 64 KiB, chunked by the upstream" "/?size=65536&chunked=1"
-show "upstream answers 500 (application error)" "/?status=500"
-show "upstream closes before the response header" "/?action=close_before_headers"
-show "upstream resets before the response header" "/?action=reset_before_headers"
-show "upstream never answers (response_header_timeout 1s)" "/?action=hang"
-show "upstream sends garbage" "/?action=garbage"
-show "/billing: nothing listens on $refused" "/billing/invoice"
+echo "== traffic"
+show "GET / (healthy)" "http://$listen/"
+show "the app answers 500 (application error)" "http://$listen/?status=500"
+show "the app crashes before its response header (POST)" -d 'order=1' \
+  "http://$listen/?action=reset_before_headers"
+show "/billing: nothing listens on $refused" "http://$listen/billing/invoice"
+show "the app is slower than response_header_timeout (1s)" "http://$listen/?delay_headers=3000"
+# The app answers, keeps the connection, and drops it when the next request arrives on it.
+codes=$(curl -s -m 5 -o /dev/null -o /dev/null -w '%{http_code} ' \
+  "http://$listen/?action=close_on_next_request" "http://$listen/race" || true)
+printf '  %-58s -> %s\n' "keep-alive race: the app drops a pooled connection" \
+  "$(echo "$codes" | awk '{print $2}') (retried on a fresh connection)"
+curl -s -o /dev/null -m 5 "http://$listen/batch/slow?delay_headers=1500" &
+slow=$!
+sleep 0.3
+show "/batch: max_connections = 1 is busy (overload)" "http://$listen/batch/report"
+wait "$slow" || true
+sleep 0.2
 
-echo "== triaged's failure lines (one JSON object per failed request)"
-grep '"event":"upstream_failure"' "$work/triaged.log" | sed 's/^/  /'
+echo
+echo "== what the operator sees: triaged triage --admin $admin"
+"$bin" triage --admin "$admin" 2>/dev/null || curl -s "http://$admin/debug/triage?format=text"
 
+echo
+echo "== three failure lines as they reach the log pipeline (one JSON object per failure)"
+grep -E '"event":"upstream_failure"' "$work/triaged.log" |
+  grep -E '"cause":"(connect_refused|upstream_reset_early|local_overload)"' |
+  head -3 | sed 's/^/  /'
+echo
+echo "== the absorbed keep-alive race (the client got 200)"
+grep '"event":"upstream_retry"' "$work/triaged.log" | grep '"path":"/race"' | head -1 |
+  sed 's/^/  /'
+
+echo
+echo "== /metrics (non-zero failure and retry counters)"
+curl -s "http://$admin/metrics" |
+  grep -E '^triaged_(failures|retries)_total' | grep -v ' 0$' | sed 's/^/  /'
+
+echo
 echo "== draining with SIGTERM"
 kill -TERM "$triaged_pid"
 wait "$triaged_pid" && echo "  triaged exited 0 after draining"
-grep -E '"event":"(draining|stopped)"' "$work/triaged.log" | sed 's/^/  /'

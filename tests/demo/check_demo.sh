@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs the README's demo non-interactively against an existing build and checks that its output
+# shows each cause it provokes, the report, the metrics and a clean drain.
+set -euo pipefail
+out=$(bash "$(dirname "$0")/../../scripts/demo.sh" 2>&1)
+echo "$out"
+fail=0
+for want in \
+  'X-Triaged-Cause: upstream_reset_early' 'X-Triaged-Cause: connect_refused' \
+  'X-Triaged-Cause: response_header_timeout' 'X-Triaged-Cause: local_overload' \
+  'upstream_app_error' '"event":"upstream_retry","cause":"stale_keepalive"' \
+  'triaged triage report' 'Hints (latest per upstream and cause)' \
+  'triaged_failures_total{upstream="billing",cause="connect_refused"} 1' \
+  'triaged_retries_total{upstream="app",cause="stale_keepalive"}' \
+  'triaged exited 0 after draining'; do
+  if ! grep -qF -- "$want" <<<"$out"; then
+    echo "check_demo: missing from the demo output: $want" >&2
+    fail=1
+  fi
+done
+exit $fail
