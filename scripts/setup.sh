@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config git ca-certificates curl
   libevent-dev node-llhttp libspdlog-dev prometheus-cpp-dev libtoml11-dev catch2
   clang-format
+  prometheus  # /usr/bin/promtool and /usr/bin/prometheus for tests/integration/prometheus_test.cc
 )
 
 missing=()

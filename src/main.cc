@@ -1,6 +1,7 @@
 // triaged's entry point: argument parsing and wiring only (like Envoy's source/exe).
 
 #include <csignal>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -8,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "triaged/admin/triage_cli.h"
 #include "triaged/config/config_loader.h"
 #include "triaged/observe/loggers.h"
 #include "triaged/server/daemon.h"
@@ -51,9 +53,8 @@ int main(int argc, char** argv) {
     } else if (a.rfind("--config=", 0) == 0) {
       config_path = std::string(a.substr(9));
     } else if (a == "triage") {
-      std::fputs("triaged triage: the triage report arrives with the admin/metrics feature\n",
-                 stderr);
-      return 2;
+      return triaged::admin::runTriageCommand(std::vector<std::string_view>(
+          args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end()));
     } else {
       return usage(("unknown argument: " + std::string(a)).c_str());
     }
