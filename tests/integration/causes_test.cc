@@ -23,6 +23,7 @@
 #include "harness/fake_dns.h"
 #include "harness/fake_upstream.h"
 #include "harness/http_client.h"
+#include "harness/metrics_scrape.h"
 #include "harness/process.h"
 
 namespace triaged::test {
@@ -275,6 +276,45 @@ std::string checkProxyReply(const Response& r, int status, const std::string& ca
   return id;
 }
 
+std::string failuresSeries(const std::string& upstream, const std::string& cause) {
+  return "triaged_failures_total{upstream=\"" + upstream + "\",cause=\"" + cause + "\"}";
+}
+
+std::string retriesSeries(const std::string& upstream, const std::string& cause) {
+  return "triaged_retries_total{upstream=\"" + upstream + "\",cause=\"" + cause + "\"}";
+}
+
+std::string requestsSeries(const std::string& upstream, int code, const std::string& origin) {
+  return "triaged_requests_total{upstream=\"" + upstream + "\",code=\"" + std::to_string(code) +
+         "\",origin=\"" + origin + "\"}";
+}
+
+// What one request that ended in `cause` must move on /metrics, and nothing more: scrapes
+// "after" (settling on the failure counter), then failures_total{upstream,cause} +1,
+// requests_total{upstream,code,origin} +1, and no other failure, request or retry.
+void checkFailureCounted(MetricsDelta& m, const std::string& upstream, const std::string& cause,
+                         int code, const std::string& origin) {
+  m.after(failuresSeries(upstream, cause));
+  INFO("before:\n" << m.before() << "\nafter:\n" << m.latest());
+  CHECK(m.delta(failuresSeries(upstream, cause)) == 1);
+  CHECK(m.familyDelta("triaged_failures_total") == 1);
+  CHECK(m.delta(requestsSeries(upstream, code, origin)) == 1);
+  CHECK(m.familyDelta("triaged_requests_total") == 1);
+  CHECK(m.familyDelta("triaged_retries_total") == 0);
+}
+
+// A stale keep-alive race absorbed by one retry: retries_total{app,stale_keepalive} +1, one
+// request counted as the upstream's 200, and no failure at all.
+void checkRetryCounted(MetricsDelta& m) {
+  m.after(requestsSeries("app", 200, "upstream"));
+  INFO("before:\n" << m.before() << "\nafter:\n" << m.latest());
+  CHECK(m.delta(retriesSeries("app", "stale_keepalive")) == 1);
+  CHECK(m.familyDelta("triaged_retries_total") == 1);
+  CHECK(m.familyDelta("triaged_failures_total") == 0);
+  CHECK(m.delta(requestsSeries("app", 200, "upstream")) == 1);
+  CHECK(m.familyDelta("triaged_requests_total") == 1);
+}
+
 // triaged with [log] format = "text": the harness's DaemonProcess waits for a JSON "listening"
 // line, so this starts the binary itself and reads the port from "listen=127.0.0.1:PORT".
 class TextDaemon {
@@ -287,6 +327,12 @@ class TextDaemon {
     const auto colon = line->find(':', at);
     const auto end = line->find(' ', colon);
     port_ = static_cast<uint16_t>(std::stoul(line->substr(colon + 1, end - colon - 1)));
+    if (const auto admin = line->find(" admin="); admin != std::string::npos) {
+      const auto admin_colon = line->find(':', admin);
+      const auto admin_end = line->find(' ', admin_colon);
+      admin_port_ = static_cast<uint16_t>(
+          std::stoul(line->substr(admin_colon + 1, admin_end - admin_colon - 1)));
+    }
   }
   ~TextDaemon() {
     process_.signal(SIGTERM);
@@ -296,12 +342,14 @@ class TextDaemon {
   TextDaemon& operator=(const TextDaemon&) = delete;
 
   uint16_t port() const { return port_; }
+  uint16_t adminPort() const { return admin_port_; }  // 0 when the line names no admin listener
   Process& process() { return process_; }
 
  private:
   TempDir dir_;
   Process process_;
   uint16_t port_ = 0;
+  uint16_t admin_port_ = 0;
 };
 
 }  // namespace
@@ -313,6 +361,7 @@ TEST_CASE("nothing listening on the endpoint: 502 connect_refused naming the add
   RefusingPort refusing;
   const std::string endpoint = refusing.address();
   DaemonProcess daemon(basicConfig(endpoint, "retries = 0"));
+  MetricsDelta metrics(daemon);
   HttpClient client(daemon.port());
   Response r = client.get("/some/path");
   const std::string id = checkProxyReply(r, 502, "connect_refused");
@@ -330,6 +379,7 @@ TEST_CASE("nothing listening on the endpoint: 502 connect_refused naming the add
   CHECK(jsonField(line, "method") == "GET");
   CHECK(jsonField(line, "path") == "/some/path");
   CHECK(jsonField(line, "retried") == "false");
+  checkFailureCounted(metrics, "app", "connect_refused", 502, "proxy");
 }
 
 TEST_CASE("an endpoint that drops SYNs: 504 connect_timeout after connect_timeout",
@@ -337,6 +387,7 @@ TEST_CASE("an endpoint that drops SYNs: 504 connect_timeout after connect_timeou
   BlackholePort blackhole;
   const std::string endpoint = blackhole.address();
   DaemonProcess daemon(basicConfig(endpoint, "connect_timeout = \"300ms\"\nretries = 0"));
+  MetricsDelta metrics(daemon);
   HttpClient client(daemon.port());
   const auto start = Clock::now();
   Response r = client.get("/", {}, withTimeout(5s));
@@ -348,6 +399,7 @@ TEST_CASE("an endpoint that drops SYNs: 504 connect_timeout after connect_timeou
       daemon, Expected("connect_timeout", 504).phase("connect_upstream").endpoint(endpoint), id);
   CHECK(jsonField(line, "class") == "timeout");
   CHECK(contains(jsonField(line, "hint").value_or(""), "300ms"));
+  checkFailureCounted(metrics, "app", "connect_timeout", 504, "proxy");
 }
 
 TEST_CASE("an unreachable endpoint address: 502 connect_error with the errno",
@@ -356,6 +408,7 @@ TEST_CASE("an unreachable endpoint address: 502 connect_error with the errno",
   // or without routes, and no packet leaves the machine.
   const std::string endpoint = "224.0.0.1:80";
   DaemonProcess daemon(basicConfig(endpoint, "retries = 0"));
+  MetricsDelta metrics(daemon);
   HttpClient client(daemon.port());
   Response r = client.get("/");
   const std::string id = checkProxyReply(r, 502, "connect_error");
@@ -366,6 +419,7 @@ TEST_CASE("an unreachable endpoint address: 502 connect_error with the errno",
                                              .endpoint(endpoint),
                                          id);
   CHECK(jsonField(line, "class") == "network");
+  checkFailureCounted(metrics, "app", "connect_error", 502, "proxy");
 }
 
 TEST_CASE("an endpoint name that does not resolve: 502 dns_failure naming the name",
@@ -374,12 +428,14 @@ TEST_CASE("an endpoint name that does not resolve: 502 dns_failure naming the na
   const std::string endpoint = "nosuch.invalid:80";
   DaemonProcess daemon(
       basicConfig(endpoint, "retries = 0", "dns_servers = [\"" + dns.address() + "\"]"));
+  MetricsDelta metrics(daemon);
   HttpClient client(daemon.port());
   Response r = client.get("/", {}, withTimeout(10s));
   const std::string id = checkProxyReply(r, 502, "dns_failure");
   const std::string line = expectOneLine(
       daemon, Expected("dns_failure", 502).phase("connect_upstream").endpoint(endpoint), id);
   CHECK(jsonField(line, "class") == "dns");
+  checkFailureCounted(metrics, "app", "dns_failure", 502, "proxy");
 }
 
 TEST_CASE("every endpoint marked down: 503 no_healthy_endpoint without a connect",
@@ -391,6 +447,12 @@ TEST_CASE("every endpoint marked down: 503 no_healthy_endpoint without a connect
     REQUIRE(client.get("/").status == 502);
   }
   REQUIRE(daemon.waitForLog("\"event\":\"endpoint_down\"").has_value());
+  MetricsDelta metrics(daemon);
+  // The three warm-up requests were counted, and only them.
+  CHECK(sample(metrics.before(), failuresSeries("app", "connect_refused")) == 3);
+  CHECK(familySum(metrics.before(), "triaged_failures_total") == 3);
+  CHECK(sample(metrics.before(), requestsSeries("app", 502, "proxy")) == 3);
+  CHECK(familySum(metrics.before(), "triaged_requests_total") == 3);
   HttpClient client(daemon.port());
   Response r = client.get("/");
   const std::string id = checkProxyReply(r, 503, "no_healthy_endpoint");
@@ -398,6 +460,7 @@ TEST_CASE("every endpoint marked down: 503 no_healthy_endpoint without a connect
   const std::string line = expectOneLine(
       daemon, Expected("no_healthy_endpoint", 503).phase("connect_upstream").errno_name(""), id);
   CHECK(contains(jsonField(line, "hint").value_or(""), "app"));
+  checkFailureCounted(metrics, "app", "no_healthy_endpoint", 503, "proxy");
 }
 
 TEST_CASE("max_connections and max_pending full: 503 local_overload", "[integration][causes]") {
@@ -405,13 +468,20 @@ TEST_CASE("max_connections and max_pending full: 503 local_overload", "[integrat
   HttpClient slow(p.daemon.port());
   REQUIRE(slow.send("GET /?delay_headers=800 HTTP/1.1\r\nHost: app\r\n\r\n"));
   REQUIRE(p.fake.waitForRequests(1).requests == 1);
+  MetricsDelta metrics(p.daemon);  // the slow request is in flight, not yet counted
   HttpClient second(p.daemon.port());
   Response r = second.get("/");
   const std::string id = checkProxyReply(r, 503, "local_overload");
   const std::string line = expectOneLine(
       p.daemon, Expected("local_overload", 503).phase("connect_upstream").errno_name(""), id);
   CHECK(contains(jsonField(line, "hint").value_or(""), "max_connections 1"));
+  checkFailureCounted(metrics, "app", "local_overload", 503, "proxy");
   CHECK(slow.readResponse(withTimeout(5s)).status == 200);
+  // Then the slow request completes as the upstream's 200, and is the only other thing counted.
+  metrics.after(requestsSeries("app", 200, "upstream"));
+  CHECK(metrics.delta(requestsSeries("app", 200, "upstream")) == 1);
+  CHECK(metrics.familyDelta("triaged_requests_total") == 2);
+  CHECK(metrics.familyDelta("triaged_failures_total") == 1);
 }
 
 // --- the upstream ends the exchange before a response ------------------------------------------
@@ -421,6 +491,7 @@ TEST_CASE(
     "upstream_closed_early, not retried",
     "[integration][causes]") {
   Proxied p;
+  MetricsDelta metrics(p.daemon);
   HttpClient client(p.daemon.port());
   Response r = client.request("POST", "/?action=close_before_headers", {}, "payload");
   const std::string id = checkProxyReply(r, 502, "upstream_closed_early");
@@ -433,6 +504,7 @@ TEST_CASE(
   CHECK(jsonField(line, "class") == "crash");
   CHECK(jsonField(line, "retried") == "false");
   CHECK(p.fake.stats().requests == 1);
+  checkFailureCounted(metrics, "app", "upstream_closed_early", 502, "proxy");
 }
 
 TEST_CASE(
@@ -440,6 +512,7 @@ TEST_CASE(
     "upstream_reset_early with ECONNRESET",
     "[integration][causes]") {
   Proxied p;
+  MetricsDelta metrics(p.daemon);
   HttpClient client(p.daemon.port());
   Response r = client.request("POST", "/?action=reset_before_headers", {}, "payload");
   const std::string id = checkProxyReply(r, 502, "upstream_reset_early");
@@ -451,6 +524,7 @@ TEST_CASE(
                                          id);
   CHECK(jsonField(line, "class") == "crash");
   CHECK(p.fake.stats().requests == 1);
+  checkFailureCounted(metrics, "app", "upstream_reset_early", 502, "proxy");
 }
 
 // --- the stale keep-alive race -----------------------------------------------------------------
@@ -464,6 +538,7 @@ TEST_CASE(
   REQUIRE(client.get("/?action=close_on_next_request").status == 200);
   REQUIRE(p.fake.stats().open == 1);  // pooled by triaged
 
+  MetricsDelta metrics(p.daemon);
   Response r = client.get("/?body=second");
   CHECK(r.status == 200);
   CHECK(r.body == "second");
@@ -482,6 +557,7 @@ TEST_CASE(
   UpstreamStats s = p.fake.stats();
   CHECK(s.connections == 2);  // the pooled one, then the fresh one of the retry
   CHECK(s.requests == 3);
+  checkRetryCounted(metrics);
 }
 
 TEST_CASE(
@@ -493,6 +569,7 @@ TEST_CASE(
     HttpClient first(p.daemon.port());
     REQUIRE(first.get("/?action=reset_on_next_request").status == 200);
   }
+  MetricsDelta metrics(p.daemon);
   HttpClient other(p.daemon.port());
   Response r = other.get("/?body=after-reset");
   CHECK(r.status == 200);
@@ -505,6 +582,7 @@ TEST_CASE(
   CHECK(jsonField(*retry, "request_id") == r.header("X-Request-Id"));
   CHECK(countEvents(p.daemon, "upstream_failure") == 0);
   CHECK(p.fake.stats().connections == 2);
+  checkRetryCounted(metrics);
 }
 
 TEST_CASE("a POST caught by the stale keep-alive race is replayed with its whole body",
@@ -515,6 +593,7 @@ TEST_CASE("a POST caught by the stale keep-alive race is replayed with its whole
     REQUIRE(first.get("/?action=close_on_next_request").status == 200);
   }
   const std::string body = patternBody(20000);
+  MetricsDelta metrics(p.daemon);
   HttpClient client(p.daemon.port());
   Response r = client.request("POST", "/echo", {{"Content-Type", "application/octet-stream"}}, body,
                               withTimeout(5s));
@@ -530,6 +609,7 @@ TEST_CASE("a POST caught by the stale keep-alive race is replayed with its whole
   CHECK(jsonField(*retry, "method") == "POST");
   CHECK(countEvents(p.daemon, "upstream_failure") == 0);
   CHECK(p.fake.stats().connections == 2);
+  checkRetryCounted(metrics);
 }
 
 TEST_CASE(
@@ -539,6 +619,7 @@ TEST_CASE(
   Proxied p("retries = 0");
   HttpClient client(p.daemon.port());
   REQUIRE(client.get("/?action=close_on_next_request").status == 200);
+  MetricsDelta metrics(p.daemon);
   Response r = client.get("/");
   const std::string id = checkProxyReply(r, 502, "stale_keepalive");
   const std::string line = expectOneLine(p.daemon,
@@ -551,6 +632,7 @@ TEST_CASE(
   CHECK(jsonField(line, "class") == "keepalive_race");
   CHECK(jsonField(line, "requests_on_connection") == "1");
   CHECK(jsonField(line, "connection_idle_ms") != "null");
+  checkFailureCounted(metrics, "app", "stale_keepalive", 502, "proxy");
 }
 
 // --- time limits before the response head ------------------------------------------------------
@@ -558,6 +640,7 @@ TEST_CASE(
 TEST_CASE("no response head within response_header_timeout: 504 response_header_timeout",
           "[integration][causes]") {
   Proxied p("response_header_timeout = \"300ms\"");
+  MetricsDelta metrics(p.daemon);
   HttpClient client(p.daemon.port());
   const auto start = Clock::now();
   Response r = client.get("/?delay_headers=3000", {}, withTimeout(5s));
@@ -571,11 +654,13 @@ TEST_CASE("no response head within response_header_timeout: 504 response_header_
                     .errno_name("")
                     .endpoint(p.fake.address()),
                 id);
+  checkFailureCounted(metrics, "app", "response_header_timeout", 504, "proxy");
 }
 
 TEST_CASE("the exchange outlasts request_timeout before the head: 504 request_timeout",
           "[integration][causes]") {
   Proxied p("request_timeout = \"300ms\"");
+  MetricsDelta metrics(p.daemon);
   HttpClient client(p.daemon.port());
   Response r = client.get("/?delay_headers=3000", {}, withTimeout(5s));
   const std::string id = checkProxyReply(r, 504, "request_timeout");
@@ -585,12 +670,14 @@ TEST_CASE("the exchange outlasts request_timeout before the head: 504 request_ti
                     .errno_name("")
                     .endpoint(p.fake.address()),
                 id);
+  checkFailureCounted(metrics, "app", "request_timeout", 504, "proxy");
 }
 
 // --- invalid or incomplete responses -----------------------------------------------------------
 
 TEST_CASE("an upstream answering garbage: 502 malformed_response", "[integration][causes]") {
   Proxied p;
+  MetricsDelta metrics(p.daemon);
   HttpClient client(p.daemon.port());
   Response r = client.get("/?action=garbage");
   const std::string id = checkProxyReply(r, 502, "malformed_response");
@@ -600,11 +687,13 @@ TEST_CASE("an upstream answering garbage: 502 malformed_response", "[integration
       id);
   CHECK(jsonField(line, "class") == "protocol");
   CHECK_FALSE(jsonField(line, "detail").value_or("").empty());
+  checkFailureCounted(metrics, "app", "malformed_response", 502, "proxy");
 }
 
 TEST_CASE("an upstream sending Content-Length: abc: 502 malformed_response",
           "[integration][causes]") {
   Proxied p;
+  MetricsDelta metrics(p.daemon);
   HttpClient client(p.daemon.port());
   Response r = client.get("/?action=bad_content_length");
   const std::string id = checkProxyReply(r, 502, "malformed_response");
@@ -613,6 +702,7 @@ TEST_CASE("an upstream sending Content-Length: abc: 502 malformed_response",
       Expected("malformed_response", 502).phase("read_response_headers").endpoint(p.fake.address()),
       id);
   CHECK_FALSE(jsonField(line, "detail").value_or("").empty());
+  checkFailureCounted(metrics, "app", "malformed_response", 502, "proxy");
 }
 
 TEST_CASE(
@@ -620,6 +710,7 @@ TEST_CASE(
     "client body is incomplete",
     "[integration][causes]") {
   Proxied p;
+  MetricsDelta metrics(p.daemon);
   HttpClient client(p.daemon.port());
   Response r = client.get("/?action=close_mid_body&size=100000&after=5000");
   INFO("body_bytes " << r.body_bytes << " peer_closed " << r.peer_closed);
@@ -638,11 +729,13 @@ TEST_CASE(
                                              .endpoint(p.fake.address()),
                                          id);
   CHECK(jsonField(line, "class") == "crash");
+  checkFailureCounted(metrics, "app", "truncated_response", 200, "upstream");
 }
 
 TEST_CASE("a body that stalls past body_idle_timeout: the 200 is logged as body_idle_timeout",
           "[integration][causes]") {
   Proxied p("body_idle_timeout = \"300ms\"");
+  MetricsDelta metrics(p.daemon);
   HttpClient client(p.daemon.port());
   Response r = client.get("/?action=stall_body&size=100000&after=1000", {}, withTimeout(5s));
   CHECK(r.status == 200);
@@ -657,6 +750,7 @@ TEST_CASE("a body that stalls past body_idle_timeout: the 200 is logged as body_
                     .origin("upstream")
                     .endpoint(p.fake.address()),
                 id);
+  checkFailureCounted(metrics, "app", "body_idle_timeout", 200, "upstream");
 }
 
 // --- the upstream's own 5xx, passed through -----------------------------------------------------
@@ -664,6 +758,7 @@ TEST_CASE("a body that stalls past body_idle_timeout: the 200 is logged as body_
 TEST_CASE("an upstream 500 is passed through as upstream_app_error with origin upstream",
           "[integration][causes]") {
   Proxied p;
+  MetricsDelta metrics(p.daemon);
   HttpClient client(p.daemon.port());
   Response r = client.get("/?status=500&body=boom");
   CHECK(r.status == 500);
@@ -679,11 +774,13 @@ TEST_CASE("an upstream 500 is passed through as upstream_app_error with origin u
                                          id);
   CHECK(jsonField(line, "class") == "app_error");
   CHECK(contains(jsonField(line, "hint").value_or(""), id));  // find it in the app's logs
+  checkFailureCounted(metrics, "app", "upstream_app_error", 500, "upstream");
 }
 
 TEST_CASE("an upstream 503 with Retry-After is passed through as upstream_unavailable",
           "[integration][causes]") {
   Proxied p;
+  MetricsDelta metrics(p.daemon);
   HttpClient client(p.daemon.port());
   Response r = client.get("/?status=503&header=Retry-After:30");
   CHECK(r.status == 503);
@@ -695,6 +792,7 @@ TEST_CASE("an upstream 503 with Retry-After is passed through as upstream_unavai
       id);
   CHECK(jsonField(line, "retry_after") == "30");
   CHECK(contains(jsonField(line, "hint").value_or(""), "30"));
+  checkFailureCounted(metrics, "app", "upstream_unavailable", 503, "upstream");
 }
 
 TEST_CASE(
@@ -702,6 +800,7 @@ TEST_CASE(
     "nginx",
     "[integration][causes]") {
   Proxied p;
+  MetricsDelta metrics(p.daemon);
   HttpClient client(p.daemon.port());
   Response r =
       client.get("/?status=502&header=Server:nginx/1.22.1&body=%3Ccenter%3Enginx%3C%2Fcenter%3E");
@@ -717,11 +816,15 @@ TEST_CASE(
   INFO("gateway_hop: " << hop);
   CHECK(contains(hop, "nginx"));
   CHECK(contains(jsonField(line, "hint").value_or(""), "nginx"));
+  // The upstream's 502 is counted with origin upstream, never as the proxy's own 502.
+  checkFailureCounted(metrics, "app", "upstream_gateway_error", 502, "upstream");
+  CHECK(metrics.delta(requestsSeries("app", 502, "proxy")) == 0);
 }
 
 TEST_CASE("a 504 with Proxy-Status is passed through as upstream_gateway_error naming that hop",
           "[integration][causes]") {
   Proxied p;
+  MetricsDelta metrics(p.daemon);
   HttpClient client(p.daemon.port());
   Response r = client.get("/?status=504&header=Proxy-Status:edge-lb%3Berror%3Dconnection_timeout");
   CHECK(r.status == 504);
@@ -734,6 +837,8 @@ TEST_CASE("a 504 with Proxy-Status is passed through as upstream_gateway_error n
   INFO("gateway_hop: " << hop);
   CHECK(contains(hop, "edge-lb"));
   CHECK(contains(hop, "connection_timeout"));
+  checkFailureCounted(metrics, "app", "upstream_gateway_error", 504, "upstream");
+  CHECK(metrics.delta(requestsSeries("app", 504, "proxy")) == 0);
 }
 
 // --- the client's side -------------------------------------------------------------------------
@@ -743,6 +848,7 @@ TEST_CASE("a 504 with Proxy-Status is passed through as upstream_gateway_error n
 TEST_CASE("a client that closes before the response is logged as client_aborted 499",
           "[integration][causes]") {
   Proxied p;
+  MetricsDelta metrics(p.daemon);
   HttpClient client(p.daemon.port());
   REQUIRE(client.send("GET /?delay_headers=1000 HTTP/1.1\r\nHost: app\r\n\r\n"));
   REQUIRE(p.fake.waitForRequests(1).requests == 1);
@@ -756,11 +862,13 @@ TEST_CASE("a client that closes before the response is logged as client_aborted 
                                              .hint_names_endpoint(false),
                                          std::nullopt);
   CHECK(jsonField(line, "class") == "client");
+  checkFailureCounted(metrics, "app", "client_aborted", 499, "client");
 }
 
 TEST_CASE("a client that resets before the response is logged as client_aborted 499",
           "[integration][causes]") {
   Proxied p;
+  MetricsDelta metrics(p.daemon);
   HttpClient client(p.daemon.port());
   REQUIRE(client.send("GET /?delay_headers=1000 HTTP/1.1\r\nHost: app\r\n\r\n"));
   REQUIRE(p.fake.waitForRequests(1).requests == 1);
@@ -773,11 +881,13 @@ TEST_CASE("a client that resets before the response is logged as client_aborted 
                                              .hint_names_endpoint(false),
                                          std::nullopt);
   CHECK(jsonField(line, "errno") == "ECONNRESET");
+  checkFailureCounted(metrics, "app", "client_aborted", 499, "client");
 }
 
 TEST_CASE("an unparseable request is answered 400 client_bad_request and logged",
           "[integration][causes]") {
   Proxied p;
+  MetricsDelta metrics(p.daemon);
   HttpClient client(p.daemon.port());
   Response r = client.rawRequest("THIS IS NOT HTTP\r\n\r\n");
   const std::string id = checkProxyReply(r, 400, "client_bad_request");
@@ -789,11 +899,13 @@ TEST_CASE("an unparseable request is answered 400 client_bad_request and logged"
                     .upstream(std::nullopt),
                 id);
   CHECK(p.fake.stats().requests == 0);
+  checkFailureCounted(metrics, "", "client_bad_request", 400, "proxy");
 }
 
 TEST_CASE("a client silent past client_header_timeout is answered 408 client_timeout",
           "[integration][causes]") {
   Proxied p("", "client_header_timeout = \"300ms\"");
+  MetricsDelta metrics(p.daemon);
   HttpClient client(p.daemon.port());
   REQUIRE(client.send("GET / HTTP/1.1\r\nHost: app\r\n"));  // never finished
   Response r = client.readResponse(withTimeout(5s));
@@ -806,6 +918,7 @@ TEST_CASE("a client silent past client_header_timeout is answered 408 client_tim
                     .upstream(std::nullopt),
                 id);
   CHECK(p.fake.stats().requests == 0);
+  checkFailureCounted(metrics, "", "client_timeout", 408, "proxy");
 }
 
 // --- [log] options ------------------------------------------------------------------------------
@@ -814,6 +927,7 @@ TEST_CASE("hint_language = zh gives the hint in Chinese", "[integration][causes]
   RefusingPort refusing;
   DaemonProcess daemon(
       withLog(basicConfig(refusing.address(), "retries = 0"), "hint_language = \"zh\""));
+  MetricsDelta metrics(daemon);
   HttpClient client(daemon.port());
   Response r = client.get("/");
   const std::string id = checkProxyReply(r, 502, "connect_refused");
@@ -826,12 +940,15 @@ TEST_CASE("hint_language = zh gives the hint in Chinese", "[integration][causes]
   const std::string hint = jsonField(line, "hint").value_or("");
   INFO("hint: " << hint);
   CHECK(containsCjk(hint));
+  checkFailureCounted(metrics, "app", "connect_refused", 502, "proxy");
 }
 
 TEST_CASE("format = text logs a failure as one plain line with cause=connect_refused",
           "[integration][causes]") {
   RefusingPort refusing;
   TextDaemon daemon(withLog(basicConfig(refusing.address(), "retries = 0"), "format = \"text\""));
+  REQUIRE(daemon.adminPort() != 0);
+  MetricsDelta metrics(daemon.adminPort());
   HttpClient client(daemon.port());
   Response r = client.get("/");
   const std::string id = checkProxyReply(r, 502, "connect_refused");
@@ -848,6 +965,7 @@ TEST_CASE("format = text logs a failure as one plain line with cause=connect_ref
   CHECK(contains(*line, refusing.address()));
   CHECK(contains(*line, id));
   CHECK(contains(*line, "hint="));
+  checkFailureCounted(metrics, "app", "connect_refused", 502, "proxy");
 }
 
 TEST_CASE("expose_details = true puts the endpoint in a proxy-made error body",
@@ -855,11 +973,13 @@ TEST_CASE("expose_details = true puts the endpoint in a proxy-made error body",
   RefusingPort refusing;
   DaemonProcess daemon(
       withLog(basicConfig(refusing.address(), "retries = 0"), "expose_details = true"));
+  MetricsDelta metrics(daemon);
   HttpClient client(daemon.port());
   Response r = client.get("/");
   checkProxyReply(r, 502, "connect_refused");
   INFO("body: " << r.body);
   CHECK(contains(r.body, refusing.address()));
+  checkFailureCounted(metrics, "app", "connect_refused", 502, "proxy");
 }
 
 }  // namespace triaged::test

@@ -3,25 +3,15 @@
 
 #include <catch2/catch.hpp>
 #include <csignal>
-#include <sstream>
 #include <string>
 
 #include "harness/daemon_process.h"
 #include "harness/fake_upstream.h"
 #include "harness/http_client.h"
+#include "harness/metrics_scrape.h"
 
 namespace triaged::test {
 namespace {
-
-// The value of the sample whose line starts with `series` ("name{labels}"), or 0 when absent.
-double sample(const std::string& text, const std::string& series) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-  }
-  return 0;
-}
 
 std::string scrape(const DaemonProcess& d) {
   Response r = d.admin("/metrics");
