@@ -38,7 +38,13 @@ EventLoop::~EventLoop() {
   // Destroy what is still queued while the base is alive: their destructors free events.
   drainDeferred();
   deferred_event_.reset();
+  // Work posted for an owner that is gone must not run.
   posted_event_.reset();
+  posted_.clear();
+  // A bufferevent freed while one of its deferred callbacks was pending keeps a reference until
+  // that callback runs; event_base_free only cancels it, and the bufferevent would leak. One
+  // non-blocking turn lets libevent finish them (user callbacks were detached by the free).
+  event_base_loop(base_.get(), EVLOOP_NONBLOCK);
 }
 
 void EventLoop::run() { event_base_dispatch(base_.get()); }

@@ -91,6 +91,10 @@ int Daemon::run() {
   log.info(ready.str());
 
   loop_.run();
+  // Drained: a late SIGTERM (a supervisor's second one) must not turn a clean exit into 143
+  // once the signal events are gone.
+  std::signal(SIGTERM, SIG_IGN);
+  std::signal(SIGINT, SIG_IGN);
 
   for (auto& w : workers_) w->join();
   log.info(observe::LogEvent("stopped").add("reason", "drained").str());

@@ -1,0 +1,484 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: an nginx origin reached directly and through nginx, HAProxy and triaged,
+# each with one worker/thread, upstream keep-alive, access logs off (triaged's failure logging is
+# always on). See bench/README.md for what the columns mean and how to read them.
+#
+#   bash bench/run.sh           full run: 3 interleaved rounds, wrk -d10s (about 14 minutes)
+#   bash bench/run.sh --quick   smoke run: 1 round, wrk -d3s (about 1.5 minutes)
+#
+# Environment: TRIAGED_BIN (binary to measure; default build-bench/triaged, a Release build made
+# on demand), BENCH_OUT (report path; default bench/results/latest.md), BENCH_ROUNDS,
+# BENCH_DURATION (seconds), BENCH_KEEP_TMP=1 (keep the temp dir with configs and logs).
+#
+# Traffic stays on 127.0.0.1. Every process it starts is stopped by PID from a trap. It exits 0
+# whatever the figures are (non-zero only when it cannot run at all).
+set -uo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"
+export LC_ALL=C
+
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$(pwd)
+
+QUICK=0
+for arg in "$@"; do
+  case $arg in
+    --quick) QUICK=1 ;;
+    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench: unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+if ((QUICK)); then DUR=${BENCH_DURATION:-3}; ROUNDS=${BENCH_ROUNDS:-1}; WARM=1
+else DUR=${BENCH_DURATION:-10}; ROUNDS=${BENCH_ROUNDS:-3}; WARM=2; fi
+CONNS=64
+OUT=${BENCH_OUT:-$ROOT/bench/results/latest.md}
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Tools: wrk, nginx, haproxy from Debian if missing. Their system services are never started
+# (a temporary policy-rc.d denies it during the install); we run them in the foreground below.
+install_tools() {
+  local pkgs=() sudo=()
+  command -v wrk >/dev/null || pkgs+=(wrk)
+  command -v nginx >/dev/null || pkgs+=(NGINX)
+  command -v haproxy >/dev/null || pkgs+=(haproxy)
+  command -v taskset >/dev/null || pkgs+=(util-linux)
+  command -v ps >/dev/null || pkgs+=(procps)
+  ((${#pkgs[@]})) || return 0
+  [[ $(id -u) == 0 ]] || sudo=(sudo)
+  log "installing from Debian: ${pkgs[*]}"
+  "${sudo[@]}" apt-get update -qq || die "apt-get update failed"
+  local policy=/usr/sbin/policy-rc.d made_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null && "${sudo[@]}" chmod 755 "$policy" && made_policy=1
+  fi
+  local p list=()
+  for p in "${pkgs[@]}"; do
+    if [[ $p == NGINX ]]; then
+      if apt-cache show nginx-light >/dev/null 2>&1; then list+=(nginx-light); else list+=(nginx); fi
+    else list+=("$p"); fi
+  done
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Options::=--force-confold "${list[@]}" >/dev/null
+  local rc=$?
+  ((made_policy)) && "${sudo[@]}" rm -f "$policy"
+  ((rc == 0)) || die "apt-get install ${list[*]} failed"
+}
+install_tools
+for t in wrk nginx haproxy taskset getconf ps timeout; do
+  command -v "$t" >/dev/null || die "$t not found"
+done
+
+# triaged: a Release build in build-bench/ unless TRIAGED_BIN says otherwise. TRIAGED_WERROR is
+# off there because GCC 12 at -O3 reports a false -Werror=restrict inside libstdc++.
+if [[ -z ${TRIAGED_BIN:-} ]]; then
+  TRIAGED_BIN=$ROOT/build-bench/triaged
+  if [[ ! -x $TRIAGED_BIN ]]; then
+    log "building a Release triaged into build-bench/"
+    BUILD_DIR=build-bench BUILD_TYPE=Release bash scripts/build.sh -DTRIAGED_BUILD_TESTS=OFF \
+      -DTRIAGED_WERROR=OFF --target triaged >&2 || log "Release build failed"
+    if [[ ! -x $TRIAGED_BIN ]]; then
+      TRIAGED_BIN=$ROOT/build/triaged
+      [[ -x $TRIAGED_BIN ]] || BUILD_DIR=build bash scripts/build.sh --target triaged >&2
+    fi
+  fi
+fi
+[[ -x $TRIAGED_BIN ]] || die "no triaged binary ($TRIAGED_BIN)"
+TRIAGED_BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$(dirname "$TRIAGED_BIN")/CMakeCache.txt" 2>/dev/null)
+
+NCPU=$(nproc)
+CLK_TCK=$(getconf CLK_TCK)
+if ((NCPU >= 2)); then CPU_LOAD=0; CPU_PROXY=1; ALL_CPUS="0-$((NCPU - 1))"
+else CPU_LOAD=0; CPU_PROXY=0; ALL_CPUS=0; log "only one CPU: the pinned layout shares it"; fi
+
+# ---------------------------------------------------------------------------------------------
+# Process bookkeeping: every PID we start goes into PIDS; the trap stops them by PID.
+TMP=$(mktemp -d /tmp/triaged-bench.XXXXXX) || die "mktemp failed"
+chmod 755 "$TMP"
+PIDS=()  # "pid:starttime" of every process we started; the start time guards against PID reuse
+proc_start() { local s; s=$(<"/proc/$1/stat") 2>/dev/null || return 1; s=${s##*) }; set -- $s; echo "${20}"; }
+track() { local st; st=$(proc_start "$1") && PIDS+=("$1:$st"); }
+ours() { [[ $(proc_start "${1%%:*}" 2>/dev/null) == "${1#*:}" ]]; }
+signal_ours() {  # signal_ours SIG: every tracked process still alive and still ours
+  local e
+  for e in "${PIDS[@]}"; do ours "$e" && kill "-$1" "${e%%:*}" 2>/dev/null; done
+}
+cleanup() {
+  local e alive i
+  trap - EXIT INT TERM
+  signal_ours TERM
+  for i in $(seq 1 50); do
+    alive=0
+    for e in "${PIDS[@]}"; do ours "$e" && alive=1; done
+    ((alive)) || break
+    sleep 0.1
+  done
+  signal_ours KILL
+  wait 2>/dev/null
+  if [[ ${BENCH_KEEP_TMP:-0} == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+USED_PORTS=" "
+# free_port VAR: a loopback port nothing listens on or uses, not handed out before.
+free_port() {
+  local p i
+  for i in $(seq 1 500); do
+    p=$((20000 + RANDOM % 30000))
+    [[ $USED_PORTS == *" $p "* ]] && continue
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    if command -v ss >/dev/null && [[ -n $(ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null) ]]; then continue; fi
+    USED_PORTS+="$p "
+    printf -v "$1" '%s' "$p"
+    return 0
+  done
+  die "no free port found"
+}
+wait_port() {  # wait_port PORT PID NAME
+  local i
+  for i in $(seq 1 100); do
+    kill -0 "$2" 2>/dev/null || die "$3 exited during startup (logs in $TMP)"
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  die "$3 did not listen on 127.0.0.1:$1"
+}
+children() { ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' '; }
+
+free_port P_ORIGIN; free_port P_NGINX; free_port P_HAPROXY; free_port P_TRIAGED
+free_port P_ADMIN; free_port P_CLOSED
+
+# ---------------------------------------------------------------------------------------------
+# Configs.
+mkdir -p "$TMP/www" "$TMP/origin" "$TMP/nginx"
+head -c 63 /dev/zero | tr '\0' 'a' >"$TMP/www/64" && echo >>"$TMP/www/64"
+head -c 16383 /dev/zero | tr '\0' 'b' >"$TMP/www/16k" && echo >>"$TMP/www/16k"
+chmod -R a+rX "$TMP/www"
+NGINX_USER=""
+[[ $(id -u) == 0 ]] && NGINX_USER="user root;"
+
+cat >"$TMP/origin/nginx.conf" <<EOF
+$NGINX_USER
+worker_processes 1;
+pid $TMP/origin/nginx.pid;
+error_log $TMP/origin/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  default_type application/octet-stream;
+  sendfile on;
+  tcp_nodelay on;
+  keepalive_timeout 300s;
+  keepalive_requests 100000000;
+  open_file_cache max=16;
+  client_body_temp_path $TMP/origin/body;
+  proxy_temp_path $TMP/origin/proxy;
+  server {
+    listen 127.0.0.1:$P_ORIGIN backlog=4096;
+    root $TMP/www;
+    location = /500 { return 500 "origin error\n"; }
+    location / { }
+  }
+}
+EOF
+
+cat >"$TMP/nginx/nginx.conf" <<EOF
+$NGINX_USER
+worker_processes 1;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  tcp_nodelay on;
+  keepalive_timeout 300s;
+  keepalive_requests 100000000;
+  client_body_temp_path $TMP/nginx/body;
+  proxy_temp_path $TMP/nginx/proxy;
+  upstream origin {
+    server 127.0.0.1:$P_ORIGIN;
+    keepalive 64;
+    keepalive_requests 100000000;
+    keepalive_timeout 60s;
+  }
+  server {
+    listen 127.0.0.1:$P_NGINX backlog=4096;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+
+cat >"$TMP/haproxy.cfg" <<EOF
+global
+    nbthread 1
+    maxconn 8192
+defaults
+    mode http
+    option http-keep-alive
+    http-reuse always
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    timeout http-keep-alive 300s
+frontend fe
+    bind 127.0.0.1:$P_HAPROXY
+    default_backend origin
+backend origin
+    http-reuse always
+    server o1 127.0.0.1:$P_ORIGIN
+EOF
+
+cat >"$TMP/triaged.toml" <<EOF
+[server]
+listen = "127.0.0.1:$P_TRIAGED"
+admin_listen = "127.0.0.1:$P_ADMIN"
+workers = 1
+
+[log]
+level = "info"
+access_log = false
+
+[[upstream]]
+name = "origin"
+endpoints = ["127.0.0.1:$P_ORIGIN"]
+max_connections = 1024
+max_idle_connections = 64
+keepalive_idle_timeout = "60s"
+
+[[upstream]]
+name = "refused"
+endpoints = ["127.0.0.1:$P_CLOSED"]
+
+[[route]]
+prefix = "/"
+upstream = "origin"
+
+[[route]]
+prefix = "/refused/"
+upstream = "refused"
+EOF
+"$TRIAGED_BIN" --check-config --config "$TMP/triaged.toml" >/dev/null || die "triaged rejects $TMP/triaged.toml"
+
+# ---------------------------------------------------------------------------------------------
+# Start everything in the pinned layout: origin on CPU_LOAD, proxies on CPU_PROXY.
+declare -A TPIDS  # target -> the PIDs whose CPU and RSS count for it
+log "starting origin, nginx, haproxy, triaged in $TMP"
+taskset -c "$CPU_LOAD" nginx -e "$TMP/origin/error.log" -p "$TMP/origin" -c "$TMP/origin/nginx.conf" -g 'daemon off;' \
+  >"$TMP/origin/stdout.log" 2>&1 &
+ORIGIN_PID=$!; track "$ORIGIN_PID"
+taskset -c "$CPU_PROXY" nginx -e "$TMP/nginx/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' \
+  >"$TMP/nginx/stdout.log" 2>&1 &
+NGINX_PID=$!; track "$NGINX_PID"
+taskset -c "$CPU_PROXY" haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
+HAPROXY_PID=$!; track "$HAPROXY_PID"
+taskset -c "$CPU_PROXY" "$TRIAGED_BIN" --config "$TMP/triaged.toml" >"$TMP/triaged.log" 2>&1 &
+TRIAGED_PID=$!; track "$TRIAGED_PID"
+
+wait_port "$P_ORIGIN" "$ORIGIN_PID" origin
+wait_port "$P_NGINX" "$NGINX_PID" nginx
+wait_port "$P_HAPROXY" "$HAPROXY_PID" haproxy
+wait_port "$P_TRIAGED" "$TRIAGED_PID" triaged
+grep -q '"event":"listening"' "$TMP/triaged.log" || log "warning: no listening event in triaged's log"
+sleep 0.3
+ORIGIN_KIDS=$(children "$ORIGIN_PID"); NGINX_KIDS=$(children "$NGINX_PID")
+for pid in $ORIGIN_KIDS $NGINX_KIDS; do track "$pid"; done
+TPIDS[origin]="$ORIGIN_PID $ORIGIN_KIDS"
+TPIDS[nginx]="$NGINX_PID $NGINX_KIDS"
+TPIDS[haproxy]=$HAPROXY_PID
+TPIDS[triaged]=$TRIAGED_PID
+declare -A TPORT=([origin]=$P_ORIGIN [nginx]=$P_NGINX [haproxy]=$P_HAPROXY [triaged]=$P_TRIAGED)
+TARGETS=(origin nginx haproxy triaged)
+PROXIES=(nginx haproxy triaged)
+
+cpu_ticks() {  # utime + stime of the given PIDs (all threads), in clock ticks
+  local pid s f total=0
+  for pid in "$@"; do
+    s=$(<"/proc/$pid/stat") || continue
+    s=${s##*) }
+    read -ra f <<<"$s"
+    total=$((total + f[11] + f[12]))
+  done
+  echo "$total"
+}
+rss_kib() {
+  local pid v total=0
+  for pid in "$@"; do
+    v=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+    total=$((total + ${v:-0}))
+  done
+  echo "$total"
+}
+set_affinity() {  # set_affinity CPUS: every process of the bench (all threads)
+  local pid
+  for pid in ${TPIDS[origin]} ${TPIDS[nginx]} ${TPIDS[haproxy]} ${TPIDS[triaged]}; do
+    taskset -a -p -c "$1" "$pid" >/dev/null 2>&1 || log "warning: taskset $1 $pid failed"
+  done
+}
+pin_layout() {  # pin_layout ORIGIN_CPUS PROXY_CPUS
+  local pid
+  for pid in ${TPIDS[origin]}; do taskset -a -p -c "$1" "$pid" >/dev/null 2>&1; done
+  for pid in ${TPIDS[nginx]} ${TPIDS[haproxy]} ${TPIDS[triaged]}; do taskset -a -p -c "$2" "$pid" >/dev/null 2>&1; done
+}
+
+RAW=$TMP/raw.tsv
+RSSF=$TMP/rss.tsv
+: >"$RAW"; : >"$RSSF"
+for t in "${TARGETS[@]}"; do printf '%s\tidle\t%s\n' "$t" "$(rss_kib ${TPIDS[$t]})" >>"$RSSF"; done
+
+cat >"$TMP/report.lua" <<'EOF'
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %d %d %d\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), e.status,
+    e.connect + e.read + e.write + e.timeout))
+end
+EOF
+cat >"$TMP/mix.lua" <<'EOF'
+-- 8 of 10 requests succeed (/64), 1 gets the origin's 500, 1 goes to an upstream whose only
+-- endpoint refuses connections (502 from the proxy).
+local paths = {"/64", "/64", "/64", "/500", "/64", "/64", "/64", "/64", "/refused/x", "/64"}
+local n, i = #paths, 0
+counts = {}
+request = function()
+  i = i % n + 1
+  return wrk.format("GET", paths[i])
+end
+response = function(status, headers, body)
+  counts[status] = (counts[status] or 0) + 1
+end
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  local agg = {}
+  for _, t in ipairs(threads) do
+    for k, v in pairs(t:get("counts")) do agg[k] = (agg[k] or 0) + v end
+  end
+  local keys = {}
+  for k in pairs(agg) do table.insert(keys, k) end
+  table.sort(keys)
+  local parts = {}
+  for _, k in ipairs(keys) do table.insert(parts, k .. ":" .. agg[k]) end
+  io.write(string.format("RESULT %d %d %d %d %d %d %s\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), e.status,
+    e.connect + e.read + e.write + e.timeout, table.concat(parts, ",")))
+end
+EOF
+
+# wait_wrk PID: wait for a wrk run, tracked only while it runs (its PID may be reused after).
+wait_wrk() {
+  track "$1"
+  wait "$1"
+  unset 'PIDS[${#PIDS[@]}-1]'
+}
+# run_wrk LAYOUT SIZE TARGET ROUND WRK_CPUS CONNS [PATH] [LUA]: one measured wrk run.
+run_wrk() {
+  local layout=$1 size=$2 target=$3 round=$4 cpus=$5 conns=$6 path=${7:-/$2} lua=${8:-$TMP/report.lua}
+  local before after res out=$TMP/wrk.out
+  before=$(cpu_ticks ${TPIDS[$target]})
+  taskset -c "$cpus" timeout -k 5 $((DUR + 30)) wrk -t1 -c"$conns" -d"${DUR}s" --timeout 5s --latency \
+    -s "$lua" "http://127.0.0.1:${TPORT[$target]}$path" >"$out" 2>&1 &
+  wait_wrk $!
+  after=$(cpu_ticks ${TPIDS[$target]})
+  res=$(sed -n 's/^RESULT //p' "$out")
+  if [[ -z $res ]]; then
+    log "wrk gave no result for $layout $size $target: $(tr '\n' ' ' <"$out" | cut -c1-200)"
+    return
+  fi
+  set -- $res
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$layout" "$size" "$target" "$round" \
+    "$1" "$2" "$3" "$4" "$5" "$6" "$((after - before))" "${7:-}" >>"$RAW"
+  awk -v r="$1" -v d="$2" -v p50="$3" -v p99="$4" -v t="$((after - before))" -v hz="$CLK_TCK" \
+    -v lbl="$layout $size $target round $round" -v st="${7:-}" -v e="$(($5 + $6))" 'BEGIN {
+      printf "[bench]   %-34s %9.0f req/s  p50 %6d us  p99 %6d us  cpu %6.1f us/req  err %d %s\n",
+        lbl, r / (d / 1e6), p50, p99, (r ? t * 1e6 / hz / r : 0), e, st }' >&2
+}
+warm_up() {
+  local t s
+  for t in "${TARGETS[@]}"; do
+    for s in 64 16k; do
+      taskset -c "$CPU_LOAD" timeout -k 5 30 wrk -t1 -c"$CONNS" -d"${WARM}s" "http://127.0.0.1:${TPORT[$t]}/$s" >/dev/null 2>&1 &
+      wait_wrk $!
+    done
+  done
+}
+# run_layout NAME WRK_CPUS CONNS: ROUNDS rounds of A B C D, both body sizes, then RSS.
+run_layout() {
+  local name=$1 cpus=$2 conns=$3 r s t
+  log "layout $name: $ROUNDS round(s) x ${#TARGETS[@]} targets x 2 sizes x ${DUR}s, wrk -t1 -c$conns on CPU $cpus"
+  for r in $(seq 1 "$ROUNDS"); do
+    for s in 64 16k; do
+      for t in "${TARGETS[@]}"; do run_wrk "$name" "$s" "$t" "$r" "$cpus" "$conns"; done
+    done
+  done
+  for t in "${TARGETS[@]}"; do printf '%s\t%s\t%s\n' "$t" "$name" "$(rss_kib ${TPIDS[$t]})" >>"$RSSF"; done
+}
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+T0=$SECONDS
+
+# Layout 1: pinned. Origin + wrk on CPU_LOAD, each proxy alone on CPU_PROXY.
+pin_layout "$CPU_LOAD" "$CPU_PROXY"
+log "warming up"
+warm_up
+run_layout pinned "$CPU_LOAD" "$CONNS"
+
+# Failure mix, triaged only, still pinned.
+log "failure mix through triaged: $ROUNDS round(s) x ${DUR}s"
+for r in $(seq 1 "$ROUNDS"); do
+  run_wrk mix 64 triaged "$r" "$CPU_LOAD" "$CONNS" /64 "$TMP/mix.lua"
+done
+
+# Layout 2: unpinned.
+set_affinity "$ALL_CPUS"
+run_layout unpinned "$ALL_CPUS" "$CONNS"
+
+# Layout 3: c=1, everything on one core.
+set_affinity "$CPU_LOAD"
+run_layout c1 "$CPU_LOAD" 1
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+ELAPSED=$((SECONDS - T0))
+
+FAIL_LINES=$(grep -vc '"event":"listening"' "$TMP/triaged.log" 2>/dev/null)
+for pid in "$ORIGIN_PID" "$NGINX_PID" "$HAPROXY_PID" "$TRIAGED_PID"; do
+  kill -0 "$pid" 2>/dev/null || log "warning: process $pid died during the run (logs in $TMP)"
+done
+
+# ---------------------------------------------------------------------------------------------
+# Report.
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+[[ -n $cpu_model ]] || cpu_model=$(uname -m)
+commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]] && commit+=" (work tree modified)"
+mkdir -p "$(dirname "$OUT")"
+{
+  echo "# triaged benchmark: latest run"
+  echo
+  echo "Generated by \`bash bench/run.sh$( ((QUICK)) && echo ' --quick')\` on $(date -u '+%Y-%m-%d %H:%M UTC')."
+  echo "Only ratios within this run mean anything; see bench/README.md for the columns and caveats."
+  echo
+  echo "| machine | |"
+  echo "| --- | --- |"
+  echo "| CPUs (nproc) | $NCPU |"
+  echo "| CPU model | $cpu_model |"
+  echo "| kernel | $(uname -sr) |"
+  echo "| nginx | $(nginx -v 2>&1 | sed 's/^nginx version: //') |"
+  echo "| HAProxy | $(haproxy -v 2>&1 | head -1 | awk '{print $3}') |"
+  echo "| wrk | $(wrk -v 2>&1 | head -1 | awk '{print $2}') |"
+  echo "| triaged | commit $commit, $("$TRIAGED_BIN" --version 2>&1 | head -1), build ${TRIAGED_BUILD_TYPE:-unknown} |"
+  echo "| run | $( ((QUICK)) && echo quick || echo full): $ROUNDS round(s), wrk -t1 -d${DUR}s, interleaved origin nginx haproxy triaged; ${ELAPSED}s of measuring |"
+  echo "| load average (1/5/15 min) | start $LOAD_START, end $LOAD_END |"
+  echo
+  awk -F'\t' -v hz="$CLK_TCK" -v conns="$CONNS" -v ncpu="$NCPU" -v cl="$CPU_LOAD" -v cp="$CPU_PROXY" \
+    -v failines="$FAIL_LINES" -f "$ROOT/bench/report.awk" "$RSSF" "$RAW"
+} >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
+cp "$RAW" "$(dirname "$OUT")/latest-raw.tsv" 2>/dev/null
+cat "$OUT"
+log "report written to ${OUT#"$ROOT"/}"
+exit 0
