@@ -39,15 +39,17 @@ wait_for_line() {  # file pattern
   return 1
 }
 
-start_fake() {  # name -> prints address
+# start_fake NAME VAR: starts a scripted upstream and stores its address in VAR. Not called in a
+# $(...) subshell, which would record the PID in the subshell's copy of `pids` and leak it.
+start_fake() {
   "$fake" --listen 127.0.0.1:0 >"$work/$1.log" 2>&1 &
   pids+=($!)
   wait_for_line "$work/$1.log" LISTENING
-  awk '/LISTENING/ {print $2; exit}' "$work/$1.log"
+  printf -v "$2" '%s' "$(awk '/LISTENING/ {print $2; exit}' "$work/$1.log")"
 }
 
-app=$(start_fake app)
-batch=$(start_fake batch)
+start_fake app app
+start_fake batch batch
 # A port that was just free: nothing listens there, so connects are refused.
 "$fake" --listen 127.0.0.1:0 >"$work/gone.log" 2>&1 &
 gone_pid=$!
