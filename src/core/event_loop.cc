@@ -1,26 +1,41 @@
 #include "triaged/core/event_loop.h"
 
-#include <event2/thread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdint>
 #include <stdexcept>
 #include <utility>
 
 namespace triaged {
 namespace {
 
-// evthread_use_pthreads must run once before the first event_base so post() can wake a loop
-// from another thread.
-void enableLibeventThreads() {
-  static const int once = [] { return evthread_use_pthreads(); }();
-  (void)once;
+using EventConfigPtr = std::unique_ptr<event_config, FreeWith<event_config, event_config_free>>;
+
+EventBasePtr makeEventBase() {
+  EventConfigPtr cfg(event_config_new());
+  if (!cfg) throw std::runtime_error("event_config_new failed");
+  // net::Connection registers each socket once, edge-triggered, and learns of a peer's FIN
+  // together with its last bytes (EPOLLRDHUP): epoll on Linux, nothing else.
+  event_config_require_features(cfg.get(), EV_FEATURE_ET | EV_FEATURE_O1 | EV_FEATURE_EARLY_CLOSE);
+  // One thread per base (the worker's or the main thread); other threads only post(), which
+  // goes through the eventfd below. So the base needs no lock around every event operation.
+  event_config_set_flag(cfg.get(), EVENT_BASE_FLAG_NOLOCK);
+  EventBasePtr base(event_base_new_with_config(cfg.get()));
+  if (!base) {
+    throw std::runtime_error(
+        "cannot create an event loop with edge-triggered epoll (EV_FEATURE_ET | "
+        "EV_FEATURE_EARLY_CLOSE); triaged needs Linux epoll");
+  }
+  return base;
 }
 
 }  // namespace
 
-EventLoop::EventLoop() {
-  enableLibeventThreads();
-  base_.reset(event_base_new());
-  if (!base_) throw std::runtime_error("event_base_new failed");
+EventLoop::EventLoop() : base_(makeEventBase()) {
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) throw std::runtime_error("eventfd failed");
   deferred_event_.reset(event_new(
       base_.get(), -1, 0,
       [](evutil_socket_t, short, void* ctx) noexcept {
@@ -28,10 +43,12 @@ EventLoop::EventLoop() {
       },
       this));
   posted_event_.reset(event_new(
-      base_.get(), -1, 0,
+      base_.get(), wake_fd_, EV_READ | EV_PERSIST,
       [](evutil_socket_t, short, void* ctx) noexcept { static_cast<EventLoop*>(ctx)->runPosted(); },
       this));
-  if (!deferred_event_ || !posted_event_) throw std::runtime_error("event_new failed");
+  if (!deferred_event_ || !posted_event_ || event_add(posted_event_.get(), nullptr) != 0) {
+    throw std::runtime_error("event_new failed");
+  }
 }
 
 EventLoop::~EventLoop() {
@@ -41,9 +58,10 @@ EventLoop::~EventLoop() {
   // Work posted for an owner that is gone must not run.
   posted_event_.reset();
   posted_.clear();
-  // A bufferevent freed while one of its deferred callbacks was pending keeps a reference until
-  // that callback runs; event_base_free only cancels it, and the bufferevent would leak. One
-  // non-blocking turn lets libevent finish them (user callbacks were detached by the free).
+  ::close(wake_fd_);
+  // A bufferevent (evhttp's, on the admin loop) freed while one of its deferred callbacks was
+  // pending keeps a reference until that callback runs; event_base_free only cancels it, and the
+  // bufferevent would leak. One non-blocking turn lets libevent finish them.
   event_base_loop(base_.get(), EVLOOP_NONBLOCK);
 }
 
@@ -73,10 +91,17 @@ void EventLoop::post(std::function<void()> fn) {
     first = posted_.empty();
     posted_.push_back(std::move(fn));
   }
-  if (first) event_active(posted_event_.get(), EV_TIMEOUT, 0);
+  if (!first) return;  // the loop has a wake-up pending already
+  const uint64_t one = 1;
+  // Cannot fail short of a bug: the counter would have to reach 2^64 - 1.
+  while (::write(wake_fd_, &one, sizeof(one)) < 0 && errno == EINTR) {
+  }
 }
 
 void EventLoop::runPosted() {
+  uint64_t count = 0;
+  while (::read(wake_fd_, &count, sizeof(count)) < 0 && errno == EINTR) {
+  }
   std::vector<std::function<void()>> work;
   {
     std::lock_guard lock(posted_mutex_);
@@ -85,24 +110,28 @@ void EventLoop::runPosted() {
   for (auto& fn : work) fn();
 }
 
-Timer::Timer(EventLoop& loop, std::function<void()> on_fire) : on_fire_(std::move(on_fire)) {
-  event_.reset(evtimer_new(loop.base(), &Timer::onFire, this));
-  if (!event_) abort();
-}
+Timer::Timer(EventLoop& loop, std::function<void()> on_fire)
+    : base_(loop.base()), on_fire_(std::move(on_fire)) {}
 
 void Timer::onFire(evutil_socket_t, short, void* ctx) noexcept {
   static_cast<Timer*>(ctx)->on_fire_();
 }
 
 void Timer::arm(std::chrono::milliseconds after) {
+  if (!event_) {
+    event_.reset(evtimer_new(base_, &Timer::onFire, this));
+    if (!event_) abort();
+  }
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(after.count() / 1000);
   tv.tv_usec = static_cast<suseconds_t>((after.count() % 1000) * 1000);
   evtimer_add(event_.get(), &tv);
 }
 
-void Timer::disarm() { evtimer_del(event_.get()); }
+void Timer::disarm() {
+  if (event_) evtimer_del(event_.get());
+}
 
-bool Timer::armed() const { return evtimer_pending(event_.get(), nullptr) != 0; }
+bool Timer::armed() const { return event_ && evtimer_pending(event_.get(), nullptr) != 0; }
 
 }  // namespace triaged

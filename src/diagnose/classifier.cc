@@ -93,11 +93,12 @@ void Classifier::onResponseHead(int status, const http::Headers& headers, TimePo
   status_cause_ = statusCause(status);
   if (status == 503) {
     const http::Header* ra = http::findHeader(headers, "retry-after");
-    if (ra != nullptr) evidence_.retry_after = ra->value;
+    if (ra != nullptr) evidence_.retry_after = std::string(ra->value);
   }
   if (status_cause_ == FailureCause::UpstreamGatewayError) {
-    gateway_headers_ = headers;
-    evidence_.hop = identifyGatewayHop(gateway_headers_, "");
+    // The head is gone once the body streams: keep what it says about the hop.
+    hop_from_headers_ = gatewayHopFromHeaders(headers);
+    evidence_.hop = hop_from_headers_;
   }
 }
 
@@ -105,7 +106,7 @@ void Classifier::onResponseBodyPrefix(std::string_view bytes) {
   if (status_cause_ != FailureCause::UpstreamGatewayError) return;
   if (body_prefix_.size() >= kBodyPrefixBytes) return;
   body_prefix_.append(bytes.substr(0, kBodyPrefixBytes - body_prefix_.size()));
-  evidence_.hop = identifyGatewayHop(gateway_headers_, body_prefix_);
+  evidence_.hop = joinHopHints(hop_from_headers_, gatewayHopFromBody(body_prefix_));
 }
 
 void Classifier::onMalformedResponse(std::string detail) {
@@ -225,30 +226,46 @@ Verdict Classifier::verdict() const {
 }
 
 std::string identifyGatewayHop(const http::Headers& headers, std::string_view body) {
+  return joinHopHints(gatewayHopFromHeaders(headers), gatewayHopFromBody(body));
+}
+
+std::string gatewayHopFromHeaders(const http::Headers& headers) {
   std::string out;
-  auto add = [&out](std::string_view part) {
+  auto add = [&out](std::string_view label, std::string_view value, std::string_view end = "") {
     if (!out.empty()) out += "; ";
-    out += part;
+    out.append(label).append(value).append(end);
   };
-  if (const auto* ps = http::findHeader(headers, "proxy-status")) {
-    add("Proxy-Status: " + ps->value);
-  }
+  if (const auto* ps = http::findHeader(headers, "proxy-status")) add("Proxy-Status: ", ps->value);
   if (const auto* tc = http::findHeader(headers, "x-triaged-cause")) {
-    add("another triaged (cause " + tc->value + ")");
+    add("another triaged (cause ", tc->value, ")");
   }
-  if (const auto* via = http::findHeader(headers, "via")) add("Via: " + via->value);
-  if (const auto* server = http::findHeader(headers, "server")) add("Server: " + server->value);
-  if (contains(body, "<center>nginx")) {
-    add("nginx default error page");
-  } else if (contains(body, "The server returned an invalid or incomplete response") ||
-             contains(body, "The server didn't respond in time") ||
-             contains(body, "No server is available to handle this request")) {
-    add("HAProxy default error page");
-  } else if (contains(body, "upstream connect error or disconnect/reset before headers") ||
-             contains(body, "no healthy upstream") || contains(body, "upstream request timeout")) {
-    add("Envoy default error body");
-  }
+  if (const auto* via = http::findHeader(headers, "via")) add("Via: ", via->value);
+  if (const auto* server = http::findHeader(headers, "server")) add("Server: ", server->value);
   return out;
+}
+
+std::string joinHopHints(std::string from_headers, std::string_view from_body) {
+  if (!from_body.empty()) {
+    if (!from_headers.empty()) from_headers += "; ";
+    from_headers += from_body;
+  }
+  return from_headers;
+}
+
+std::string_view gatewayHopFromBody(std::string_view body) {
+  if (contains(body, "<center>nginx")) {
+    return "nginx default error page";
+  }
+  if (contains(body, "The server returned an invalid or incomplete response") ||
+      contains(body, "The server didn't respond in time") ||
+      contains(body, "No server is available to handle this request")) {
+    return "HAProxy default error page";
+  }
+  if (contains(body, "upstream connect error or disconnect/reset before headers") ||
+      contains(body, "no healthy upstream") || contains(body, "upstream request timeout")) {
+    return "Envoy default error body";
+  }
+  return {};
 }
 
 }  // namespace triaged::diagnose

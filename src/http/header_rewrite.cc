@@ -1,7 +1,9 @@
 #include "triaged/http/header_rewrite.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -41,6 +43,67 @@ void appendHeader(std::string& out, std::string_view name, std::string_view valu
   out.append(value);
   out.append("\r\n");
 }
+
+// Writes a head into a caller's buffer through a raw cursor: the buffer is sized to its capacity
+// up front and trimmed by finish(), so each piece is one memcpy without capacity checks of its
+// own (std::string::append checks and may grow on every call, which showed in profiles).
+class HeadWriter {
+ public:
+  explicit HeadWriter(std::string& out) : out_(out) {
+    out_.resize(std::max<size_t>(out_.capacity(), kInitial));
+    p_ = out_.data();
+    end_ = p_ + out_.size();
+  }
+  HeadWriter(const HeadWriter&) = delete;
+  HeadWriter& operator=(const HeadWriter&) = delete;
+
+  void append(std::string_view s) {
+    room(s.size());
+    put(s);
+  }
+  void push_back(char c) {
+    room(1);
+    *p_++ = c;
+  }
+  void header(std::string_view name, std::string_view value) {
+    room(name.size() + value.size() + 4);
+    put(name);
+    *p_++ = ':';
+    *p_++ = ' ';
+    put(value);
+    *p_++ = '\r';
+    *p_++ = '\n';
+  }
+  void decimal(uint64_t v) {
+    std::array<char, 20> buf{};  // 20 digits hold any 64-bit value
+    size_t n = 0;
+    do {
+      buf[buf.size() - 1 - n] = static_cast<char>('0' + v % 10);
+      v /= 10;
+      ++n;
+    } while (v != 0);
+    append(std::string_view(buf.data() + buf.size() - n, n));
+  }
+  void finish() { out_.resize(static_cast<size_t>(p_ - out_.data())); }
+
+ private:
+  static constexpr size_t kInitial = 1024;
+  void put(std::string_view s) {
+    std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+  void room(size_t n) {
+    if (static_cast<size_t>(end_ - p_) >= n) return;
+    const auto used = static_cast<size_t>(p_ - out_.data());
+    out_.resize(std::max(out_.size() * 2, used + n));
+    p_ = out_.data() + used;
+    end_ = out_.data() + out_.size();
+  }
+
+  std::string& out_;
+  char* p_;
+  char* end_;
+};
 
 bool methodExpectsBody(std::string_view method) {
   return method == "POST" || method == "PUT" || method == "PATCH";
@@ -121,69 +184,94 @@ constexpr std::array kReasons{
 }  // namespace
 
 bool isHopByHop(std::string_view name, const Headers& all_headers) {
-  return nameIn(name, kHopByHop) || headerHasToken(all_headers, "Connection", name);
+  return isHopByHop(name, ConnectionTokens(all_headers));
 }
 
-std::string buildUpstreamRequestHead(const RequestHead& request, const ForwardContext& ctx) {
+bool isHopByHop(std::string_view name, const ConnectionTokens& listed) {
+  return nameIn(name, kHopByHop) || listed.contains(name);
+}
+
+void buildUpstreamRequestHead(std::string& out, const RequestHead& request,
+                              const ForwardContext& ctx) {
   const Headers& headers = request.headers;
-  std::string out;
-  out.reserve(256 + headers.size() * 48);
-  out.append(request.method);
-  out.push_back(' ');
-  out.append(request.target);
-  out.append(" HTTP/1.1\r\n");
+  const ConnectionTokens listed(headers);
+  HeadWriter w(out);
+  w.append(request.method);
+  w.push_back(' ');
+  w.append(request.target);
+  w.append(" HTTP/1.1\r\n");
 
   // Host first, and never subject to Connection: a client listing "Host" there must not be
   // able to strip it.
   const Header* host = findHeader(headers, "Host");
   const std::string_view host_value =
       host != nullptr ? std::string_view(host->value) : ctx.default_host;
-  if (!host_value.empty()) appendHeader(out, "Host", host_value);
+  if (!host_value.empty()) w.header("Host", host_value);
 
-  std::string xff;
+  const Header* xff_first = nullptr;  // most requests carry none, or a single one
+  bool xff_more = false;
   for (const Header& h : headers) {
     if (equalsIgnoreCase(h.name, "X-Forwarded-For")) {
       if (h.value.empty()) continue;
-      if (!xff.empty()) xff.append(", ");
-      xff.append(h.value);
+      if (xff_first == nullptr) {
+        xff_first = &h;
+      } else {
+        xff_more = true;
+      }
       continue;
     }
-    if (isHopByHop(h.name, headers) || nameIn(h.name, kRegeneratedRequest)) continue;
-    appendHeader(out, h.name, h.value);
+    if (isHopByHop(h.name, listed) || nameIn(h.name, kRegeneratedRequest)) continue;
+    w.header(h.name, h.value);
   }
 
   if (request.upgrade) {
     const Header* upgrade = findHeader(headers, "Upgrade");
     if (upgrade != nullptr) {
-      appendHeader(out, "Upgrade", upgrade->value);
-      appendHeader(out, "Connection", "upgrade");
+      w.header("Upgrade", upgrade->value);
+      w.header("Connection", "upgrade");
     }
   }
 
-  if (!xff.empty()) xff.append(", ");
-  xff.append(ctx.client_ip);
-  appendHeader(out, "X-Forwarded-For", xff);
-  appendHeader(out, "X-Forwarded-Proto", "http");
-  if (host != nullptr) appendHeader(out, "X-Forwarded-Host", host->value);
-  if (!ctx.request_id.empty()) appendHeader(out, "X-Request-Id", ctx.request_id);
+  // Every X-Forwarded-For line of the client, in order, then the client's own address.
+  w.append("X-Forwarded-For: ");
+  if (xff_first != nullptr) {
+    w.append(xff_first->value);
+    if (xff_more) {
+      for (const Header& h : headers) {
+        if (&h == xff_first || h.value.empty() || !equalsIgnoreCase(h.name, "X-Forwarded-For")) {
+          continue;
+        }
+        w.append(", ");
+        w.append(h.value);
+      }
+    }
+    w.append(", ");
+  }
+  w.append(ctx.client_ip);
+  w.append("\r\n");
+  w.header("X-Forwarded-Proto", "http");
+  if (host != nullptr) w.header("X-Forwarded-Host", host->value);
+  if (!ctx.request_id.empty()) w.header("X-Request-Id", ctx.request_id);
 
   switch (request.framing) {
     case BodyFraming::ContentLength:
-      appendHeader(out, "Content-Length", std::to_string(request.content_length));
+      w.append("Content-Length: ");
+      w.decimal(request.content_length);
+      w.append("\r\n");
       break;
     case BodyFraming::Chunked:
-      appendHeader(out, "Transfer-Encoding", "chunked");
+      w.header("Transfer-Encoding", "chunked");
       break;
     case BodyFraming::None:
     case BodyFraming::UntilClose:  // not a request framing; treated as no body
       // Some servers answer a bodiless POST without a length with 411.
       if (!request.upgrade && methodExpectsBody(request.method)) {
-        appendHeader(out, "Content-Length", "0");
+        w.header("Content-Length", "0");
       }
       break;
   }
-  out.append("\r\n");
-  return out;
+  w.append("\r\n");
+  w.finish();
 }
 
 ResponsePlan planResponse(const RequestHead& request, const ResponseHead& response,
@@ -217,39 +305,43 @@ ResponsePlan planResponse(const RequestHead& request, const ResponseHead& respon
   return plan;
 }
 
-std::string buildClientResponseHead(const ResponseHead& response, const ResponsePlan& plan,
-                                    std::string_view request_id) {
+void buildClientResponseHead(std::string& out, const ResponseHead& response,
+                             const ResponsePlan& plan, std::string_view request_id) {
   const Headers& headers = response.headers;
-  std::string out;
-  out.reserve(256 + headers.size() * 48);
-  out.append("HTTP/1.1 ");
-  out.append(std::to_string(response.status));
-  out.push_back(' ');
-  out.append(response.reason.empty() ? reasonPhrase(response.status)
-                                     : std::string_view(response.reason));
-  out.append("\r\n");
+  const ConnectionTokens listed(headers);
+  HeadWriter w(out);
+  w.append("HTTP/1.1 ");
+  w.decimal(static_cast<uint64_t>(response.status));
+  w.push_back(' ');
+  w.append(response.reason.empty() ? reasonPhrase(response.status)
+                                   : std::string_view(response.reason));
+  w.append("\r\n");
 
   const bool switching = response.status == 101;
+  bool has_request_id = false;
   for (const Header& h : headers) {
-    if (isHopByHop(h.name, headers)) continue;
+    if (isHopByHop(h.name, listed)) continue;
     // Content-Length is ours to state when we frame the body; without a body (HEAD, 304) the
     // upstream's value describes the representation and passes unchanged.
     if (plan.framing != BodyFraming::None && equalsIgnoreCase(h.name, "Content-Length")) continue;
-    appendHeader(out, h.name, h.value);
+    if (equalsIgnoreCase(h.name, "X-Request-Id")) has_request_id = true;
+    w.header(h.name, h.value);
   }
 
   if (switching) {
     const Header* upgrade = findHeader(headers, "Upgrade");
-    if (upgrade != nullptr) appendHeader(out, "Upgrade", upgrade->value);
-    appendHeader(out, "Connection", "upgrade");
+    if (upgrade != nullptr) w.header("Upgrade", upgrade->value);
+    w.header("Connection", "upgrade");
   }
 
   switch (plan.framing) {
     case BodyFraming::ContentLength:
-      appendHeader(out, "Content-Length", std::to_string(response.content_length));
+      w.append("Content-Length: ");
+      w.decimal(response.content_length);
+      w.append("\r\n");
       break;
     case BodyFraming::Chunked:
-      appendHeader(out, "Transfer-Encoding", "chunked");
+      w.header("Transfer-Encoding", "chunked");
       break;
     case BodyFraming::None:
     case BodyFraming::UntilClose:
@@ -258,17 +350,16 @@ std::string buildClientResponseHead(const ResponseHead& response, const Response
 
   if (!response.isInterim() && !switching) {
     if (plan.close_after) {
-      appendHeader(out, "Connection", "close");
+      w.header("Connection", "close");
     } else if (plan.announce_keep_alive) {
-      appendHeader(out, "Connection", "keep-alive");
+      w.header("Connection", "keep-alive");
     }
   }
-  if (!response.isInterim() && !request_id.empty() &&
-      findHeader(headers, "X-Request-Id") == nullptr) {
-    appendHeader(out, "X-Request-Id", request_id);
+  if (!response.isInterim() && !request_id.empty() && !has_request_id) {
+    w.header("X-Request-Id", request_id);
   }
-  out.append("\r\n");
-  return out;
+  w.append("\r\n");
+  w.finish();
 }
 
 std::string buildLocalReply(int status, std::string_view cause, std::string_view request_id,
@@ -315,8 +406,9 @@ void appendChunkHeader(std::string& out, size_t len) {
 
 std::string lastChunk(const Headers& trailers) {
   std::string out = "0\r\n";
+  const ConnectionTokens listed(trailers);
   for (const Header& h : trailers) {
-    if (isHopByHop(h.name, trailers) || nameIn(h.name, kForbiddenTrailers)) continue;
+    if (isHopByHop(h.name, listed) || nameIn(h.name, kForbiddenTrailers)) continue;
     appendHeader(out, h.name, h.value);
   }
   out.append("\r\n");

@@ -5,25 +5,26 @@
 namespace triaged::http {
 namespace {
 
-// ASCII only: header names and the tokens we compare are ASCII by grammar, and locale-aware
-// tolower() would make the comparison depend on the process locale.
-char lowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
 std::string_view trimOws(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
 }
 
-}  // namespace
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lowerAscii(a[i]) != lowerAscii(b[i])) return false;
+// Calls fn(token) for each element of a comma-separated list, OWS trimmed; stops when fn
+// returns true and returns whether it did.
+template <typename Fn>
+bool forEachListToken(std::string_view list, Fn&& fn) {
+  while (true) {
+    const size_t comma = list.find(',');
+    const std::string_view token = trimOws(list.substr(0, comma));
+    if (!token.empty() && fn(token)) return true;
+    if (comma == std::string_view::npos) return false;
+    list.remove_prefix(comma + 1);
   }
-  return true;
 }
+
+}  // namespace
 
 const Header* findHeader(const Headers& headers, std::string_view name) {
   for (const Header& h : headers) {
@@ -36,15 +37,46 @@ bool headerHasToken(const Headers& headers, std::string_view name, std::string_v
   // A list-valued field may be split over several lines; RFC 9110 5.3 makes them one list.
   for (const Header& h : headers) {
     if (!equalsIgnoreCase(h.name, name)) continue;
-    std::string_view rest = h.value;
-    while (true) {
-      const size_t comma = rest.find(',');
-      if (equalsIgnoreCase(trimOws(rest.substr(0, comma)), token)) return true;
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
+    if (forEachListToken(h.value, [&](std::string_view t) { return equalsIgnoreCase(t, token); })) {
+      return true;
     }
   }
   return false;
+}
+
+ConnectionTokens::ConnectionTokens(const Headers& headers) : headers_(headers) {
+  for (const Header& h : headers) {
+    if (!equalsIgnoreCase(h.name, "Connection")) continue;
+    forEachListToken(h.value, [&](std::string_view t) {
+      if (count_ == kMax) {
+        overflow_ = true;
+        return true;
+      }
+      tokens_[count_++] = t;
+      return false;
+    });
+  }
+}
+
+bool ConnectionTokens::contains(std::string_view name) const {
+  for (size_t i = 0; i < count_; ++i) {
+    if (equalsIgnoreCase(tokens_[i], name)) return true;
+  }
+  return overflow_ && headerHasToken(headers_, "Connection", name);
+}
+
+void RequestHead::reset() {
+  Headers kept = std::move(headers);
+  kept.clear();
+  *this = RequestHead{};
+  headers = std::move(kept);
+}
+
+void ResponseHead::reset() {
+  Headers kept = std::move(headers);
+  kept.clear();
+  *this = ResponseHead{};
+  headers = std::move(kept);
 }
 
 }  // namespace triaged::http

@@ -3,97 +3,365 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-
-#include "triaged/core/event_loop.h"
+#include <cstring>
+#include <optional>
 
 namespace triaged::net {
 namespace {
 
-timeval toTimeval(std::chrono::milliseconds ms) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
-}
-
-constexpr int kBevOptions = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
+// Chains handed to one sendmsg; a longer output goes out in several.
+constexpr int kMaxWriteVecs = 64;
+// Reads per socket event before the connection yields to the others on the loop (it is
+// rescheduled at once if the socket still has bytes): one fast peer cannot starve the rest.
+constexpr int kReadsPerEvent = 4;
 
 void setNoDelay(int fd) {
   const int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+EvBufferPtr newBuffer() {
+  EvBufferPtr b(evbuffer_new());
+  if (!b) abort();
+  return b;
+}
+
+// evbuffer_iovec is declared to match struct iovec on every Unix (event2/buffer.h).
+iovec* asIovec(evbuffer_iovec* v) { return reinterpret_cast<iovec*>(v); }
+
 }  // namespace
 
-Connection::Connection(BufferEventPtr bev, ConnectionCallbacks* callbacks)
-    : bev_(std::move(bev)), callbacks_(callbacks) {
-  bufferevent_setcb(bev_.get(), &Connection::onRead, &Connection::onWrite, &Connection::onEventCb,
-                    this);
+Connection::Connection(EventLoop& loop, int fd, ConnectionCallbacks* callbacks, bool connecting)
+    : loop_(loop), callbacks_(callbacks), fd_(fd), output_(newBuffer()), connecting_(connecting) {
+  // Registered once for the connection's life. Whatever is readable or writable already is
+  // reported as a first edge by epoll_ctl(ADD) itself, so nothing starts out "ready".
+  event_.reset(event_new(loop.base(), fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST | EV_CLOSED,
+                         &Connection::onSocketEventCb, this));
+  if (!event_ || event_add(event_.get(), nullptr) != 0) abort();
 }
 
-void Connection::onRead(bufferevent*, void* ctx) noexcept {
-  static_cast<Connection*>(ctx)->callbacks_->onReadable();
+Connection::~Connection() {
+  if (destroyed_flag_ != nullptr) *destroyed_flag_ = true;
+  close();
 }
 
-void Connection::onWrite(bufferevent*, void* ctx) noexcept {
-  static_cast<Connection*>(ctx)->callbacks_->onWriteDrained();
+void Connection::close() {
+  if (fd_ < 0) return;
+  // libevent allows freeing an event inside its own callback: it does not touch it afterwards.
+  event_.reset();
+  timer_.reset();
+  ::close(fd_);
+  fd_ = -1;
+  releaseInputBlock();
+  evbuffer_drain(output_.get(), outputLength());
+  read_ready_ = false;
+  write_ready_ = false;
 }
 
-void Connection::onEventCb(bufferevent*, short what, void* ctx) noexcept {
-  // libevent restores the socket errno before running a deferred event callback.
-  const int err = EVUTIL_SOCKET_ERROR();
-  static_cast<Connection*>(ctx)->callbacks_->onEvent(what, (what & BEV_EVENT_ERROR) ? err : 0);
-}
-
-void Connection::write(std::string_view data) { write(data.data(), data.size()); }
+// --- writing --------------------------------------------------------------------------------
 
 void Connection::write(const char* data, size_t len) {
-  if (bev_ && len > 0) bufferevent_write(bev_.get(), data, len);
+  if (fd_ < 0 || len == 0) return;
+  if (write_timeout_.count() > 0 && outputLength() == 0) last_write_ = loop_.now();
+  evbuffer_add(output_.get(), data, len);
+  scheduleFlush();
 }
 
 void Connection::writeBuffer(evbuffer* source) {
-  if (bev_) bufferevent_write_buffer(bev_.get(), source);
+  if (fd_ < 0 || evbuffer_get_length(source) == 0) return;
+  if (write_timeout_.count() > 0 && outputLength() == 0) last_write_ = loop_.now();
+  evbuffer_add_buffer(output_.get(), source);
+  scheduleFlush();
+}
+
+void Connection::writeFrom(evbuffer* source, size_t len) {
+  if (fd_ < 0 || len == 0) return;
+  if (write_timeout_.count() > 0 && outputLength() == 0) last_write_ = loop_.now();
+  evbuffer_remove_buffer(source, output_.get(), len);
+  scheduleFlush();
+}
+
+void Connection::scheduleFlush() {
+  if (in_handler_) {
+    flush_wanted_ = true;  // onSocketEvent flushes before it returns
+    return;
+  }
+  // Not writable: the EPOLLOUT edge that follows a full kernel buffer will flush.
+  if (!write_ready_ || (scheduled_ & EV_WRITE) != 0) return;
+  scheduled_ = static_cast<short>(scheduled_ | EV_WRITE);
+  event_active(event_.get(), EV_WRITE, 0);
+}
+
+bool Connection::flush(const bool& destroyed) {
+  flush_wanted_ = false;
+  while (write_ready_ && outputLength() > 0) {
+    evbuffer_iovec vecs[kMaxWriteVecs];
+    const int chains = evbuffer_peek(output_.get(), -1, nullptr, vecs, kMaxWriteVecs);
+    const int nvec = std::min(chains, kMaxWriteVecs);
+    size_t offered = 0;
+    for (int i = 0; i < nvec; ++i) offered += vecs[i].iov_len;
+    msghdr msg{};
+    msg.msg_iov = asIovec(vecs);
+    msg.msg_iovlen = static_cast<size_t>(nvec);
+    const int flags = MSG_NOSIGNAL | MSG_DONTWAIT | (more_expected_ ? MSG_MORE : 0);
+    const ssize_t sent = ::sendmsg(fd_, &msg, flags);
+    if (sent < 0) {
+      const int err = errno;
+      if (err == EINTR) continue;
+      write_ready_ = false;
+      if (err == EAGAIN || err == EWOULDBLOCK) return true;
+      return notify(static_cast<short>(kEventError | kEventWriting), err, destroyed);
+    }
+    evbuffer_drain(output_.get(), static_cast<size_t>(sent));
+    if (write_timeout_.count() > 0) last_write_ = loop_.now();
+    if (static_cast<size_t>(sent) < offered) {
+      // The kernel buffer is full; the kernel wakes epoll (a new EPOLLOUT edge) once it has room.
+      write_ready_ = false;
+      return true;
+    }
+    if (outputLength() == 0) {
+      callbacks_->onWriteDrained();
+      if (destroyed || fd_ < 0) return false;
+    }
+  }
+  return true;
+}
+
+// --- reading --------------------------------------------------------------------------------
+
+void Connection::releaseInputBlock() {
+  loop_.buffers().give(in_block_);
+  in_block_ = nullptr;
+  in_start_ = 0;
+  in_end_ = 0;
+}
+
+void Connection::consumeInput(size_t len) {
+  in_start_ += std::min(len, inputLength());
+  if (in_start_ == in_end_ && in_block_ != nullptr) releaseInputBlock();
+  if (read_ready_ && wantsRead()) scheduleRead();
+}
+
+void Connection::moveInputTo(Connection& to) {
+  const std::string_view data = inputData();
+  to.write(data.data(), data.size());
+  consumeInput(data.size());
 }
 
 void Connection::enableRead() {
-  if (bev_) bufferevent_enable(bev_.get(), EV_READ);
+  if (fd_ < 0) return;
+  if (!read_enabled_) {
+    read_enabled_ = true;
+    // As with bufferevents, the read timeout starts over when reading is enabled again.
+    if (read_timeout_.count() > 0) {
+      last_read_ = loop_.now();
+      armTimer();
+    }
+  }
+  if (read_ready_ && wantsRead()) scheduleRead();
 }
 
-void Connection::disableRead() {
-  if (bev_) bufferevent_disable(bev_.get(), EV_READ);
+void Connection::disableRead() { read_enabled_ = false; }
+
+void Connection::scheduleRead() {
+  if ((scheduled_ & EV_READ) != 0) return;
+  scheduled_ = static_cast<short>(scheduled_ | EV_READ);
+  event_active(event_.get(), EV_READ, 0);
 }
 
-bool Connection::readEnabled() const {
-  return bev_ && (bufferevent_get_enabled(bev_.get()) & EV_READ) != 0;
+bool Connection::readSocket(const bool& destroyed) {
+  constexpr size_t kBlock = BufferPool::kBlockSize;
+  size_t got = 0;
+  bool eof = false;
+  int err = 0;
+  int reads = 0;
+  while (wantsRead()) {
+    if (reads++ == kReadsPerEvent) {
+      scheduleRead();  // more may be waiting: after the other connections' turn
+      break;
+    }
+    if (in_block_ == nullptr) {
+      in_block_ = loop_.buffers().take();
+    } else if (in_start_ > 0 && kBlock - in_end_ < kBlock / 4) {
+      // Little room left behind unconsumed bytes: move them to the front.
+      std::memmove(in_block_, in_block_ + in_start_, in_end_ - in_start_);
+      in_end_ -= in_start_;
+      in_start_ = 0;
+    }
+    const size_t room = kBlock - in_end_;
+    const ssize_t n = ::read(fd_, in_block_ + in_end_, room);
+    if (n > 0) {
+      in_end_ += static_cast<size_t>(n);
+      got += static_cast<size_t>(n);
+      // A short read emptied the socket: the next bytes bring a new edge. Unless a FIN is
+      // queued behind them (EPOLLRDHUP), which brings no edge of its own: read on to it.
+      if (static_cast<size_t>(n) < room && !peer_closed_) {
+        read_ready_ = false;
+        break;
+      }
+      continue;
+    }
+    if (n == 0) {
+      eof = true;
+      read_ready_ = false;
+      break;
+    }
+    if (errno == EINTR) continue;
+    read_ready_ = false;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
+    break;
+  }
+  if (in_block_ != nullptr && in_start_ == in_end_) releaseInputBlock();
+  if (got > 0) {
+    if (read_timeout_.count() > 0) last_read_ = loop_.now();
+    callbacks_->onReadable();
+    if (destroyed || fd_ < 0) return false;
+  }
+  if (eof) {
+    eof_ = true;
+    return notify(static_cast<short>(kEventEof | kEventReading), 0, destroyed);
+  }
+  if (err != 0) return notify(static_cast<short>(kEventError | kEventReading), err, destroyed);
+  return true;
 }
 
-void Connection::setReadHighWatermark(size_t high) {
-  bufferevent_setwatermark(bev_.get(), EV_READ, 0, high);
+// --- events ---------------------------------------------------------------------------------
+
+void Connection::onSocketEventCb(evutil_socket_t, short what, void* ctx) noexcept {
+  static_cast<Connection*>(ctx)->onSocketEvent(what);
 }
+
+void Connection::onSocketEvent(short what) {
+  bool destroyed = false;
+  destroyed_flag_ = &destroyed;
+  in_handler_ = true;
+  scheduled_ = 0;  // this call consumes every event_active() made since the last one
+  [&] {
+    if (connecting_) {
+      if ((what & EV_WRITE) == 0 || !finishConnect(destroyed)) return;
+    }
+    if ((what & EV_WRITE) != 0) write_ready_ = true;
+    if ((what & EV_CLOSED) != 0) peer_closed_ = true;
+    if ((what & (EV_READ | EV_CLOSED)) != 0) read_ready_ = true;
+    if (write_ready_ && outputLength() > 0 && !flush(destroyed)) return;
+    if (read_ready_ && wantsRead() && !readSocket(destroyed)) return;
+    // What the callbacks queued on this connection goes out now, in one write.
+    if (flush_wanted_ && write_ready_ && outputLength() > 0 && !flush(destroyed)) return;
+    flush_wanted_ = false;
+  }();
+  if (!destroyed) {
+    destroyed_flag_ = nullptr;
+    in_handler_ = false;
+  }
+}
+
+bool Connection::finishConnect(const bool& destroyed) {
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  connecting_ = false;
+  if (err != 0) {
+    // The connection is dead: this is the last thing its owner hears of it, not also the EOF
+    // a read of the hung-up socket would find.
+    eof_ = true;
+    notify(static_cast<short>(kEventError | kEventWriting), err, destroyed);
+    return false;
+  }
+  return notify(kEventConnected, 0, destroyed);
+}
+
+bool Connection::notify(short what, int err, const bool& destroyed) {
+  callbacks_->onEvent(what, err);
+  return !destroyed && fd_ >= 0;
+}
+
+// --- timeouts -------------------------------------------------------------------------------
 
 void Connection::setTimeouts(std::chrono::milliseconds read, std::chrono::milliseconds write) {
-  const timeval r = toTimeval(read);
-  const timeval w = toTimeval(write);
-  bufferevent_set_timeouts(bev_.get(), read.count() > 0 ? &r : nullptr,
-                           write.count() > 0 ? &w : nullptr);
+  read_timeout_ = read;
+  write_timeout_ = write;
+  if (fd_ < 0 || (read.count() == 0 && write.count() == 0)) return;  // a pending check finds none
+  const auto now = loop_.now();
+  last_read_ = now;
+  last_write_ = now;
+  armTimer();
 }
 
-int Connection::fd() const { return static_cast<int>(bufferevent_getfd(bev_.get())); }
+void Connection::setDeadline(MonotonicTime at) {
+  deadline_ = at;
+  armTimer();
+}
 
-BufferEventPtr adoptSocket(EventLoop& loop, int fd) {
-  evutil_make_socket_nonblocking(fd);
+void Connection::armTimer() {
+  if (fd_ < 0) return;
+  const auto now = loop_.now();
+  std::optional<MonotonicTime> deadline;
+  const auto earliest = [&](MonotonicTime t) {
+    if (!deadline || t < *deadline) deadline = t;
+  };
+  if (deadline_ != kNoDeadline) earliest(deadline_);
+  if (read_timeout_.count() > 0) earliest((wantsRead() ? last_read_ : now) + read_timeout_);
+  if (write_timeout_.count() > 0) {
+    earliest((outputLength() > 0 ? last_write_ : now) + write_timeout_);
+  }
+  if (!deadline) return;
+  if (!timer_) {
+    timer_.reset(evtimer_new(loop_.base(), &Connection::onTimerCb, this));
+    if (!timer_) abort();
+  } else if (evtimer_pending(timer_.get(), nullptr) != 0 && timer_deadline_ <= *deadline) {
+    return;  // fires first anyway, then checks again
+  }
+  const auto wait = std::max(std::chrono::duration_cast<std::chrono::microseconds>(*deadline - now),
+                             std::chrono::microseconds(0));
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(wait.count() / 1000000);
+  tv.tv_usec = static_cast<suseconds_t>(wait.count() % 1000000);
+  timer_deadline_ = *deadline;
+  evtimer_add(timer_.get(), &tv);
+}
+
+void Connection::onTimerCb(evutil_socket_t, short, void* ctx) noexcept {
+  static_cast<Connection*>(ctx)->onTimer();
+}
+
+void Connection::onTimer() {
+  if (fd_ < 0) return;
+  const auto now = loop_.now();
+  short expired = 0;
+  if (deadline_ != kNoDeadline && now >= deadline_) {
+    expired = kEventDeadline;
+    deadline_ = kNoDeadline;
+  } else if (read_timeout_.count() > 0 && wantsRead() && now - last_read_ >= read_timeout_) {
+    expired = kEventReading;
+    read_enabled_ = false;  // as a bufferevent does: reading stops until enabled again
+  } else if (write_timeout_.count() > 0 && outputLength() > 0 &&
+             now - last_write_ >= write_timeout_) {
+    expired = kEventWriting;
+  }
+  if (expired == 0) {
+    armTimer();  // activity since it was armed: wait for the rest
+    return;
+  }
+  bool destroyed = false;
+  destroyed_flag_ = &destroyed;
+  if (notify(static_cast<short>(kEventTimeout | expired), 0, destroyed)) armTimer();
+  if (!destroyed) destroyed_flag_ = nullptr;
+}
+
+// --- sockets --------------------------------------------------------------------------------
+
+void prepareAcceptedSocket(int fd) {
+  // evconnlistener accepts with SOCK_NONBLOCK | SOCK_CLOEXEC already.
   setNoDelay(fd);
-  BufferEventPtr bev(bufferevent_socket_new(loop.base(), fd, kBevOptions));
-  if (!bev) abort();
-  bufferevent_enable(bev.get(), EV_READ | EV_WRITE);
-  return bev;
 }
 
-ConnectStart startConnect(EventLoop& loop, const SocketAddress& address) {
+ConnectStart startConnect(const SocketAddress& address) {
   ConnectStart out;
   const int fd = socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -106,15 +374,7 @@ ConnectStart startConnect(EventLoop& loop, const SocketAddress& address) {
     ::close(fd);
     return out;
   }
-  out.bev.reset(bufferevent_socket_new(loop.base(), fd, kBevOptions));
-  if (!out.bev) abort();
-  // A null address tells libevent the socket is already connecting: it waits for writability
-  // and reports CONNECTED, or ERROR with the errno from SO_ERROR.
-  if (bufferevent_socket_connect(out.bev.get(), nullptr, 0) != 0) {
-    out.err = EVUTIL_SOCKET_ERROR();
-    if (out.err == 0) out.err = EIO;
-    out.bev.reset();
-  }
+  out.fd = fd;
   return out;
 }
 

@@ -13,16 +13,11 @@ namespace {
 
 using diagnose::FailureCause;
 
-// Pipelined requests and request bodies wait in the input buffer up to this many bytes; beyond
-// it the socket is not read, which pushes back on the client through TCP.
-constexpr size_t kClientReadHighWatermark = 256 * 1024;
-
 }  // namespace
 
-ClientConnection::ClientConnection(WorkerContext& worker, BufferEventPtr bev,
-                                   const net::SocketAddress& peer)
+ClientConnection::ClientConnection(WorkerContext& worker, int fd, const net::SocketAddress& peer)
     : worker_(worker),
-      connection_(std::move(bev), this),
+      connection_(worker.loop(), fd, this),
       client_ip_(net::ipString(peer.get())),
       peer_(peer.toString()),
       parser_(http::MessageParser::Type::Request, *this,
@@ -35,7 +30,6 @@ ClientConnection::~ClientConnection() {
 }
 
 void ClientConnection::start() {
-  connection_.setReadHighWatermark(kClientReadHighWatermark);
   connection_.setTimeouts(std::chrono::milliseconds(0),
                           worker_.config().server.client_idle_timeout);
   armTimer(TimerMode::Header);
@@ -120,7 +114,7 @@ void ClientConnection::onEvent(short what, int err) {
     if (session_) session_->onTunnelClientEvent(what);
     return;
   }
-  if ((what & BEV_EVENT_EOF) != 0 && (what & BEV_EVENT_ERROR) == 0) {
+  if ((what & net::kEventEof) != 0 && (what & net::kEventError) == 0) {
     read_eof_ = true;
     // A FIN while the response is still owed means the client gave up (its own timeout, a
     // closed tab): reported as client_aborted (499), as nginx does. Half-closing clients that
@@ -153,15 +147,11 @@ void ClientConnection::processInput() {
       continue;
     }
     if (body_paused_) break;
-    evbuffer* in = connection_.input();
-    iovec vec{};
-    if (evbuffer_peek(in, -1, nullptr, reinterpret_cast<evbuffer_iovec*>(&vec), 1) < 1 ||
-        vec.iov_len == 0) {
-      break;
-    }
-    const auto result = parser_.feed(static_cast<const char*>(vec.iov_base), vec.iov_len);
+    const std::string_view in = connection_.inputData();
+    if (in.empty()) break;
+    const auto result = parser_.feed(in.data(), in.size());
     if (closed_) break;  // the socket and its buffers are gone
-    evbuffer_drain(in, result.consumed);
+    connection_.consumeInput(result.consumed);
     using S = http::MessageParser::Status;
     if (result.status == S::Error) {
       handleParseError();
@@ -220,7 +210,7 @@ void ClientConnection::onHead() {
   const http::Header* id_header = http::findHeader(req.headers, "x-request-id");
   std::string request_id =
       (id_header != nullptr && !id_header->value.empty() && id_header->value.size() <= 200)
-          ? id_header->value
+          ? std::string(id_header->value)
           : generateRequestId();
   if (req.method == "CONNECT") {
     // triaged is a reverse proxy: it does not open tunnels to arbitrary hosts.

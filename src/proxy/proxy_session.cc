@@ -35,6 +35,13 @@ bool requestHasBody(const http::RequestHead& r) {
 }
 
 std::string formatMs(double ms) { return fmt::format("{:.1f}", ms); }
+
+// Heads are built here and copied into a connection's output at once; one buffer per worker
+// thread keeps its capacity, so building a head allocates nothing.
+std::string& headScratch() {
+  thread_local std::string buffer;
+  return buffer;
+}
 std::string formatMs(milliseconds ms) { return fmt::format("{}ms", ms.count()); }
 
 }  // namespace
@@ -47,7 +54,6 @@ ProxySession::ProxySession(ClientConnection& client, const http::RequestHead& re
       request_id_(std::move(request_id)),
       start_(loop_.now()),
       classifier_(start_, request.method, requestHasBody(request)),
-      staged_(newBuffer()),
       has_body_(requestHasBody(request)),
       connect_timer_(loop_,
                      [this] {
@@ -55,11 +61,6 @@ ProxySession::ProxySession(ClientConnection& client, const http::RequestHead& re
                        classifier_.onTimeout(TimeoutKind::Connect);
                        attemptFailed();
                      }),
-      header_timer_(loop_,
-                    [this] {
-                      classifier_.onTimeout(TimeoutKind::ResponseHeader);
-                      failRequest();
-                    }),
       request_timer_(loop_,
                      [this] {
                        classifier_.onTimeout(TimeoutKind::Request);
@@ -189,17 +190,20 @@ void ProxySession::sendRequestHead() {
   conn.setTimeouts(milliseconds(0), milliseconds(0));
   conn.enableRead();
 
-  response_parser_ = std::make_unique<http::MessageParser>(
-      http::MessageParser::Type::Response, *this, upstream_config_->max_response_header_bytes);
+  // The connection's parser: a pooled connection's holds the previous, complete response.
+  response_parser_ = &upstream_->responseParser();
+  if (response_parser_->awaitingResume()) response_parser_->resume();
+  response_parser_->setCallbacks(this);
   response_parser_->setExpectNoBody(request_.isHead());
 
   http::ForwardContext ctx{client_.clientIp(), request_id_, endpoint_->name};
-  const std::string head = http::buildUpstreamRequestHead(request_, ctx);
+  std::string& head = headScratch();
+  http::buildUpstreamRequestHead(head, request_, ctx);
   conn.write(head);
   classifier_.onRequestBytesSent(head.size());
 
   // Body bytes that arrived before the connection was ready.
-  const size_t staged = evbuffer_get_length(staged_.get());
+  const size_t staged = staged_ ? evbuffer_get_length(staged_.get()) : 0;
   if (staged > 0) {
     if (reused_ && replayable_) {
       if (!replay_) replay_ = newBuffer();
@@ -224,7 +228,9 @@ void ProxySession::maybeArmHeaderTimer() {
   if (!request_complete_ || !upstream_ || !upstream_->connected || request_sent_) return;
   request_sent_ = true;
   classifier_.onRequestSent(loop_.now());
-  if (!response_started_) header_timer_.arm(upstream_config_->response_header_timeout);
+  if (!response_started_) {
+    upstream_->connection().setDeadline(loop_.now() + upstream_config_->response_header_timeout);
+  }
 }
 
 // --- request body ---------------------------------------------------------------------------
@@ -250,6 +256,7 @@ void ProxySession::writeRequestWire(const char* data, size_t len) {
       client_.pauseRequestBody();
     }
   } else {
+    if (!staged_) staged_ = newBuffer();
     evbuffer_add(staged_.get(), data, len);
     if (!body_paused_ && evbuffer_get_length(staged_.get()) > kHighWatermark) {
       body_paused_ = true;
@@ -303,16 +310,12 @@ void ProxySession::onReadable() {
     pumpTunnel(conn, client_.connection());
     return;
   }
-  evbuffer* in = conn.input();
   while (!done_ && !upstream_read_paused_) {
-    iovec vec{};
-    if (evbuffer_peek(in, -1, nullptr, reinterpret_cast<evbuffer_iovec*>(&vec), 1) < 1 ||
-        vec.iov_len == 0) {
-      break;
-    }
-    const auto r = response_parser_->feed(static_cast<const char*>(vec.iov_base), vec.iov_len);
+    const std::string_view in = conn.inputData();
+    if (in.empty()) break;
+    const auto r = response_parser_->feed(in.data(), in.size());
     if (done_ || !upstream_) return;  // the connection (and `in`) may be gone
-    evbuffer_drain(in, r.consumed);
+    conn.consumeInput(r.consumed);
     classifier_.onResponseBytes(r.consumed);
     using S = http::MessageParser::Status;
     switch (r.status) {
@@ -351,7 +354,7 @@ void ProxySession::onReadable() {
 
 void ProxySession::onEvent(short what, int err) {
   if (done_ || !upstream_) return;
-  if ((what & BEV_EVENT_CONNECTED) != 0) {
+  if ((what & net::kEventConnected) != 0) {
     onConnected();
     return;
   }
@@ -367,12 +370,17 @@ void ProxySession::onEvent(short what, int err) {
     attemptFailed();
     return;
   }
-  if ((what & BEV_EVENT_TIMEOUT) != 0) {
-    classifier_.onTimeout(TimeoutKind::BodyIdle);
-    abortResponse();
+  if ((what & net::kEventTimeout) != 0) {
+    if ((what & net::kEventDeadline) != 0) {
+      classifier_.onTimeout(TimeoutKind::ResponseHeader);
+      failRequest();
+    } else {
+      classifier_.onTimeout(TimeoutKind::BodyIdle);
+      abortResponse();
+    }
     return;
   }
-  if ((what & BEV_EVENT_EOF) != 0) {
+  if ((what & net::kEventEof) != 0) {
     onUpstreamClosed(false, 0);
     return;
   }
@@ -412,7 +420,7 @@ void ProxySession::onHead() {
     }
     return;
   }
-  header_timer_.disarm();
+  upstream_->connection().clearDeadline();
   classifier_.onResponseHead(resp.status, resp.headers, loop_.now());
   if (classifier_.evidence().header_ms) {
     metrics_->header_duration.observe(*classifier_.evidence().header_ms / 1000.0);
@@ -421,7 +429,10 @@ void ProxySession::onHead() {
   if (resp.status == 101) return;  // written by startTunnel once the upgrade is confirmed
   sniff_body_ = resp.status == 502 || resp.status == 504;
   plan_ = http::planResponse(request_, resp, client_.worker().draining() || !request_complete_);
-  client_.connection().write(http::buildClientResponseHead(resp, plan_, request_id_));
+  std::string& head = headScratch();
+  http::buildClientResponseHead(head, resp, plan_, request_id_);
+  client_.connection().write(head);
+  client_.connection().setMoreExpected(plan_.framing != http::BodyFraming::None);
   response_started_ = true;
   upstream_->connection().setTimeouts(upstream_config_->body_idle_timeout, milliseconds(0));
 }
@@ -431,6 +442,7 @@ void ProxySession::onBody(const char* data, size_t len) {
   response_body_bytes_ += len;
   if (sniff_body_) classifier_.onResponseBodyPrefix(std::string_view(data, len));
   auto& out = client_.connection();
+  out.setMoreExpected(false);
   if (plan_.framing == http::BodyFraming::Chunked) {
     std::string header;
     http::appendChunkHeader(header, len);
@@ -480,7 +492,6 @@ void ProxySession::onClientDrained() {
 
 void ProxySession::attemptFailed() {
   connect_timer_.disarm();
-  header_timer_.disarm();
   if (!response_started_ && !tunnel_ &&
       classifier_.retryable(attempts_, 1 + upstream_config_->retries, replayable_)) {
     logRetry();
@@ -488,6 +499,7 @@ void ProxySession::attemptFailed() {
     classifier_.beginRetry();
     releaseUpstream(false);
     if (replay_ && evbuffer_get_length(replay_.get()) > 0) {
+      if (!staged_) staged_ = newBuffer();
       evbuffer_prepend_buffer(staged_.get(), replay_.get());
     }
     replay_.reset();
@@ -575,7 +587,6 @@ void ProxySession::cancel() {
 
 void ProxySession::stopTimers() {
   connect_timer_.disarm();
-  header_timer_.disarm();
   request_timer_.disarm();
   pending_timer_.disarm();
   tunnel_timer_.disarm();
@@ -591,6 +602,11 @@ void ProxySession::finish(bool close_client) {
 
 void ProxySession::releaseUpstream(bool reusable) {
   if (!upstream_) return;
+  if (response_parser_ != nullptr) {  // none before the request head went out
+    response_parser_->setCallbacks(nullptr);
+    response_parser_ = nullptr;
+  }
+  upstream_->connection().clearDeadline();
   if (!reusable) upstream_->connection().close();
   cluster_->release(std::move(upstream_), reusable);
 }
@@ -607,10 +623,12 @@ void ProxySession::startTunnel() {
   plan_ = http::planResponse(request_, resp, false);
   auto& client = client_.connection();
   auto& upstream = upstream_->connection();
-  client.write(http::buildClientResponseHead(resp, plan_, request_id_));
+  std::string& head = headScratch();
+  http::buildClientResponseHead(head, resp, plan_, request_id_);
+  client.write(head);
   response_started_ = true;
   tunnel_ = true;
-  header_timer_.disarm();
+  upstream.clearDeadline();
   request_timer_.disarm();
   logAccess(101);
   upstream.setTimeouts(milliseconds(0), milliseconds(0));
@@ -625,7 +643,7 @@ void ProxySession::pumpTunnel(net::Connection& from, net::Connection& to) {
   if (!from.open() || !to.open()) return;
   if (from.inputLength() == 0) return;
   tunnel_activity_ = loop_.now();
-  to.writeBuffer(from.input());
+  from.moveInputTo(to);
   if (to.outputLength() > kHighWatermark) from.disableRead();
 }
 

@@ -12,13 +12,14 @@ using diagnose::FailureCause;
 
 // --- UpstreamConnection ---------------------------------------------------------------------
 
-UpstreamConnection::UpstreamConnection(UpstreamCluster& cluster, Endpoint& endpoint,
-                                       BufferEventPtr bev, const net::SocketAddress& address,
-                                       EventLoop& loop)
+UpstreamConnection::UpstreamConnection(UpstreamCluster& cluster, Endpoint& endpoint, int fd,
+                                       const net::SocketAddress& address, EventLoop& loop)
     : cluster_(cluster),
       endpoint_(endpoint),
       address_(address),
-      connection_(std::move(bev), this),
+      connection_(loop, fd, this, /*connecting=*/true),
+      response_parser_(http::MessageParser::Type::Response,
+                       cluster.config().max_response_header_bytes),
       idle_timer_(loop, [this] { cluster_.closeIdleConnection(*this); }) {
   cluster_.onConnectionOpened(endpoint_);
 }
@@ -226,16 +227,15 @@ Acquired UpstreamCluster::acquire(ClusterWaiter& waiter, const Endpoint* avoid, 
       chosen->addresses[chosen->next_address % chosen->addresses.size()];
   chosen->next_address++;
   chosen->health.onSelected(now);
-  net::ConnectStart start = net::startConnect(loop_, addr);
-  if (!start.bev) {
+  net::ConnectStart start = net::startConnect(addr);
+  if (start.fd < 0) {
     out.cause =
         start.err == ECONNREFUSED ? FailureCause::ConnectRefused : FailureCause::ConnectError;
     out.err = start.err;
     reportConnect(*chosen, false, start.err);
     return out;
   }
-  out.connection =
-      std::make_unique<UpstreamConnection>(*this, *chosen, std::move(start.bev), addr, loop_);
+  out.connection = std::make_unique<UpstreamConnection>(*this, *chosen, start.fd, addr, loop_);
   out.kind = Acquired::Kind::Connecting;
   return out;
 }

@@ -102,7 +102,8 @@ void Worker::accept(int fd, const sockaddr* addr, int len) {
     return;
   }
   auto peer = net::socketAddressFrom(addr, static_cast<socklen_t>(len));
-  auto conn = std::make_unique<proxy::ClientConnection>(*this, net::adoptSocket(loop_, fd), peer);
+  net::prepareAcceptedSocket(fd);
+  auto conn = std::make_unique<proxy::ClientConnection>(*this, fd, peer);
   proxy::ClientConnection* raw = conn.get();
   connections_.push_front(std::move(conn));
   raw->registry_position = connections_.begin();

@@ -5,7 +5,6 @@
 // the type and nothing inherits from unique_ptr.
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -30,7 +29,6 @@ inline void freeEvdnsBase(evdns_base* b) { evdns_base_free(b, 1); }
 
 using EventBasePtr = std::unique_ptr<event_base, FreeWith<event_base, event_base_free>>;
 using EventPtr = std::unique_ptr<event, FreeWith<event, event_free>>;
-using BufferEventPtr = std::unique_ptr<bufferevent, FreeWith<bufferevent, bufferevent_free>>;
 using EvBufferPtr = std::unique_ptr<evbuffer, FreeWith<evbuffer, evbuffer_free>>;
 using ListenerPtr = std::unique_ptr<evconnlistener, FreeWith<evconnlistener, evconnlistener_free>>;
 using EvdnsBasePtr = std::unique_ptr<evdns_base, FreeWith<evdns_base, detail::freeEvdnsBase>>;

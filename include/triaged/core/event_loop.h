@@ -3,7 +3,8 @@
 // EventLoop owns one event_base (one per worker thread, one for the main thread) and the queue of
 // objects waiting to be destroyed. Objects that must not die inside their own callback hand
 // themselves to deferredDelete(); the queue is drained on the next loop turn (Envoy's
-// DeferredDeletable). Not thread-safe except post(), which any thread may call.
+// DeferredDeletable). Not thread-safe except post(), which any thread may call: it wakes the
+// loop through an eventfd, so the base itself runs without libevent's locks.
 
 #include <chrono>
 #include <functional>
@@ -11,6 +12,7 @@
 #include <mutex>
 #include <vector>
 
+#include "triaged/core/buffer_pool.h"
 #include "triaged/core/c_handle.h"
 
 namespace triaged {
@@ -32,8 +34,11 @@ class EventLoop {
   EventLoop& operator=(const EventLoop&) = delete;
 
   event_base* base() const { return base_.get(); }
+  // Socket input blocks for this loop's connections.
+  BufferPool& buffers() { return buffers_; }
 
-  // Runs until exit() or until nothing is pending.
+  // Runs until exit(). (The wake-up event for post() is always pending, so the loop never
+  // runs out of events by itself.)
   void run();
   // Makes run() return after the current turn. Loop thread only.
   void exit();
@@ -66,14 +71,17 @@ class EventLoop {
   void runPosted();
 
   EventBasePtr base_;  // first member: destroyed last, after every event that refers to it
+  int wake_fd_ = -1;   // eventfd: post() from another thread makes posted_event_ readable
   EventPtr deferred_event_;
   EventPtr posted_event_;
   std::vector<DeferredDeletablePtr> to_delete_;
+  BufferPool buffers_;
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;
 };
 
-// A one-shot timer owned by the object it serves; disarmed when destroyed.
+// A one-shot timer owned by the object it serves; disarmed when destroyed. Its libevent event is
+// made on the first arm(): most of a request's timers are never armed.
 class Timer {
  public:
   Timer(EventLoop& loop, std::function<void()> on_fire);
@@ -86,6 +94,7 @@ class Timer {
 
  private:
   static void onFire(evutil_socket_t, short, void* ctx) noexcept;
+  event_base* base_;
   std::function<void()> on_fire_;
   EventPtr event_;
 };

@@ -117,7 +117,7 @@ class Classifier {
   bool client_gone_ = false;
   int client_err_ = 0;
   std::string body_prefix_;
-  http::Headers gateway_headers_;
+  std::string hop_from_headers_;  // what the 502/504's head said about the hop
   Evidence evidence_;
   std::vector<AttemptRecord> attempts_;
 };
@@ -126,5 +126,10 @@ class Classifier {
 // X-Triaged-Cause and the default error bodies of nginx, HAProxy and Envoy. Empty if nothing
 // identifies it.
 std::string identifyGatewayHop(const http::Headers& headers, std::string_view body_prefix);
+// Its two halves: what the head says (Proxy-Status, X-Triaged-Cause, Via, Server) and which
+// known default error page the body is; joined with "; ".
+std::string gatewayHopFromHeaders(const http::Headers& headers);
+std::string_view gatewayHopFromBody(std::string_view body_prefix);
+std::string joinHopHints(std::string from_headers, std::string_view from_body);
 
 }  // namespace triaged::diagnose

@@ -21,11 +21,15 @@ struct ForwardContext {
 // True for headers never forwarded as-is: Connection, Keep-Alive, Proxy-Connection, TE,
 // Transfer-Encoding, Upgrade, plus every name listed in Connection. (Trailer is end-to-end.)
 bool isHopByHop(std::string_view name, const Headers& all_headers);
+// The same with the Connection tokens of the message collected once.
+bool isHopByHop(std::string_view name, const ConnectionTokens& listed);
 
-// The full request head for the upstream ("METHOD target HTTP/1.1\r\n...\r\n\r\n").
+// The full request head for the upstream ("METHOD target HTTP/1.1\r\n...\r\n\r\n"), written
+// into `out` (cleared first; a buffer kept by the caller, so its capacity is reused).
 // Always HTTP/1.1 with keep-alive; body framing: Content-Length kept, chunked re-chunked.
 // Upgrade requests keep "Connection: upgrade" and Upgrade.
-std::string buildUpstreamRequestHead(const RequestHead& request, const ForwardContext& ctx);
+void buildUpstreamRequestHead(std::string& out, const RequestHead& request,
+                              const ForwardContext& ctx);
 
 struct ResponsePlan {
   BodyFraming framing = BodyFraming::None;  // how the body goes to the client
@@ -46,10 +50,10 @@ struct ResponsePlan {
 ResponsePlan planResponse(const RequestHead& request, const ResponseHead& response,
                           bool force_close);
 
-// The response head for the client, following `plan`. Adds X-Request-Id when the upstream did
-// not send one.
-std::string buildClientResponseHead(const ResponseHead& response, const ResponsePlan& plan,
-                                    std::string_view request_id);
+// The response head for the client, following `plan`, written into `out` (cleared first). Adds
+// X-Request-Id when the upstream did not send one.
+void buildClientResponseHead(std::string& out, const ResponseHead& response,
+                             const ResponsePlan& plan, std::string_view request_id);
 
 // A proxy-made response (error or 100 Continue is not one of these): status line, Content-Type
 // text/plain, Content-Length, X-Request-Id, X-Triaged-Cause (when cause non-empty), Connection:

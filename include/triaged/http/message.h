@@ -1,17 +1,23 @@
 #pragma once
 
 // Plain structs for HTTP/1.x message heads, filled by MessageParser. No libevent, no llhttp.
+//
+// Heads are views: names, values, the target and the reason point into the arena of the
+// MessageParser that produced them (or, in tests, into literals), and stay valid until that
+// parser's next resume(). Whoever keeps a piece longer copies it (the classifier keeps the few
+// headers that name a gateway hop). Parsing a head therefore allocates nothing once a
+// connection's arena has grown to its usual head size.
 
+#include <array>
 #include <cstdint>
-#include <string>
 #include <string_view>
 #include <vector>
 
 namespace triaged::http {
 
 struct Header {
-  std::string name;
-  std::string value;
+  std::string_view name;
+  std::string_view value;
 };
 using Headers = std::vector<Header>;
 
@@ -23,15 +29,55 @@ enum class BodyFraming : uint8_t {
   UntilClose,     // responses only: body ends when the connection closes
 };
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b);
+namespace detail {
+// ASCII only: header names and the tokens we compare are ASCII by grammar, and locale-aware
+// tolower() would make the comparison depend on the process locale.
+constexpr std::array<unsigned char, 256> kLowerAscii = [] {
+  std::array<unsigned char, 256> t{};
+  for (size_t i = 0; i < t.size(); ++i) {
+    t[i] = static_cast<unsigned char>(i >= 'A' && i <= 'Z' ? i - 'A' + 'a' : i);
+  }
+  return t;
+}();
+}  // namespace detail
+
+// Inline: it runs for every header of every message, mostly to reject on length at once.
+inline bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (detail::kLowerAscii[static_cast<unsigned char>(a[i])] !=
+        detail::kLowerAscii[static_cast<unsigned char>(b[i])]) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // First header named `name` (case-insensitive), or nullptr.
 const Header* findHeader(const Headers& headers, std::string_view name);
 // True when a comma-separated header (e.g. Connection) of that name holds `token`.
 bool headerHasToken(const Headers& headers, std::string_view name, std::string_view token);
 
+// The tokens of every Connection header of a message, collected once so that the hop-by-hop
+// test of each field is not a scan of all fields (RFC 9110 7.6.1: each listed name is
+// hop-by-hop). More than kMax distinct tokens is an abuse; the rest are still honoured through
+// the slow path.
+class ConnectionTokens {
+ public:
+  static constexpr size_t kMax = 8;
+  explicit ConnectionTokens(const Headers& headers);
+  bool contains(std::string_view name) const;
+
+ private:
+  const Headers& headers_;
+  std::array<std::string_view, kMax> tokens_{};
+  size_t count_ = 0;
+  bool overflow_ = false;
+};
+
 struct RequestHead {
-  std::string method;  // "GET"
-  std::string target;  // request-target as sent: "/path?q"
+  std::string_view method;  // "GET" (llhttp's static name)
+  std::string_view target;  // request-target as sent: "/path?q"
   uint8_t version_major = 1;
   uint8_t version_minor = 1;
   Headers headers;
@@ -42,11 +88,13 @@ struct RequestHead {
   bool expect_continue = false;  // Expect: 100-continue
 
   bool isHead() const { return method == "HEAD"; }
+  // Back to a default-constructed head, keeping the headers' capacity.
+  void reset();
 };
 
 struct ResponseHead {
   int status = 0;
-  std::string reason;  // reason phrase as sent (may be empty)
+  std::string_view reason;  // reason phrase as sent (may be empty)
   uint8_t version_major = 1;
   uint8_t version_minor = 1;
   Headers headers;
@@ -56,6 +104,7 @@ struct ResponseHead {
   bool upgrade = false;    // 101 Switching Protocols accepted
 
   bool isInterim() const { return status >= 100 && status < 200 && status != 101; }
+  void reset();
 };
 
 }  // namespace triaged::http

@@ -4,6 +4,8 @@
 // It owns the llhttp state, collects the head into RequestHead/ResponseHead, hands body bytes to
 // its callbacks as spans into the caller's buffer (valid only during the call), and pauses after
 // every complete message so the owner decides when the next pipelined message may start.
+// The head's names and values are views into an arena the parser owns and reuses: copied once
+// from llhttp's spans, valid until the next resume() (trailers: in their own arena, likewise).
 // Single-threaded; lives as long as its connection. No libevent.
 
 #include <llhttp.h>
@@ -12,6 +14,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "triaged/http/message.h"
 
@@ -65,6 +68,7 @@ class MessageParser {
   };
 
   MessageParser(Type type, ParserCallbacks& callbacks, uint64_t max_head_bytes);
+  MessageParser(Type type, uint64_t max_head_bytes);  // callbacks set later, before feed()
   MessageParser(const MessageParser&) = delete;
   MessageParser& operator=(const MessageParser&) = delete;
 
@@ -79,6 +83,11 @@ class MessageParser {
   Status finish();
   // Allow the next message after MessageComplete. Clears the head.
   void resume();
+  // Where onHead/onBody/onMessageComplete go (a response parser lives with its upstream
+  // connection and serves one session after another).
+  void setCallbacks(ParserCallbacks* callbacks) { callbacks_ = callbacks; }
+  // True between MessageComplete and resume(): the parser holds a finished message.
+  bool awaitingResume() const { return state_ == State::AwaitingResume; }
 
   // Response parsers only: the request this response answers was HEAD, so a Content-Length or
   // chunked header does not announce a body. Set before feeding the response; it survives
@@ -117,9 +126,26 @@ class MessageParser {
   int onChunkHeader();
   int onMessageComplete();
 
+  // A piece of the head (or trailers) in its arena, by offset: the arena may move as it grows.
+  struct Span {
+    uint32_t offset = 0;
+    uint32_t length = 0;
+  };
+  struct FieldSpans {
+    Span name;
+    Span value;
+  };
+
   int fail(ParseErrorKind kind, std::string_view code, std::string_view reason);
   int checkHeadLimit(const char* span_end);
   bool scanLineEndings(const char* from, const char* to);
+  std::string& arena() { return in_trailers_ ? trailer_arena_ : head_arena_; }
+  void append(Span& span, const char* at, size_t len);
+  std::string_view view(const std::string& arena, Span span) const {
+    return std::string_view(arena).substr(span.offset, span.length);
+  }
+  // Turns the spans of the section just parsed into the views of `out`.
+  void materialize(const std::string& arena, Headers& out);
   bool scanning() const { return !head_complete_ || in_trailers_; }
   bool isUpgrade() const { return type_ == Type::Request ? request_.upgrade : response_.upgrade; }
   BodyFraming framing() const {
@@ -130,7 +156,7 @@ class MessageParser {
 
   llhttp_t parser_{};
   Type type_;
-  ParserCallbacks& callbacks_;
+  ParserCallbacks* callbacks_ = nullptr;
   uint64_t max_head_bytes_;
   State state_ = State::Parsing;
   Pause pause_ = Pause::None;
@@ -145,8 +171,11 @@ class MessageParser {
   uint64_t trailer_bytes_ = 0;
   RequestHead request_;
   ResponseHead response_;
-  Headers* current_headers_ = nullptr;
   Headers trailers_;
+  std::string head_arena_;
+  std::string trailer_arena_;
+  std::vector<FieldSpans> fields_;  // of the section being parsed
+  Span target_;                     // request-target, or the reason phrase of a response
   ParseError error_;
 };
 

@@ -1,83 +1,180 @@
 #pragma once
 
-// Connection owns one bufferevent (and through BEV_OPT_CLOSE_ON_FREE its socket) and forwards
-// libevent's callbacks to a ConnectionCallbacks owner, which may change over the connection's
-// life (an upstream connection moves between a session and its pool). Loop thread only; dies
-// with its owner. Once close() has run no callback reaches the owner again.
+// Connection owns one non-blocking TCP socket, its input and output evbuffers and the single
+// edge-triggered libevent event that watches it, and forwards what happens on the socket to a
+// ConnectionCallbacks owner, which may change over the connection's life (an upstream connection
+// moves between a session and its pool). Loop thread only; dies with its owner. Once close() has
+// run no callback reaches the owner again.
+//
+// Why not a bufferevent: libevent 2.1's socket bufferevent reads at most 4096 bytes per read
+// (EVBUFFER_MAX_READ), asks FIONREAD before every read, and adds and removes EPOLLOUT around
+// every write: about six syscalls per proxied request that do no work. Here the socket is
+// registered once (EV_READ | EV_WRITE | EV_ET | EV_CLOSED) and never touched with epoll_ctl again,
+// the way nginx drives epoll:
+//   - reads go straight into the input: one block from the loop's BufferPool, taken when bytes
+//     arrive and given back when the owner has consumed them all (an idle connection holds
+//     none); a full block stops reading, which pushes back on the peer through TCP. A short read
+//     means the socket is drained (unless EPOLLRDHUP said a FIN is queued too: then we read on to
+//     the end of stream);
+//   - writes only append to the output and schedule a flush on this loop turn, so everything
+//     the callbacks queued goes out in one sendmsg; the socket is written again only when the
+//     kernel said it had room (a partial write, or EAGAIN, waits for the next EPOLLOUT edge);
+//   - no API call runs a callback of the owner: those run only from the socket event or the
+//     timeout timer, as with BEV_OPT_DEFER_CALLBACKS.
+// Read and write timeouts are lazy: each read or write stores a timestamp, and one timer per
+// connection checks them when it fires.
 
 #include <chrono>
 #include <cstddef>
 #include <string_view>
 
 #include "triaged/core/c_handle.h"
+#include "triaged/core/event_loop.h"
 #include "triaged/net/socket_address.h"
 
-namespace triaged {
-class EventLoop;
-}
-
 namespace triaged::net {
+
+// Bits of ConnectionCallbacks::onEvent's `what`.
+inline constexpr short kEventReading = 0x01;    // with Eof, Error or Timeout: while reading
+inline constexpr short kEventWriting = 0x02;    // with Error or Timeout: while writing
+inline constexpr short kEventDeadline = 0x04;   // with Timeout: the deadline set by the owner
+inline constexpr short kEventEof = 0x10;        // the peer closed its side (FIN)
+inline constexpr short kEventError = 0x20;      // a socket error; `err` is its errno
+inline constexpr short kEventTimeout = 0x40;    // the read or write timeout expired
+inline constexpr short kEventConnected = 0x80;  // a connect() finished successfully
 
 class ConnectionCallbacks {
  public:
   virtual ~ConnectionCallbacks() = default;
+  // New bytes are in input().
   virtual void onReadable() = 0;
-  // The output buffer fell to the low watermark (0 unless set): everything was written.
+  // A write emptied the output buffer: everything queued reached the kernel.
   virtual void onWriteDrained() = 0;
-  // BEV_EVENT_* flags; `err` is the socket errno captured when libevent saw the event.
+  // kEvent* flags; `err` is the socket errno for kEventError, else 0.
   virtual void onEvent(short what, int err) = 0;
 };
 
 class Connection {
  public:
-  Connection(BufferEventPtr bev, ConnectionCallbacks* callbacks);
-  ~Connection() = default;
+  // Takes ownership of `fd`, a non-blocking socket. `connecting`: a non-blocking connect() is
+  // under way; kEventConnected or kEventError (with the errno of SO_ERROR) follows.
+  Connection(EventLoop& loop, int fd, ConnectionCallbacks* callbacks, bool connecting = false);
+  ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   void setCallbacks(ConnectionCallbacks* callbacks) { callbacks_ = callbacks; }
-  bool open() const { return bev_ != nullptr; }
-  void close() { bev_.reset(); }
+  bool open() const { return fd_ >= 0; }
+  // Closes the socket now; what is still in the output is dropped. Safe inside a callback.
+  void close();
 
-  evbuffer* input() const { return bufferevent_get_input(bev_.get()); }
-  evbuffer* output() const { return bufferevent_get_output(bev_.get()); }
-  size_t outputLength() const { return evbuffer_get_length(output()); }
-  size_t inputLength() const { return evbuffer_get_length(input()); }
+  // The bytes read and not yet consumed, as one contiguous span (valid until the next call that
+  // consumes or reads). At most BufferPool::kBlockSize.
+  std::string_view inputData() const {
+    return in_block_ != nullptr ? std::string_view(in_block_ + in_start_, in_end_ - in_start_)
+                                : std::string_view();
+  }
+  size_t inputLength() const { return in_end_ - in_start_; }
+  // The output stays valid (and empty after close) for the connection's whole life.
+  evbuffer* output() const { return output_.get(); }
+  size_t outputLength() const { return evbuffer_get_length(output_.get()); }
 
-  void write(std::string_view data);
+  void write(std::string_view data) { write(data.data(), data.size()); }
   void write(const char* data, size_t len);
   // Moves all of `source` into the output without copying the bytes.
   void writeBuffer(evbuffer* source);
+  // Moves the first `len` bytes of `source` into the output (whole chains without copying).
+  void writeFrom(evbuffer* source, size_t len);
+
+  // Drops the first `len` bytes of the input (the owner has parsed them). Reading resumes if the
+  // read watermark had stopped it.
+  void consumeInput(size_t len);
+  // Moves the whole input into `to`'s output (a tunnel), then resumes reading likewise.
+  void moveInputTo(Connection& to);
 
   void enableRead();
   void disableRead();
-  bool readEnabled() const;
-  // Stop reading from the socket while `high` bytes wait in the input buffer (0 = no limit).
-  void setReadHighWatermark(size_t high);
-  // 0 disables the timeout.
+  bool readEnabled() const { return read_enabled_; }
+  // Read timeout: no byte read for that long while reading is enabled. Write timeout: queued
+  // output made no progress for that long. 0 disables either. Both restart from now.
   void setTimeouts(std::chrono::milliseconds read, std::chrono::milliseconds write);
+  // An absolute deadline of the owner's (the response header timeout): once it passes,
+  // onEvent(kEventTimeout | kEventDeadline), once. Setting a later one or clearing it touches no
+  // timer: the connection's one timer looks again when it fires.
+  void setDeadline(MonotonicTime at);
+  void clearDeadline() { deadline_ = kNoDeadline; }
 
-  int fd() const;
+  int fd() const { return fd_; }
+
+  // More output follows shortly (a response head whose body is on its way): flushes pass
+  // MSG_MORE, so the kernel sends head and body in one segment, until set back to false.
+  void setMoreExpected(bool more) { more_expected_ = more; }
 
  private:
-  static void onRead(bufferevent*, void* ctx) noexcept;
-  static void onWrite(bufferevent*, void* ctx) noexcept;
-  static void onEventCb(bufferevent*, short what, void* ctx) noexcept;
+  static void onSocketEventCb(evutil_socket_t fd, short what, void* ctx) noexcept;
+  static void onTimerCb(evutil_socket_t fd, short what, void* ctx) noexcept;
+  void onSocketEvent(short what);
+  void onTimer();
+  // Each returns false when the connection was destroyed or closed by a callback it ran; the
+  // caller must then return without touching the object.
+  bool finishConnect(const bool& destroyed);
+  bool flush(const bool& destroyed);
+  bool readSocket(const bool& destroyed);
+  bool notify(short what, int err, const bool& destroyed);
 
-  BufferEventPtr bev_;
+  bool inputFull() const { return in_start_ == 0 && in_end_ == BufferPool::kBlockSize; }
+  bool wantsRead() const {
+    return fd_ >= 0 && read_enabled_ && !eof_ && !connecting_ && !inputFull();
+  }
+  void releaseInputBlock();
+  void scheduleFlush();
+  void scheduleRead();
+  void armTimer();
+
+  EventLoop& loop_;
   ConnectionCallbacks* callbacks_;
+  int fd_;
+  char* in_block_ = nullptr;  // from loop_.buffers(), while input is pending
+  size_t in_start_ = 0;
+  size_t in_end_ = 0;
+  EvBufferPtr output_;
+  EventPtr event_;
+  // A raw timer rather than a Timer: its callback may destroy this object, and a std::function
+  // must not be destroyed while it runs.
+  EventPtr timer_;  // created by the first non-zero setTimeouts()
+  // Points at a flag on the stack of the callback running now; the destructor sets it, so the
+  // callback learns that its connection is gone.
+  bool* destroyed_flag_ = nullptr;
+
+  std::chrono::milliseconds read_timeout_{0};
+  std::chrono::milliseconds write_timeout_{0};
+  MonotonicTime last_read_{};
+  MonotonicTime last_write_{};
+  MonotonicTime timer_deadline_{};
+  static constexpr MonotonicTime kNoDeadline = MonotonicTime::max();
+  MonotonicTime deadline_ = kNoDeadline;
+
+  bool connecting_;
+  bool read_enabled_ = true;
+  bool read_ready_ = false;   // the kernel may hold bytes (or the FIN) we have not read
+  bool write_ready_ = false;  // the kernel has room: a write will not block
+  bool peer_closed_ = false;  // EPOLLRDHUP seen: read to the end of stream
+  bool eof_ = false;
+  bool in_handler_ = false;  // onSocketEvent is running: it flushes before it returns
+  bool flush_wanted_ = false;
+  bool more_expected_ = false;
+  short scheduled_ = 0;  // EV_READ / EV_WRITE already passed to event_active this turn
 };
 
-// Wraps an accepted socket: non-blocking, TCP_NODELAY, bufferevent with
-// BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS. Aborts on allocation failure.
-BufferEventPtr adoptSocket(EventLoop& loop, int fd);
+// Makes an accepted socket ready for Connection: non-blocking, TCP_NODELAY.
+void prepareAcceptedSocket(int fd);
 
 struct ConnectStart {
-  BufferEventPtr bev;  // set when the connect is under way (CONNECTED/ERROR event follows)
-  int err = 0;         // set when connect() failed at once (e.g. ECONNREFUSED on loopback)
+  int fd = -1;  // set when the connect is under way (kEventConnected or kEventError follows)
+  int err = 0;  // set when connect() failed at once (e.g. ECONNREFUSED on loopback)
 };
-// Starts a non-blocking connect. An immediate failure is returned with its errno rather than
-// reported later without one.
-ConnectStart startConnect(EventLoop& loop, const SocketAddress& address);
+// Starts a non-blocking connect (TCP_NODELAY). An immediate failure is returned with its errno
+// rather than reported later without one.
+ConnectStart startConnect(const SocketAddress& address);
 
 }  // namespace triaged::net

@@ -3,9 +3,9 @@
 // ClientConnection: one accepted downstream connection. Owns the socket (through net::Connection),
 // the request parser, the client-side timers (header, idle, body) and the ProxySession of the
 // request being answered. Requests are taken one at a time; pipelined bytes wait in the input
-// buffer (bounded by a read watermark) until the previous response is queued, so responses go
-// out in order. Runs on its worker's loop; owned by the worker, destroyed on a later loop turn
-// after close().
+// block (at most BufferPool::kBlockSize, then reading stops) until the previous response is queued,
+// so responses go out in order. Runs on its worker's loop; owned by the worker, destroyed on a
+// later loop turn after close().
 
 #include <list>
 #include <memory>
@@ -25,7 +25,8 @@ class ClientConnection final : public DeferredDeletable,
                                public net::ConnectionCallbacks,
                                public http::ParserCallbacks {
  public:
-  ClientConnection(WorkerContext& worker, BufferEventPtr bev, const net::SocketAddress& peer);
+  // Takes ownership of `fd`, an accepted non-blocking socket.
+  ClientConnection(WorkerContext& worker, int fd, const net::SocketAddress& peer);
   ~ClientConnection() override;
 
   // The worker's registry position, for O(1) removal.

@@ -107,9 +107,9 @@ class ProxySession final : public DeferredDeletable,
   bool reused_ = false;
   bool waiting_ = false;
   bool request_sent_ = false;
-  std::unique_ptr<http::MessageParser> response_parser_;
+  http::MessageParser* response_parser_ = nullptr;  // the upstream connection's, while we hold it
 
-  EvBufferPtr staged_;  // request body wire bytes waiting for a connection
+  EvBufferPtr staged_;  // request body wire bytes waiting for a connection (made on demand)
   EvBufferPtr replay_;  // copy of body wire bytes sent on a reused connection (bounded)
   bool replayable_ = true;
   bool has_body_ = false;
@@ -131,7 +131,6 @@ class ProxySession final : public DeferredDeletable,
   uint64_t response_body_bytes_ = 0;
 
   Timer connect_timer_;
-  Timer header_timer_;
   Timer request_timer_;
   Timer pending_timer_;
   Timer tunnel_timer_;

@@ -15,6 +15,7 @@
 #include "triaged/config/config.h"
 #include "triaged/core/event_loop.h"
 #include "triaged/diagnose/failure.h"
+#include "triaged/http/message_parser.h"
 #include "triaged/net/connection.h"
 #include "triaged/net/resolver.h"
 #include "triaged/observe/metrics.h"
@@ -47,13 +48,17 @@ struct Endpoint {
 // while idle in the pool, it watches for the upstream closing it and for its idle timeout.
 class UpstreamConnection final : public net::ConnectionCallbacks {
  public:
-  UpstreamConnection(UpstreamCluster& cluster, Endpoint& endpoint, BufferEventPtr bev,
+  // Takes ownership of `fd`, a socket whose non-blocking connect() is under way.
+  UpstreamConnection(UpstreamCluster& cluster, Endpoint& endpoint, int fd,
                      const net::SocketAddress& address, EventLoop& loop);
   ~UpstreamConnection() override;
   UpstreamConnection(const UpstreamConnection&) = delete;
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
 
   net::Connection& connection() { return connection_; }
+  // Parses the responses on this connection, one session after another (its head arena keeps
+  // its capacity from one response to the next).
+  http::MessageParser& responseParser() { return response_parser_; }
   Endpoint& endpoint() { return endpoint_; }
   const net::SocketAddress& address() const { return address_; }
   // Gives the connection's events to `owner` (a session), or takes them back (nullptr).
@@ -74,6 +79,7 @@ class UpstreamConnection final : public net::ConnectionCallbacks {
   Endpoint& endpoint_;
   net::SocketAddress address_;
   net::Connection connection_;
+  http::MessageParser response_parser_;
   net::ConnectionCallbacks* owner_ = nullptr;
   Timer idle_timer_;
 };

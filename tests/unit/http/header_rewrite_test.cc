@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -12,19 +13,20 @@
 namespace triaged::http {
 namespace {
 
-RequestHead makeRequest(std::string method, std::string target, Headers headers) {
+// Heads are views: every string passed here is a literal, which outlives the test.
+RequestHead makeRequest(std::string_view method, std::string_view target, Headers headers) {
   RequestHead r;
-  r.method = std::move(method);
-  r.target = std::move(target);
+  r.method = method;
+  r.target = target;
   r.headers = std::move(headers);
   return r;
 }
 
-ResponseHead makeResponse(int status, std::string reason, Headers headers, BodyFraming framing,
+ResponseHead makeResponse(int status, std::string_view reason, Headers headers, BodyFraming framing,
                           uint64_t content_length = 0) {
   ResponseHead r;
   r.status = status;
-  r.reason = std::move(reason);
+  r.reason = reason;
   r.headers = std::move(headers);
   r.framing = framing;
   r.content_length = content_length;
@@ -32,6 +34,19 @@ ResponseHead makeResponse(int status, std::string reason, Headers headers, BodyF
 }
 
 constexpr ForwardContext kCtx{"10.0.0.1", "rid-1", "backend.internal"};
+
+std::string upstreamHead(const RequestHead& request, const ForwardContext& ctx) {
+  std::string out = "left over from an earlier head";  // the builder starts from empty
+  buildUpstreamRequestHead(out, request, ctx);
+  return out;
+}
+
+std::string clientHead(const ResponseHead& response, const ResponsePlan& plan,
+                       std::string_view request_id) {
+  std::string out = "left over from an earlier head";
+  buildClientResponseHead(out, response, plan, request_id);
+  return out;
+}
 
 class NullCallbacks : public ParserCallbacks {
  public:
@@ -88,7 +103,7 @@ TEST_CASE("upstream request head: exact bytes", "[unit][http]") {
                                           {"X-Forwarded-Host", "evil.example"},
                                           {"X-Request-Id", "client-chosen"},
                                       });
-  CHECK(buildUpstreamRequestHead(req, kCtx) ==
+  CHECK(upstreamHead(req, kCtx) ==
         "GET /p?q=1 HTTP/1.1\r\n"
         "Host: example.com\r\n"
         "User-Agent: t/1\r\n"
@@ -102,7 +117,7 @@ TEST_CASE("upstream request head: exact bytes", "[unit][http]") {
 
 TEST_CASE("upstream request head: X-Forwarded-For, Host and request id", "[unit][http]") {
   SECTION("no X-Forwarded-For: just the client") {
-    const auto head = buildUpstreamRequestHead(makeRequest("GET", "/", {{"Host", "a"}}), kCtx);
+    const auto head = upstreamHead(makeRequest("GET", "/", {{"Host", "a"}}), kCtx);
     CHECK(head.find("X-Forwarded-For: 10.0.0.1\r\n") != std::string::npos);
     CHECK(head.find("X-Request-Id: rid-1\r\n") != std::string::npos);
   }
@@ -110,19 +125,19 @@ TEST_CASE("upstream request head: X-Forwarded-For, Host and request id", "[unit]
     RequestHead req = makeRequest("GET", "/", {});
     req.version_minor = 0;
     req.keep_alive = false;
-    const auto head = buildUpstreamRequestHead(req, kCtx);
+    const auto head = upstreamHead(req, kCtx);
     CHECK(head.rfind("GET / HTTP/1.1\r\nHost: backend.internal\r\n", 0) == 0);
     CHECK(head.find("X-Forwarded-Host") == std::string::npos);
     CHECK(head.find("Connection") == std::string::npos);
   }
   SECTION("Connection cannot strip Host") {
-    const auto head = buildUpstreamRequestHead(
+    const auto head = upstreamHead(
         makeRequest("GET", "/", {{"Host", "a"}, {"Connection", "Host, X-Forwarded-For"}}), kCtx);
     CHECK(head.find("Host: a\r\n") != std::string::npos);
     CHECK(head.find("X-Forwarded-For: 10.0.0.1\r\n") != std::string::npos);
   }
   SECTION("exactly one X-Request-Id line") {
-    const auto head = buildUpstreamRequestHead(
+    const auto head = upstreamHead(
         makeRequest("GET", "/", {{"Host", "a"}, {"x-request-id", "1"}, {"X-Request-Id", "2"}}),
         kCtx);
     CHECK(head.find("X-Request-Id: rid-1\r\n") != std::string::npos);
@@ -135,7 +150,7 @@ TEST_CASE("upstream request head: X-Forwarded-For, Host and request id", "[unit]
     req.framing = BodyFraming::ContentLength;
     req.content_length = 4;
     req.expect_continue = true;
-    const auto head = buildUpstreamRequestHead(req, kCtx);
+    const auto head = upstreamHead(req, kCtx);
     CHECK(head.find("Expect: 100-continue\r\n") != std::string::npos);
     CHECK(head.find("Content-Length: 4\r\n") != std::string::npos);
     CHECK(head.find("Content-Length", head.find("Content-Length") + 1) == std::string::npos);
@@ -167,7 +182,7 @@ TEST_CASE("upstream request head: body framing", "[unit][http]") {
     req.content_length = c.length;
     if (c.framing == BodyFraming::Chunked)
       req.headers = {{"Host", "a"}, {"Transfer-Encoding", "chunked"}};
-    const auto head = buildUpstreamRequestHead(req, kCtx);
+    const auto head = upstreamHead(req, kCtx);
     CHECK(head.find("999") == std::string::npos);
     if (c.expect_present == nullptr) {
       CHECK(head.find("Content-Length") == std::string::npos);
@@ -188,7 +203,7 @@ TEST_CASE("upstream request head: upgrade keeps Upgrade and Connection: upgrade"
                                  {"Upgrade", "websocket"},
                                  {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}});
   req.upgrade = true;
-  const auto head = buildUpstreamRequestHead(req, kCtx);
+  const auto head = upstreamHead(req, kCtx);
   CHECK(head ==
         "GET /ws HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
         "Upgrade: websocket\r\nConnection: upgrade\r\nX-Forwarded-For: 10.0.0.1\r\n"
@@ -202,7 +217,7 @@ TEST_CASE("upstream request head parses back with the strict parser", "[unit][ht
       "POST /x HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n"
       "X-Forwarded-For: 1.2.3.4\r\n\r\n0\r\n\r\n";
   REQUIRE(in.feed(client.data(), client.size()).status == MessageParser::Status::MessageComplete);
-  const std::string upstream = buildUpstreamRequestHead(in.request(), kCtx) + "0\r\n\r\n";
+  const std::string upstream = upstreamHead(in.request(), kCtx) + "0\r\n\r\n";
   MessageParser out(MessageParser::Type::Request, cb, 8192);
   CHECK(out.feed(upstream.data(), upstream.size()).status ==
         MessageParser::Status::MessageComplete);
@@ -299,51 +314,51 @@ TEST_CASE("client response head", "[unit][http]") {
       {"Set-Cookie", "b=2"}};
   SECTION("Content-Length to a 1.1 client") {
     const auto resp = makeResponse(200, "OK", upstream, BodyFraming::ContentLength, 5);
-    CHECK(buildClientResponseHead(resp, {BodyFraming::ContentLength, false, false}, "rid") ==
+    CHECK(clientHead(resp, {BodyFraming::ContentLength, false, false}, "rid") ==
           "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"
           "Content-Length: 5\r\nX-Request-Id: rid\r\n\r\n");
   }
   SECTION("empty reason uses the standard phrase; close") {
     const auto resp = makeResponse(503, "", {}, BodyFraming::ContentLength, 0);
-    CHECK(buildClientResponseHead(resp, {BodyFraming::ContentLength, true, false}, "rid") ==
+    CHECK(clientHead(resp, {BodyFraming::ContentLength, true, false}, "rid") ==
           "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n"
           "X-Request-Id: rid\r\n\r\n");
   }
   SECTION("re-chunked until-close body") {
     const auto resp =
         makeResponse(200, "OK", {{"Content-Type", "a/b"}}, BodyFraming::UntilClose, 0);
-    CHECK(buildClientResponseHead(resp, {BodyFraming::Chunked, false, false}, "rid") ==
+    CHECK(clientHead(resp, {BodyFraming::Chunked, false, false}, "rid") ==
           "HTTP/1.1 200 OK\r\nContent-Type: a/b\r\nTransfer-Encoding: chunked\r\n"
           "X-Request-Id: rid\r\n\r\n");
   }
   SECTION("chunked upstream to chunked client: one Transfer-Encoding, no Content-Length") {
     const auto resp =
         makeResponse(200, "OK", {{"Transfer-Encoding", "chunked"}}, BodyFraming::Chunked, 0);
-    CHECK(buildClientResponseHead(resp, {BodyFraming::Chunked, false, false}, "") ==
+    CHECK(clientHead(resp, {BodyFraming::Chunked, false, false}, "") ==
           "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
   }
   SECTION("close-delimited to a 1.0 client") {
     const auto resp =
         makeResponse(200, "OK", {{"Transfer-Encoding", "chunked"}}, BodyFraming::Chunked, 0);
-    CHECK(buildClientResponseHead(resp, {BodyFraming::UntilClose, true, false}, "r") ==
+    CHECK(clientHead(resp, {BodyFraming::UntilClose, true, false}, "r") ==
           "HTTP/1.1 200 OK\r\nConnection: close\r\nX-Request-Id: r\r\n\r\n");
   }
   SECTION("1.0 keep-alive client is told so") {
     const auto resp = makeResponse(200, "OK", {}, BodyFraming::ContentLength, 2);
-    CHECK(buildClientResponseHead(resp, {BodyFraming::ContentLength, false, true}, "r") ==
+    CHECK(clientHead(resp, {BodyFraming::ContentLength, false, true}, "r") ==
           "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\nX-Request-Id: r\r\n"
           "\r\n");
   }
   SECTION("HEAD and 304 pass Content-Length unchanged") {
     const auto resp = makeResponse(
         304, "Not Modified", {{"ETag", "\"x\""}, {"Content-Length", "1234"}}, BodyFraming::None);
-    CHECK(buildClientResponseHead(resp, {BodyFraming::None, false, false}, "r") ==
+    CHECK(clientHead(resp, {BodyFraming::None, false, false}, "r") ==
           "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nContent-Length: 1234\r\n"
           "X-Request-Id: r\r\n\r\n");
   }
   SECTION("upstream X-Request-Id is kept, not doubled") {
     const auto resp = makeResponse(200, "OK", {{"x-request-id", "up"}}, BodyFraming::None);
-    CHECK(buildClientResponseHead(resp, {BodyFraming::None, false, false}, "rid") ==
+    CHECK(clientHead(resp, {BodyFraming::None, false, false}, "rid") ==
           "HTTP/1.1 200 OK\r\nx-request-id: up\r\n\r\n");
   }
   SECTION("101 keeps Upgrade with Connection: upgrade") {
@@ -351,13 +366,13 @@ TEST_CASE("client response head", "[unit][http]") {
         101, "Switching Protocols",
         {{"Connection", "Upgrade"}, {"Upgrade", "websocket"}, {"Sec-WebSocket-Accept", "k"}},
         BodyFraming::None);
-    CHECK(buildClientResponseHead(resp, {BodyFraming::None, false, false}, "r") ==
+    CHECK(clientHead(resp, {BodyFraming::None, false, false}, "r") ==
           "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: k\r\nUpgrade: websocket\r\n"
           "Connection: upgrade\r\nX-Request-Id: r\r\n\r\n");
   }
   SECTION("100 Continue is bare") {
     const auto resp = makeResponse(100, "Continue", {}, BodyFraming::None);
-    CHECK(buildClientResponseHead(resp, {BodyFraming::None, false, false}, "r") ==
+    CHECK(clientHead(resp, {BodyFraming::None, false, false}, "r") ==
           "HTTP/1.1 100 Continue\r\n\r\n");
   }
 }

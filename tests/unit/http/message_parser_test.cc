@@ -59,7 +59,7 @@ struct Harness {
   MessageParser parser;
 };
 
-const std::string* headerValue(const Headers& headers, std::string_view name) {
+const std::string_view* headerValue(const Headers& headers, std::string_view name) {
   const Header* h = findHeader(headers, name);
   return h != nullptr ? &h->value : nullptr;
 }
@@ -523,6 +523,14 @@ TEST_CASE("request smuggling vectors are refused", "[unit][http]") {
       {"bare CR in target", Type::Request, "GET /\r HTTP/1.1\r\nHost: a\r\n\r\n", ""},
       {"bare CR in reason", Type::Response, "HTTP/1.1 200 O\rK\r\nContent-Length: 0\r\n\r\n", ""},
       {"bare CR ending the head", Type::Request, "GET / HTTP/1.1\r\nHost: a\r\n\rX", ""},
+      {"bare CR in a response header value", Type::Response,
+       "HTTP/1.1 200 OK\r\nX-A: 1\rx\r\nContent-Length: 0\r\n\r\n", ""},
+      {"bare CR in a trailer value", Type::Request,
+       post + te + "\r\n3\r\nabc\r\n0\r\nX-T: 1\rx\r\n\r\n", ""},
+      {"bare CR ending a trailer", Type::Request,
+       post + te + "\r\n3\r\nabc\r\n0\r\nX-T: 1\rX-U: 2\r\n\r\n", ""},
+      {"bare CR ending the trailers", Type::Request, post + te + "\r\n3\r\nabc\r\n0\r\n\rX", ""},
+      {"bare CR after a chunk size", Type::Request, post + te + "\r\n3\rabc\r\n0\r\n\r\n", ""},
       {"bare LF ending request line", Type::Request, "GET / HTTP/1.1\nHost: a\r\n\r\n",
        "TRIAGED_BARE_LF"},
       {"bare LF ending a header", Type::Request, "GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", ""},
@@ -545,6 +553,11 @@ TEST_CASE("request smuggling vectors are refused", "[unit][http]") {
       {"SOH in value", Type::Request, "GET / HTTP/1.1\r\nHost: a\r\nX-A: a\x01z\r\n\r\n", ""},
       {"ESC in value", Type::Request, "GET / HTTP/1.1\r\nHost: a\r\nX-A: a\x1bz\r\n\r\n", ""},
       {"DEL in value", Type::Request, "GET / HTTP/1.1\r\nHost: a\r\nX-A: a\x7fz\r\n\r\n", ""},
+      {"NUL in a response header value", Type::Response,
+       std::string("HTTP/1.1 200 OK\r\nX-A: a\0z\r\nContent-Length: 0\r\n\r\n", 48), ""},
+      {"DEL in a trailer value", Type::Request,
+       post + te + "\r\n3\r\nabc\r\n0\r\nX-T: a\x7fz\r\n\r\n", ""},
+      {"@ in a trailer name", Type::Request, post + te + "\r\n3\r\nabc\r\n0\r\nX@T: 1\r\n\r\n", ""},
       {"NUL in name", Type::Request,
        std::string("GET / HTTP/1.1\r\nHost: a\r\nX\0A: b\r\n\r\n", 33), ""},
       {"@ in name", Type::Request, "GET / HTTP/1.1\r\nHost: a\r\nX@A: b\r\n\r\n", ""},

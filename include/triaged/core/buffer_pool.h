@@ -1,0 +1,36 @@
+#pragma once
+
+// BufferPool: fixed-size blocks for the sockets of one event loop, recycled through a free list
+// so that reading from a socket allocates nothing. A connection takes a block when bytes arrive
+// and gives it back as soon as its owner has consumed them all, so an idle keep-alive connection
+// holds no buffer and the blocks in use are about as many as connections with bytes pending.
+// Owned by its EventLoop; loop thread only.
+
+#include <cstddef>
+#include <vector>
+
+namespace triaged {
+
+class BufferPool {
+ public:
+  // A 16 KiB body and its head arrive in one read.
+  static constexpr size_t kBlockSize = 32 * 1024;
+  // Free blocks kept for reuse (1 MiB); more than that go back to the allocator.
+  static constexpr size_t kMaxFree = 32;
+
+  BufferPool() { free_.reserve(kMaxFree); }
+  ~BufferPool();
+  BufferPool(const BufferPool&) = delete;
+  BufferPool& operator=(const BufferPool&) = delete;
+
+  // A block of kBlockSize bytes; aborts when memory is exhausted.
+  char* take();
+  void give(char* block);
+
+  size_t freeBlocksForTest() const { return free_.size(); }
+
+ private:
+  std::vector<char*> free_;
+};
+
+}  // namespace triaged

@@ -1,0 +1,334 @@
+#include "triaged/net/connection.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "triaged/core/event_loop.h"
+#include "triaged/net/socket_address.h"
+
+namespace triaged::net {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Runs the loop until `done` holds or `limit` passes; true when it held.
+bool runUntil(EventLoop& loop, const std::function<bool()>& done,
+              milliseconds limit = milliseconds(2000)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    event_base_loop(loop.base(), EVLOOP_NONBLOCK);
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return true;
+}
+
+// Records every callback; an optional hook runs inside onReadable / onEvent.
+class Recorder : public ConnectionCallbacks {
+ public:
+  void onReadable() override {
+    ++readable;
+    if (conn != nullptr && consume) {
+      received.append(conn->inputData());
+      conn->consumeInput(conn->inputLength());
+    }
+    if (on_readable) on_readable();
+  }
+  void onWriteDrained() override { ++drained; }
+  void onEvent(short what, int err) override {
+    events.push_back(what);
+    last_err = err;
+    if (on_event) on_event(what);
+  }
+
+  Connection* conn = nullptr;
+  bool consume = true;
+  int readable = 0;
+  int drained = 0;
+  int last_err = 0;
+  std::string received;
+  std::vector<short> events;
+  std::function<void()> on_readable;
+  std::function<void(short)> on_event;
+};
+
+struct Pair {
+  Pair() {
+    int fds[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
+    ours = fds[0];
+    peer = fds[1];
+  }
+  ~Pair() {
+    if (peer >= 0) ::close(peer);
+  }
+  void peerWrite(const std::string& s) const {
+    REQUIRE(::send(peer, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size()));
+  }
+  std::string peerRead() const {
+    std::string out;
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::recv(peer, buf, sizeof(buf), 0)) > 0) out.append(buf, static_cast<size_t>(n));
+    return out;
+  }
+  int ours = -1;  // owned by the Connection under test
+  int peer = -1;
+};
+
+}  // namespace
+
+TEST_CASE("bytes from the peer reach onReadable and leave when consumed", "[unit][net]") {
+  EventLoop loop;
+  Pair p;
+  Recorder rec;
+  Connection c(loop, p.ours, &rec);
+  rec.conn = &c;
+  p.peerWrite("hello");
+  REQUIRE(runUntil(loop, [&] { return rec.received == "hello"; }));
+  CHECK(c.inputLength() == 0);
+  // A consumed block goes back to the loop's pool at once: an idle connection holds none.
+  CHECK(loop.buffers().freeBlocksForTest() == 1);
+  p.peerWrite(" world");
+  REQUIRE(runUntil(loop, [&] { return rec.received == "hello world"; }));
+  CHECK(rec.events.empty());
+}
+
+TEST_CASE("writes never call back synchronously and go out in one flush", "[unit][net]") {
+  EventLoop loop;
+  Pair p;
+  Recorder rec;
+  Connection c(loop, p.ours, &rec);
+  REQUIRE(runUntil(
+              loop, [] { return false; }, milliseconds(20)) == false);  // first edges
+  c.write("GET / HTTP/1.1\r\n");
+  c.write("Host: a\r\n\r\n");
+  CHECK(rec.drained == 0);  // queued, not written inside write()
+  CHECK(c.outputLength() > 0);
+  REQUIRE(runUntil(loop, [&] { return rec.drained == 1; }));
+  CHECK(c.outputLength() == 0);
+  CHECK(p.peerRead() == "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+}
+
+TEST_CASE("data and FIN arriving together: onReadable first, then EOF", "[unit][net]") {
+  EventLoop loop;
+  Pair p;
+  Recorder rec;
+  Connection c(loop, p.ours, &rec);
+  rec.conn = &c;
+  p.peerWrite("last words");
+  ::shutdown(p.peer, SHUT_WR);
+  REQUIRE(runUntil(loop, [&] { return !rec.events.empty(); }));
+  CHECK(rec.received == "last words");
+  REQUIRE(rec.events.size() == 1);
+  CHECK(rec.events[0] == (kEventEof | kEventReading));
+}
+
+TEST_CASE("a full input block stops reading until the owner consumes", "[unit][net]") {
+  EventLoop loop;
+  Pair p;
+  Recorder rec;
+  rec.consume = false;
+  Connection c(loop, p.ours, &rec);
+  rec.conn = &c;
+  const std::string big(BufferPool::kBlockSize + 5000, 'x');
+  p.peerWrite(big);
+  REQUIRE(runUntil(loop, [&] { return c.inputLength() == BufferPool::kBlockSize; }));
+  // Nothing more is read while the block is full, however long we wait.
+  runUntil(
+      loop, [] { return false; }, milliseconds(50));
+  CHECK(c.inputLength() == BufferPool::kBlockSize);
+  // Room for 1000 more: the block fills up again, the rest still waits in the kernel.
+  c.consumeInput(1000);
+  REQUIRE(runUntil(loop, [&] { return c.inputLength() == BufferPool::kBlockSize; }));
+  runUntil(
+      loop, [] { return false; }, milliseconds(20));
+  CHECK(c.inputLength() == BufferPool::kBlockSize);
+  // Consumed whole: the last 4000 bytes arrive.
+  c.consumeInput(c.inputLength());
+  REQUIRE(runUntil(loop, [&] { return c.inputLength() == 4000; }));
+  CHECK(c.inputData() == std::string(4000, 'x'));
+}
+
+TEST_CASE("disabled reads keep the bytes in the kernel until enabled again", "[unit][net]") {
+  EventLoop loop;
+  Pair p;
+  Recorder rec;
+  Connection c(loop, p.ours, &rec);
+  rec.conn = &c;
+  c.disableRead();
+  p.peerWrite("later");
+  runUntil(
+      loop, [] { return false; }, milliseconds(50));
+  CHECK(rec.readable == 0);
+  c.enableRead();
+  REQUIRE(runUntil(loop, [&] { return rec.received == "later"; }));
+}
+
+TEST_CASE("read timeout fires after silence and is pushed back by activity", "[unit][net]") {
+  EventLoop loop;
+  Pair p;
+  Recorder rec;
+  Connection c(loop, p.ours, &rec);
+  rec.conn = &c;
+  const auto start = std::chrono::steady_clock::now();
+  c.setTimeouts(milliseconds(120), milliseconds(0));
+  // Activity at 60 ms moves the deadline to about 180 ms.
+  runUntil(
+      loop, [] { return false; }, milliseconds(60));
+  p.peerWrite("x");
+  REQUIRE(runUntil(
+      loop, [&] { return !rec.events.empty(); }, milliseconds(2000)));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(rec.events[0] == (kEventTimeout | kEventReading));
+  CHECK(waited >= milliseconds(170));
+  CHECK(rec.received == "x");
+}
+
+TEST_CASE("a deadline fires once; a cleared one never", "[unit][net]") {
+  EventLoop loop;
+  Pair p;
+  Recorder rec;
+  Connection c(loop, p.ours, &rec);
+  c.setDeadline(loop.now() + milliseconds(30));
+  REQUIRE(runUntil(loop, [&] { return !rec.events.empty(); }));
+  CHECK(rec.events[0] == (kEventTimeout | kEventDeadline));
+  runUntil(
+      loop, [] { return false; }, milliseconds(60));
+  CHECK(rec.events.size() == 1);
+
+  c.setDeadline(loop.now() + milliseconds(30));
+  c.clearDeadline();
+  runUntil(
+      loop, [] { return false; }, milliseconds(80));
+  CHECK(rec.events.size() == 1);
+}
+
+TEST_CASE("the owner may destroy the connection inside its own callback", "[unit][net]") {
+  EventLoop loop;
+  Pair p;
+  Recorder rec;
+  auto c = std::make_unique<Connection>(loop, p.ours, &rec);
+  rec.conn = c.get();
+  rec.on_readable = [&] {
+    rec.conn = nullptr;
+    c.reset();  // a session releasing its upstream connection mid-callback
+  };
+  p.peerWrite("bye");
+  ::shutdown(p.peer, SHUT_WR);  // an EOF would follow in the same event
+  REQUIRE(runUntil(loop, [&] { return c == nullptr; }));
+  runUntil(
+      loop, [] { return false; }, milliseconds(20));
+  CHECK(rec.readable == 1);
+  CHECK(rec.events.empty());  // nothing reached the owner after it was gone
+  CHECK(loop.buffers().freeBlocksForTest() == 1);
+}
+
+TEST_CASE("close inside a callback stops every later callback", "[unit][net]") {
+  EventLoop loop;
+  Pair p;
+  Recorder rec;
+  Connection c(loop, p.ours, &rec);
+  rec.conn = &c;
+  rec.on_readable = [&] {
+    c.write("reply");  // dropped by the close below
+    c.close();
+  };
+  p.peerWrite("x");
+  ::shutdown(p.peer, SHUT_WR);
+  REQUIRE(runUntil(loop, [&] { return !c.open(); }));
+  runUntil(
+      loop, [] { return false; }, milliseconds(20));
+  CHECK(rec.events.empty());
+  CHECK(p.peerRead().empty());
+}
+
+TEST_CASE("a large write to a slow reader arrives whole and in order", "[unit][net]") {
+  EventLoop loop;
+  Pair p;
+  Recorder rec;
+  Connection c(loop, p.ours, &rec);
+  std::string big;
+  for (int i = 0; i < 200000; ++i) big += static_cast<char>('a' + i % 26);
+  c.write(big);
+  std::string got;
+  REQUIRE(runUntil(
+      loop,
+      [&] {
+        got += p.peerRead();
+        return got.size() == big.size();
+      },
+      milliseconds(5000)));
+  CHECK(got == big);
+  REQUIRE(runUntil(loop, [&] { return rec.drained >= 1; }));
+}
+
+TEST_CASE("writing to a peer that is gone reports an error while writing", "[unit][net]") {
+  EventLoop loop;
+  Pair p;
+  Recorder rec;
+  Connection c(loop, p.ours, &rec);
+  ::close(p.peer);
+  p.peer = -1;
+  c.write("nobody listens");
+  REQUIRE(runUntil(loop, [&] { return !rec.events.empty(); }));
+  // The hang-up may be seen by the read side first (EOF) or by the write (EPIPE).
+  const short what = rec.events[0];
+  CHECK(((what & kEventError) != 0 || (what & kEventEof) != 0));
+}
+
+TEST_CASE("connect: CONNECTED to a listener, ECONNREFUSED from a closed port", "[unit][net]") {
+  EventLoop loop;
+  // A listener on an ephemeral loopback port.
+  const int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(lfd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  REQUIRE(listen(lfd, 4) == 0);
+  socklen_t len = sizeof(addr);
+  REQUIRE(getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  SocketAddress target;
+  std::memcpy(&target.storage, &addr, sizeof(addr));
+  target.length = sizeof(addr);
+
+  SECTION("listening") {
+    const ConnectStart s = startConnect(target);
+    REQUIRE(s.fd >= 0);
+    Recorder rec;
+    Connection c(loop, s.fd, &rec, /*connecting=*/true);
+    REQUIRE(runUntil(loop, [&] { return !rec.events.empty(); }));
+    CHECK(rec.events[0] == kEventConnected);
+    ::close(lfd);
+  }
+  SECTION("closed") {
+    ::close(lfd);  // nothing listens there any more
+    const ConnectStart s = startConnect(target);
+    if (s.fd < 0) {
+      CHECK(s.err == ECONNREFUSED);  // refused at once, as loopback usually does
+    } else {
+      Recorder rec;
+      Connection c(loop, s.fd, &rec, /*connecting=*/true);
+      REQUIRE(runUntil(loop, [&] { return !rec.events.empty(); }));
+      runUntil(
+          loop, [] { return false; }, milliseconds(20));
+      REQUIRE(rec.events.size() == 1);  // the error is the last word, no EOF after it
+      CHECK(rec.events[0] == (kEventError | kEventWriting));
+      CHECK(rec.last_err == ECONNREFUSED);
+    }
+  }
+}
+
+}  // namespace triaged::net
