@@ -305,6 +305,19 @@ ResponsePlan planResponse(const RequestHead& request, const ResponseHead& respon
   return plan;
 }
 
+bool bodyFollows(const ResponseHead& response, const ResponsePlan& plan) {
+  switch (plan.framing) {
+    case BodyFraming::None:
+      return false;
+    case BodyFraming::ContentLength:
+      return response.content_length > 0;
+    case BodyFraming::Chunked:  // at least the last chunk
+    case BodyFraming::UntilClose:
+      return true;
+  }
+  return false;
+}
+
 void buildClientResponseHead(std::string& out, const ResponseHead& response,
                              const ResponsePlan& plan, std::string_view request_id) {
   const Headers& headers = response.headers;

@@ -432,7 +432,11 @@ void ProxySession::onHead() {
   std::string& head = headScratch();
   http::buildClientResponseHead(head, resp, plan_, request_id_);
   client_.connection().write(head);
-  client_.connection().setMoreExpected(plan_.framing != http::BodyFraming::None);
+  // Body bytes are on their way: let the head wait in the kernel for them (MSG_MORE), so both
+  // leave in one segment. Only when they really are: an empty body would leave the head held
+  // until the kernel's cork timer (200 ms). Cleared by the first body bytes and wherever the
+  // response ends.
+  client_.connection().setMoreExpected(http::bodyFollows(resp, plan_));
   response_started_ = true;
   upstream_->connection().setTimeouts(upstream_config_->body_idle_timeout, milliseconds(0));
 }
@@ -456,6 +460,7 @@ void ProxySession::onBody(const char* data, size_t len) {
 
 void ProxySession::onMessageComplete(const http::Headers& trailers) {
   if (interim_) return;
+  client_.connection().setMoreExpected(false);
   if (plan_.framing == http::BodyFraming::Chunked) {
     client_.connection().write(http::lastChunk(trailers));
   }
@@ -539,6 +544,7 @@ void ProxySession::failRequest() {
 
 void ProxySession::abortResponse() {
   if (done_) return;
+  client_.connection().setMoreExpected(false);
   report();
   countRequest(response_status_);
   logAccess(response_status_);

@@ -50,6 +50,10 @@ struct ResponsePlan {
 ResponsePlan planResponse(const RequestHead& request, const ResponseHead& response,
                           bool force_close);
 
+// True when body bytes follow the response head on the wire to the client (a Content-Length
+// above 0, chunked, close-delimited): only then may the head wait for them in the kernel.
+bool bodyFollows(const ResponseHead& response, const ResponsePlan& plan);
+
 // The response head for the client, following `plan`, written into `out` (cleared first). Adds
 // X-Request-Id when the upstream did not send one.
 void buildClientResponseHead(std::string& out, const ResponseHead& response,

@@ -437,4 +437,30 @@ TEST_CASE("chunk encoding pieces", "[unit][http]") {
                    {"X-Ok", "1"}}) == "0\r\nX-Ok: 1\r\n\r\n");
 }
 
+TEST_CASE("bodyFollows: only a head with body bytes behind it may wait for them", "[unit][http]") {
+  const RequestHead get = makeRequest("GET", "/", {{"Host", "a"}});
+  struct Case {
+    BodyFraming upstream;
+    uint64_t length;
+    bool head_request;
+    bool follows;
+  };
+  const Case cases[] = {
+      {BodyFraming::ContentLength, 64, false, true},
+      // An empty body: waiting would hold the head until the kernel's cork timer.
+      {BodyFraming::ContentLength, 0, false, false},
+      {BodyFraming::Chunked, 0, false, true},  // the last chunk at least
+      {BodyFraming::UntilClose, 0, false, true},
+      {BodyFraming::None, 0, false, false},
+      {BodyFraming::ContentLength, 64, true, false},  // HEAD: no body on the wire
+  };
+  for (const Case& c : cases) {
+    INFO("framing " << static_cast<int>(c.upstream) << " length " << c.length << " head "
+                    << c.head_request);
+    const RequestHead req = c.head_request ? makeRequest("HEAD", "/", {{"Host", "a"}}) : get;
+    const ResponseHead resp = makeResponse(200, "OK", {}, c.upstream, c.length);
+    CHECK(bodyFollows(resp, planResponse(req, resp, false)) == c.follows);
+  }
+}
+
 }  // namespace triaged::http
