@@ -1,10 +1,11 @@
 # Turns bench/run.sh's raw measurements into markdown tables (POSIX awk; mawk is enough).
-# Input 1, rss.tsv:  target  phase(idle|pinned|unpinned|c1)  rss_kib
+# Input 1, rss.tsv:  target  phase(idle|mem10k|mem100k|pinned|unpinned|wrk0|c1)  rss_kib
+#                    [requests_served  counter|wrk]   (the last two on the mem* rows only)
 # Input 2, raw.tsv:  layout size target round requests duration_us p50_us p99_us status_errors
 #                    socket_errors cpu_ticks [statuses]
-# Variables: hz (CLK_TCK), conns, ncpu, cl/cp (load and proxy CPU), failines.
+# Variables: hz (CLK_TCK), conns, ncpu, cl/cp (load and proxy CPU), allc (all CPUs), failines.
 BEGIN { FS = "\t" }
-FILENAME == ARGV[1] { rss[$1, $2] = $3; next }
+FILENAME == ARGV[1] { rss[$1, $2] = $3; if ($4 != "") { served[$1, $2] = $4; src[$1, $2] = $5 } next }
 {
   k = $1 SUBSEP $2 SUBSEP $3
   rps = ($6 > 0) ? $5 / ($6 / 1e6) : 0
@@ -34,9 +35,53 @@ function minmax(list,    a, n) {
 function ratio(x, y) { return (y > 0 && x != "") ? sprintf("%.2fx", x / y) : "–" }
 function mib(kib) { return (kib == "") ? "?" : sprintf("%.1f", kib / 1024) }
 function label(t) { return (t == "origin") ? "origin (direct)" : t }
+function body(size) { return (size == "64") ? "64 B" : "16 KiB" }
+# One row of the worker scaling table: triaged workers = 1 vs workers = 2 in LAYOUT, SIZE.
+function scaling_row(layout, size, name,    k1, k2, r1, r2, c1, c2) {
+  k1 = layout SUBSEP size SUBSEP "triaged"; k2 = layout SUBSEP size SUBSEP "triaged-w2"
+  if (!(k1 in seen) || !(k2 in seen)) return
+  r1 = median(R[k1]); r2 = median(R[k2]); c1 = median(C[k1]); c2 = median(C[k2])
+  printf "| %s | %s | %.0f | %.0f | %s | %s / %s | %d / %d | %d / %d | %.1f / %.1f | %s | %d / %d |\n", name, body(size),
+    r1, r2, ratio(r2, r1), minmax(R[k1]), minmax(R[k2]), median(P50[k1]), median(P50[k2]),
+    median(P99[k1]), median(P99[k2]), c1, c2, ratio(c2, c1), ERR[k1], ERR[k2]
+}
+function scaling(    lu, lw) {
+  if (!(("unpinned" SUBSEP "64" SUBSEP "triaged-w2") in seen) && !(("wrk0" SUBSEP "64" SUBSEP "triaged-w2") in seen)) return
+  lu = "unpinned: wrk, origin, triaged on CPUs " allc
+  lw = "wrk0: wrk on CPU " cl " only; origin, triaged on CPUs " allc
+  print "### Worker scaling: triaged workers = 1 vs workers = 2 (wrk -t1 -c" conns ", " ncpu " CPUs)"
+  print ""
+  print "Same config but `workers`; the two instances run in turn in the same rounds. Ratios are workers = 2 over workers = 1."
+  print ""
+  print "| layout | body | req/s w=1 | req/s w=2 | req/s w=2 / w=1 | min–max w=1 / w=2 | p50 µs w=1 / w=2 | p99 µs w=1 / w=2 | CPU µs/req w=1 / w=2 | CPU w=2 / w=1 | errors w=1 / w=2 |"
+  print "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  scaling_row("unpinned", "64", lu); scaling_row("unpinned", "16k", lu)
+  scaling_row("wrk0", "64", lw); scaling_row("wrk0", "16k", lw)
+  print ""
+  printf "RSS idle: workers = 1 %s MiB, workers = 2 %s MiB.\n", mib(rss["triaged", "idle"]), mib(rss["triaged-w2", "idle"])
+  print ""
+}
+function memory(    t, p, a, b) {
+  if (!(("triaged" SUBSEP "mem100k") in rss)) return
+  print "### Memory: VmRSS from a fresh start through 10k and 100k requests (64 B body, keep-alive, wrk -t1 -c" conns ")"
+  print ""
+  print "| target | RSS idle KiB | RSS after 10k KiB | RSS after 100k KiB | growth 10k→100k KiB | requests served at 10k / 100k |"
+  print "| --- | ---: | ---: | ---: | ---: | ---: |"
+  for (t = 2; t <= 4; t++) {
+    p = T[t]
+    if (!((p SUBSEP "mem100k") in rss)) continue
+    a = rss[p, "mem10k"]; b = rss[p, "mem100k"]
+    printf "| %s | %d | %d | %d | %+d | %s / %s (%s) |\n", p, rss[p, "idle"], a, b, b - a, served[p, "mem10k"], served[p, "mem100k"],
+      (src[p, "mem100k"] == "counter") ? "its triaged_requests_total" : "responses wrk counted"
+  }
+  print ""
+  print "wrk stops after 10,000 responses, then after 90,000 more on new connections; nginx is master + worker. A proxy's own"
+  print "counter includes the requests still in flight when wrk stopped (up to " (conns - 1) "), which wrk does not count."
+  print ""
+}
 function table(layout, size, title,    t, k, kn, ko, r, rn, ro, c, cn, p50, p99, o50, o99, extra) {
   if (!((layout SUBSEP size SUBSEP "origin") in seen) && !((layout SUBSEP size SUBSEP "triaged") in seen)) return
-  print "### " title ", " (size == "64" ? "64 B" : "16 KiB") " body"
+  print "### " title ", " body(size) " body"
   print ""
   extra = (layout == "c1")
   kn = layout SUBSEP size SUBSEP "nginx"; ko = layout SUBSEP size SUBSEP "origin"
@@ -72,7 +117,8 @@ END {
     print ""
     print "Of every 10 requests: 8 × /64 (200), 1 × /500 (the origin answers 500), 1 × /refused/x (an upstream"
     print "whose only endpoint refuses connections: triaged answers 502, or 503 while the endpoint is skipped)."
-    print "Every failure is classified, counted and logged (" failines " log lines written, rate-limited per cause)."
+    print "Every failure is classified, counted and logged (" failines " log lines for these causes, rate-limited per cause;"
+    print "the client aborts logged when wrk stops a run are not in that count)."
     print ""
     print "| target | req/s (median) | min–max | p50 µs | p99 µs | CPU µs/req | vs triaged all-200 /64 | socket errors | responses by status |"
     print "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
@@ -82,4 +128,6 @@ END {
     printf "| triaged, failure mix | %.0f | %s | %d | %d | %.1f | %s | %d | %s |\n", median(R[k]), minmax(R[k]), median(P50[k]), median(P99[k]), c, ratio(c, median(C[kp])), SE[k] + 0, st
     print ""
   }
+  scaling()
+  memory()
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: an nginx origin reached directly and through nginx, HAProxy and triaged,
 # each with one worker/thread, upstream keep-alive, access logs off (triaged's failure logging is
-# always on). See bench/README.md for what the columns mean and how to read them.
+# always on); plus triaged with workers = 2 (worker scaling) and RSS growth over 10k and 100k
+# requests. See bench/README.md for what the columns mean and how to read them.
 #
-#   bash bench/run.sh           full run: 3 interleaved rounds, wrk -d10s (about 14 minutes)
-#   bash bench/run.sh --quick   smoke run: 1 round, wrk -d3s (about 1.5 minutes)
+#   bash bench/run.sh           full run: 3 interleaved rounds, wrk -d10s (about 17 minutes)
+#   bash bench/run.sh --quick   smoke run: 1 round, wrk -d3s (about 2 minutes)
 #
 # Environment: TRIAGED_BIN (binary to measure; default build-bench/triaged, a Release build made
 # on demand), BENCH_OUT (report path; default bench/results/latest.md), BENCH_ROUNDS,
@@ -74,14 +75,14 @@ done
 # off there because GCC 12 at -O3 reports a false -Werror=restrict inside libstdc++.
 if [[ -z ${TRIAGED_BIN:-} ]]; then
   TRIAGED_BIN=$ROOT/build-bench/triaged
+  # Always through the (incremental) build, so a binary left from an older checkout is never the
+  # one measured.
+  log "building a Release triaged into build-bench/"
+  BUILD_DIR=build-bench BUILD_TYPE=Release bash scripts/build.sh -DTRIAGED_BUILD_TESTS=OFF \
+    -DTRIAGED_WERROR=OFF --target triaged >&2 || log "Release build failed"
   if [[ ! -x $TRIAGED_BIN ]]; then
-    log "building a Release triaged into build-bench/"
-    BUILD_DIR=build-bench BUILD_TYPE=Release bash scripts/build.sh -DTRIAGED_BUILD_TESTS=OFF \
-      -DTRIAGED_WERROR=OFF --target triaged >&2 || log "Release build failed"
-    if [[ ! -x $TRIAGED_BIN ]]; then
-      TRIAGED_BIN=$ROOT/build/triaged
-      [[ -x $TRIAGED_BIN ]] || BUILD_DIR=build bash scripts/build.sh --target triaged >&2
-    fi
+    TRIAGED_BIN=$ROOT/build/triaged
+    [[ -x $TRIAGED_BIN ]] || BUILD_DIR=build bash scripts/build.sh --target triaged >&2
   fi
 fi
 [[ -x $TRIAGED_BIN ]] || die "no triaged binary ($TRIAGED_BIN)"
@@ -148,7 +149,7 @@ wait_port() {  # wait_port PORT PID NAME
 children() { ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' '; }
 
 free_port P_ORIGIN; free_port P_NGINX; free_port P_HAPROXY; free_port P_TRIAGED
-free_port P_ADMIN; free_port P_CLOSED
+free_port P_ADMIN; free_port P_CLOSED; free_port P_TRIAGED2; free_port P_ADMIN2
 
 # ---------------------------------------------------------------------------------------------
 # Configs.
@@ -234,11 +235,13 @@ backend origin
     server o1 127.0.0.1:$P_ORIGIN
 EOF
 
-cat >"$TMP/triaged.toml" <<EOF
+# triaged_config PORT ADMIN_PORT WORKERS: the triaged config; the instances differ only in these.
+triaged_config() {
+  cat <<EOF
 [server]
-listen = "127.0.0.1:$P_TRIAGED"
-admin_listen = "127.0.0.1:$P_ADMIN"
-workers = 1
+listen = "127.0.0.1:$1"
+admin_listen = "127.0.0.1:$2"
+workers = $3
 
 [log]
 level = "info"
@@ -263,12 +266,19 @@ upstream = "origin"
 prefix = "/refused/"
 upstream = "refused"
 EOF
-"$TRIAGED_BIN" --check-config --config "$TMP/triaged.toml" >/dev/null || die "triaged rejects $TMP/triaged.toml"
+}
+# Two instances: "triaged" (workers = 1, in every layout) and "triaged-w2" (workers = 2, worker
+# scaling only). Same upstreams and settings.
+triaged_config "$P_TRIAGED" "$P_ADMIN" 1 >"$TMP/triaged.toml"
+triaged_config "$P_TRIAGED2" "$P_ADMIN2" 2 >"$TMP/triaged-w2.toml"
+for t in triaged triaged-w2; do
+  "$TRIAGED_BIN" --check-config --config "$TMP/$t.toml" >/dev/null || die "triaged rejects $TMP/$t.toml"
+done
 
 # ---------------------------------------------------------------------------------------------
 # Start everything in the pinned layout: origin on CPU_LOAD, proxies on CPU_PROXY.
 declare -A TPIDS  # target -> the PIDs whose CPU and RSS count for it
-log "starting origin, nginx, haproxy, triaged in $TMP"
+log "starting origin, nginx, haproxy, triaged (workers = 1 and 2) in $TMP"
 taskset -c "$CPU_LOAD" nginx -e "$TMP/origin/error.log" -p "$TMP/origin" -c "$TMP/origin/nginx.conf" -g 'daemon off;' \
   >"$TMP/origin/stdout.log" 2>&1 &
 ORIGIN_PID=$!; track "$ORIGIN_PID"
@@ -277,26 +287,33 @@ taskset -c "$CPU_PROXY" nginx -e "$TMP/nginx/error.log" -p "$TMP/nginx" -c "$TMP
 NGINX_PID=$!; track "$NGINX_PID"
 taskset -c "$CPU_PROXY" haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
 HAPROXY_PID=$!; track "$HAPROXY_PID"
-taskset -c "$CPU_PROXY" "$TRIAGED_BIN" --config "$TMP/triaged.toml" >"$TMP/triaged.log" 2>&1 &
-TRIAGED_PID=$!; track "$TRIAGED_PID"
+for t in triaged triaged-w2; do
+  taskset -c "$CPU_PROXY" "$TRIAGED_BIN" --config "$TMP/$t.toml" >"$TMP/$t.log" 2>&1 &
+  TPIDS[$t]=$!; track "${TPIDS[$t]}"
+done
+TRIAGED_PID=${TPIDS[triaged]}
 
 wait_port "$P_ORIGIN" "$ORIGIN_PID" origin
 wait_port "$P_NGINX" "$NGINX_PID" nginx
 wait_port "$P_HAPROXY" "$HAPROXY_PID" haproxy
 wait_port "$P_TRIAGED" "$TRIAGED_PID" triaged
-grep -q '"event":"listening"' "$TMP/triaged.log" || log "warning: no listening event in triaged's log"
+wait_port "$P_TRIAGED2" "${TPIDS[triaged-w2]}" triaged-w2
+for t in triaged triaged-w2; do
+  grep -q '"event":"listening"' "$TMP/$t.log" || log "warning: no listening event in $t's log"
+done
 sleep 0.3
 ORIGIN_KIDS=$(children "$ORIGIN_PID"); NGINX_KIDS=$(children "$NGINX_PID")
 for pid in $ORIGIN_KIDS $NGINX_KIDS; do track "$pid"; done
 TPIDS[origin]="$ORIGIN_PID $ORIGIN_KIDS"
 TPIDS[nginx]="$NGINX_PID $NGINX_KIDS"
 TPIDS[haproxy]=$HAPROXY_PID
-TPIDS[triaged]=$TRIAGED_PID
-declare -A TPORT=([origin]=$P_ORIGIN [nginx]=$P_NGINX [haproxy]=$P_HAPROXY [triaged]=$P_TRIAGED)
-TARGETS=(origin nginx haproxy triaged)
+declare -A TPORT=([origin]=$P_ORIGIN [nginx]=$P_NGINX [haproxy]=$P_HAPROXY [triaged]=$P_TRIAGED [triaged-w2]=$P_TRIAGED2)
+declare -A TADMIN=([triaged]=$P_ADMIN [triaged-w2]=$P_ADMIN2)
+TARGETS=(origin nginx haproxy triaged)  # the main tables; triaged-w2 joins only the scaling runs
+ALL_TARGETS=("${TARGETS[@]}" triaged-w2)
 PROXIES=(nginx haproxy triaged)
 
-cpu_ticks() {  # utime + stime of the given PIDs (all threads), in clock ticks
+cpu_ticks() {  # utime + stime of the given PIDs, in clock ticks; a process's stat sums all its threads
   local pid s f total=0
   for pid in "$@"; do
     s=$(<"/proc/$pid/stat") || continue
@@ -315,21 +332,37 @@ rss_kib() {
   echo "$total"
 }
 set_affinity() {  # set_affinity CPUS: every process of the bench (all threads)
-  local pid
-  for pid in ${TPIDS[origin]} ${TPIDS[nginx]} ${TPIDS[haproxy]} ${TPIDS[triaged]}; do
-    taskset -a -p -c "$1" "$pid" >/dev/null 2>&1 || log "warning: taskset $1 $pid failed"
+  local t pid
+  for t in "${ALL_TARGETS[@]}"; do
+    for pid in ${TPIDS[$t]}; do
+      taskset -a -p -c "$1" "$pid" >/dev/null 2>&1 || log "warning: taskset $1 $pid failed"
+    done
   done
 }
 pin_layout() {  # pin_layout ORIGIN_CPUS PROXY_CPUS
-  local pid
-  for pid in ${TPIDS[origin]}; do taskset -a -p -c "$1" "$pid" >/dev/null 2>&1; done
-  for pid in ${TPIDS[nginx]} ${TPIDS[haproxy]} ${TPIDS[triaged]}; do taskset -a -p -c "$2" "$pid" >/dev/null 2>&1; done
+  local t pid cpus
+  for t in "${ALL_TARGETS[@]}"; do
+    cpus=$2; [[ $t == origin ]] && cpus=$1
+    for pid in ${TPIDS[$t]}; do taskset -a -p -c "$cpus" "$pid" >/dev/null 2>&1; done
+  done
+}
+# metrics_total ADMIN_PORT: triaged's own request count, its triaged_requests_total samples
+# summed (empty when the admin endpoint does not answer). Bash's /dev/tcp, HTTP/1.0.
+metrics_total() {
+  local fd line lines=""
+  { exec {fd}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 0
+  printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&"$fd"
+  while IFS= read -r -t 5 line <&"$fd"; do
+    [[ $line == triaged_requests_total[{\ ]* ]] && lines+="$line"$'\n'
+  done
+  exec {fd}<&-
+  [[ -n $lines ]] && awk '{ s += $NF } END { printf "%.0f\n", s }' <<<"${lines%$'\n'}"
 }
 
 RAW=$TMP/raw.tsv
 RSSF=$TMP/rss.tsv
 : >"$RAW"; : >"$RSSF"
-for t in "${TARGETS[@]}"; do printf '%s\tidle\t%s\n' "$t" "$(rss_kib ${TPIDS[$t]})" >>"$RSSF"; done
+for t in "${ALL_TARGETS[@]}"; do printf '%s\tidle\t%s\n' "$t" "$(rss_kib ${TPIDS[$t]})" >>"$RSSF"; done
 
 cat >"$TMP/report.lua" <<'EOF'
 done = function(summary, latency, requests)
@@ -370,28 +403,53 @@ done = function(summary, latency, requests)
     e.connect + e.read + e.write + e.timeout, table.concat(parts, ",")))
 end
 EOF
+# count.lua: report.lua plus a stop after N responses (wrk has no request-count option). Args after
+# "--": N and a flag file, created when the Nth response arrives; the thread then stops and
+# count_wrk interrupts wrk's main thread, which otherwise sleeps the whole -d.
+{ cat "$TMP/report.lua"; cat <<'EOF'
+local limit, n, flag = 0, 0, nil
+init = function(args) limit = tonumber(args[1]) or 0; flag = args[2] end
+response = function(status, headers, body)
+  n = n + 1
+  if n == limit then
+    local f = io.open(flag, "w")
+    if f then f:close() end
+    wrk.thread:stop()
+  end
+end
+EOF
+} >"$TMP/count.lua"
 
-# wait_wrk PID: wait for a wrk run, tracked only while it runs (its PID may be reused after).
+# start_wrk SECONDS CPUS CONNS ARGS...: wrk -t1 in the background, output in $TMP/wrk.out. It is
+# tracked (WRK_PID) only until wait_wrk, as its PID may be reused after.
+start_wrk() {
+  local secs=$1 cpus=$2 conns=$3
+  shift 3
+  taskset -c "$cpus" timeout -k 5 $((secs + 30)) wrk -t1 -c"$conns" -d"${secs}s" "$@" >"$TMP/wrk.out" 2>&1 &
+  WRK_PID=$!
+  track "$WRK_PID"
+}
 wait_wrk() {
-  track "$1"
-  wait "$1"
+  wait "$WRK_PID"
   unset 'PIDS[${#PIDS[@]}-1]'
+}
+# wrk_result LABEL: the RESULT line of the last wrk run into WRK_RESULT; 1 (and a log line) if none.
+wrk_result() {
+  WRK_RESULT=$(sed -n 's/^RESULT //p' "$TMP/wrk.out")
+  [[ -n $WRK_RESULT ]] && return 0
+  log "wrk gave no result for $1: $(tr '\n' ' ' <"$TMP/wrk.out" | cut -c1-200)"
+  return 1
 }
 # run_wrk LAYOUT SIZE TARGET ROUND WRK_CPUS CONNS [PATH] [LUA]: one measured wrk run.
 run_wrk() {
   local layout=$1 size=$2 target=$3 round=$4 cpus=$5 conns=$6 path=${7:-/$2} lua=${8:-$TMP/report.lua}
-  local before after res out=$TMP/wrk.out
+  local before after
   before=$(cpu_ticks ${TPIDS[$target]})
-  taskset -c "$cpus" timeout -k 5 $((DUR + 30)) wrk -t1 -c"$conns" -d"${DUR}s" --timeout 5s --latency \
-    -s "$lua" "http://127.0.0.1:${TPORT[$target]}$path" >"$out" 2>&1 &
-  wait_wrk $!
+  start_wrk "$DUR" "$cpus" "$conns" --timeout 5s --latency -s "$lua" "http://127.0.0.1:${TPORT[$target]}$path"
+  wait_wrk
   after=$(cpu_ticks ${TPIDS[$target]})
-  res=$(sed -n 's/^RESULT //p' "$out")
-  if [[ -z $res ]]; then
-    log "wrk gave no result for $layout $size $target: $(tr '\n' ' ' <"$out" | cut -c1-200)"
-    return
-  fi
-  set -- $res
+  wrk_result "$layout $size $target" || return
+  set -- $WRK_RESULT
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$layout" "$size" "$target" "$round" \
     "$1" "$2" "$3" "$4" "$5" "$6" "$((after - before))" "${7:-}" >>"$RAW"
   awk -v r="$1" -v d="$2" -v p50="$3" -v p99="$4" -v t="$((after - before))" -v hz="$CLK_TCK" \
@@ -401,23 +459,64 @@ run_wrk() {
 }
 warm_up() {
   local t s
-  for t in "${TARGETS[@]}"; do
+  for t in "${ALL_TARGETS[@]}"; do
     for s in 64 16k; do
-      taskset -c "$CPU_LOAD" timeout -k 5 30 wrk -t1 -c"$CONNS" -d"${WARM}s" "http://127.0.0.1:${TPORT[$t]}/$s" >/dev/null 2>&1 &
-      wait_wrk $!
+      start_wrk "$WARM" "$CPU_LOAD" "$CONNS" "http://127.0.0.1:${TPORT[$t]}/$s"
+      wait_wrk
     done
   done
 }
-# run_layout NAME WRK_CPUS CONNS: ROUNDS rounds of A B C D, both body sizes, then RSS.
+# run_layout NAME WRK_CPUS CONNS [TARGET...]: ROUNDS rounds of the targets (default TARGETS) in
+# turn, both body sizes, then RSS.
 run_layout() {
   local name=$1 cpus=$2 conns=$3 r s t
-  log "layout $name: $ROUNDS round(s) x ${#TARGETS[@]} targets x 2 sizes x ${DUR}s, wrk -t1 -c$conns on CPU $cpus"
+  shift 3
+  local targets=("$@")
+  ((${#targets[@]})) || targets=("${TARGETS[@]}")
+  log "layout $name: $ROUNDS round(s) x ${#targets[@]} targets (${targets[*]}) x 2 sizes x ${DUR}s, wrk -t1 -c$conns on CPU $cpus"
   for r in $(seq 1 "$ROUNDS"); do
     for s in 64 16k; do
-      for t in "${TARGETS[@]}"; do run_wrk "$name" "$s" "$t" "$r" "$cpus" "$conns"; done
+      for t in "${targets[@]}"; do run_wrk "$name" "$s" "$t" "$r" "$cpus" "$conns"; done
     done
   done
-  for t in "${TARGETS[@]}"; do printf '%s\t%s\t%s\n' "$t" "$name" "$(rss_kib ${TPIDS[$t]})" >>"$RSSF"; done
+  for t in "${targets[@]}"; do printf '%s\t%s\t%s\n' "$t" "$name" "$(rss_kib ${TPIDS[$t]})" >>"$RSSF"; done
+}
+# count_wrk TARGET N: exactly N responses of /64 through TARGET (wrk -t1 -c$CONNS, count.lua);
+# adds the responses wrk counted to COUNTED.
+count_wrk() {
+  local flag=$TMP/count.flag st
+  rm -f "$flag"
+  start_wrk 120 "$CPU_LOAD" "$CONNS" --timeout 5s -s "$TMP/count.lua" "http://127.0.0.1:${TPORT[$1]}/64" -- "$2" "$flag"
+  while [[ ! -e $flag ]]; do  # until the flag, or wrk (here timeout, its parent) has exited
+    st=$(<"/proc/$WRK_PID/stat") 2>/dev/null || break
+    st=${st##*) }
+    [[ ${st:0:1} == Z ]] && break
+    sleep 0.05
+  done
+  [[ -e $flag ]] && kill -INT "$WRK_PID" 2>/dev/null  # timeout passes it on to wrk
+  wait_wrk
+  wrk_result "memory $1 $2" || return
+  set -- $WRK_RESULT
+  COUNTED=$((COUNTED + $1))
+}
+# measure_memory TARGET: VmRSS (and requests served) after 10k and after 100k requests, cumulative.
+# triaged's count is its own counter; the others' is wrk's (requests in flight when wrk stops are
+# not in it). Rows in RSSF: TARGET mem10k|mem100k RSS_KIB REQUESTS counter|wrk.
+measure_memory() {
+  local t=$1 n label served src rss
+  COUNTED=0
+  [[ -n ${TADMIN[$t]:-} ]] && metrics_total "${TADMIN[$t]}" >/dev/null  # the first scrape's memory counts as idle
+  for n in 10000 90000; do
+    count_wrk "$t" "$n"
+    sleep 0.2  # let the proxy finish what was in flight
+    rss=$(rss_kib ${TPIDS[$t]})
+    served=""; src=wrk
+    [[ -n ${TADMIN[$t]:-} ]] && served=$(metrics_total "${TADMIN[$t]}") && [[ -n $served ]] && src=counter
+    [[ -n $served ]] || served=$COUNTED
+    label=$([[ $n == 10000 ]] && echo 10k || echo 100k)
+    printf '%s\tmem%s\t%s\t%s\t%s\n' "$t" "$label" "$rss" "$served" "$src" >>"$RSSF"
+    log "  memory $t after $label: $served requests ($src), VmRSS $rss KiB"
+  done
 }
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -425,6 +524,11 @@ T0=$SECONDS
 
 # Layout 1: pinned. Origin + wrk on CPU_LOAD, each proxy alone on CPU_PROXY.
 pin_layout "$CPU_LOAD" "$CPU_PROXY"
+
+# Memory first, from a fresh start: 10k then 90k more requests through each proxy.
+log "memory: VmRSS after 10k and 100k requests of /64 through ${PROXIES[*]}, wrk -t1 -c$CONNS on CPU $CPU_LOAD"
+for t in "${PROXIES[@]}"; do measure_memory "$t"; done
+
 log "warming up"
 warm_up
 run_layout pinned "$CPU_LOAD" "$CONNS"
@@ -435,9 +539,12 @@ for r in $(seq 1 "$ROUNDS"); do
   run_wrk mix 64 triaged "$r" "$CPU_LOAD" "$CONNS" /64 "$TMP/mix.lua"
 done
 
-# Layout 2: unpinned.
+# Layout 2: unpinned, with triaged workers = 2 interleaved for the worker scaling table.
 set_affinity "$ALL_CPUS"
-run_layout unpinned "$ALL_CPUS" "$CONNS"
+run_layout unpinned "$ALL_CPUS" "$CONNS" "${ALL_TARGETS[@]}"
+
+# Worker scaling, second variant: wrk on CPU_LOAD only, the origin and triaged on all CPUs.
+run_layout wrk0 "$CPU_LOAD" "$CONNS" triaged triaged-w2
 
 # Layout 3: c=1, everything on one core.
 set_affinity "$CPU_LOAD"
@@ -445,9 +552,12 @@ run_layout c1 "$CPU_LOAD" 1
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 ELAPSED=$((SECONDS - T0))
 
-FAIL_LINES=$(grep -vc '"event":"listening"' "$TMP/triaged.log" 2>/dev/null)
-for pid in "$ORIGIN_PID" "$NGINX_PID" "$HAPROXY_PID" "$TRIAGED_PID"; do
-  kill -0 "$pid" 2>/dev/null || log "warning: process $pid died during the run (logs in $TMP)"
+# The failure mix's log lines: all but the listening event and the client aborts that every wrk
+# stop leaves (the memory runs stop with 63 requests in flight).
+FAIL_LINES=$(grep -v '"event":"listening"' "$TMP/triaged.log" 2>/dev/null | grep -vc '"cause":"client_aborted"')
+for t in "${ALL_TARGETS[@]}"; do
+  pid=${TPIDS[$t]%% *}
+  kill -0 "$pid" 2>/dev/null || log "warning: $t (process $pid) died during the run (logs in $TMP)"
 done
 
 # ---------------------------------------------------------------------------------------------
@@ -472,11 +582,11 @@ mkdir -p "$(dirname "$OUT")"
   echo "| HAProxy | $(haproxy -v 2>&1 | head -1 | awk '{print $3}') |"
   echo "| wrk | $(wrk -v 2>&1 | head -1 | awk '{print $2}') |"
   echo "| triaged | commit $commit, $("$TRIAGED_BIN" --version 2>&1 | head -1), build ${TRIAGED_BUILD_TYPE:-unknown} |"
-  echo "| run | $( ((QUICK)) && echo quick || echo full): $ROUNDS round(s), wrk -t1 -d${DUR}s, interleaved origin nginx haproxy triaged; ${ELAPSED}s of measuring |"
+  echo "| run | $( ((QUICK)) && echo quick || echo full): $ROUNDS round(s), wrk -t1 -d${DUR}s, interleaved origin nginx haproxy triaged (+ triaged workers = 2 in the unpinned and wrk0 layouts); ${ELAPSED}s of measuring |"
   echo "| load average (1/5/15 min) | start $LOAD_START, end $LOAD_END |"
   echo
   awk -F'\t' -v hz="$CLK_TCK" -v conns="$CONNS" -v ncpu="$NCPU" -v cl="$CPU_LOAD" -v cp="$CPU_PROXY" \
-    -v failines="$FAIL_LINES" -f "$ROOT/bench/report.awk" "$RSSF" "$RAW"
+    -v allc="$ALL_CPUS" -v failines="$FAIL_LINES" -f "$ROOT/bench/report.awk" "$RSSF" "$RAW"
 } >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
 cp "$RAW" "$(dirname "$OUT")/latest-raw.tsv" 2>/dev/null
 cat "$OUT"
