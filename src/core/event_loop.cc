@@ -76,6 +76,7 @@ void EventLoop::deferredDelete(DeferredDeletablePtr object) {
 }
 
 void EventLoop::drainDeferred() {
+  refreshNow();
   // A destructor may queue more objects; keep going until the queue stays empty.
   while (!to_delete_.empty()) {
     std::vector<DeferredDeletablePtr> batch;
@@ -99,6 +100,7 @@ void EventLoop::post(std::function<void()> fn) {
 }
 
 void EventLoop::runPosted() {
+  refreshNow();
   uint64_t count = 0;
   while (::read(wake_fd_, &count, sizeof(count)) < 0 && errno == EINTR) {
   }
@@ -111,15 +113,17 @@ void EventLoop::runPosted() {
 }
 
 Timer::Timer(EventLoop& loop, std::function<void()> on_fire)
-    : base_(loop.base()), on_fire_(std::move(on_fire)) {}
+    : loop_(loop), on_fire_(std::move(on_fire)) {}
 
 void Timer::onFire(evutil_socket_t, short, void* ctx) noexcept {
-  static_cast<Timer*>(ctx)->on_fire_();
+  auto* self = static_cast<Timer*>(ctx);
+  self->loop_.refreshNow();
+  self->on_fire_();
 }
 
 void Timer::arm(std::chrono::milliseconds after) {
   if (!event_) {
-    event_.reset(evtimer_new(base_, &Timer::onFire, this));
+    event_.reset(evtimer_new(loop_.base(), &Timer::onFire, this));
     if (!event_) abort();
   }
   timeval tv{};

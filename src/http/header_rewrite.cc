@@ -10,31 +10,33 @@
 namespace triaged::http {
 namespace {
 
-constexpr std::array<std::string_view, 6> kHopByHop = {
-    "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Transfer-Encoding", "Upgrade",
-};
-
 // Headers the upstream request gets from us, whatever the client sent under those names.
-constexpr std::array<std::string_view, 6> kRegeneratedRequest = {
-    "Host",         "Content-Length", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
-    "X-Request-Id",
-};
+bool regeneratedInRequest(KnownHeader kind) {
+  switch (kind) {
+    case KnownHeader::Host:
+    case KnownHeader::ContentLength:
+    case KnownHeader::XForwardedFor:
+    case KnownHeader::XForwardedProto:
+    case KnownHeader::XForwardedHost:
+    case KnownHeader::XRequestId:
+      return true;
+    default:
+      return false;
+  }
+}
 
 // Fields that change framing or routing must not ride in a trailer section (RFC 9110 6.5.1);
 // a recipient that merges trailers into the head would act on them.
-constexpr std::array<std::string_view, 4> kForbiddenTrailers = {
-    "Content-Length",
-    "Host",
-    "Trailer",
-    "Content-Encoding",
-};
-
-template <size_t N>
-bool nameIn(std::string_view name, const std::array<std::string_view, N>& names) {
-  for (std::string_view n : names) {
-    if (equalsIgnoreCase(name, n)) return true;
+bool forbiddenInTrailers(KnownHeader kind) {
+  switch (kind) {
+    case KnownHeader::ContentLength:
+    case KnownHeader::Host:
+    case KnownHeader::Trailer:
+    case KnownHeader::ContentEncoding:
+      return true;
+    default:
+      return false;
   }
-  return false;
 }
 
 void appendHeader(std::string& out, std::string_view name, std::string_view value) {
@@ -188,7 +190,7 @@ bool isHopByHop(std::string_view name, const Headers& all_headers) {
 }
 
 bool isHopByHop(std::string_view name, const ConnectionTokens& listed) {
-  return nameIn(name, kHopByHop) || listed.contains(name);
+  return isHopByHopName(knownHeader(name)) || listed.contains(name);
 }
 
 void buildUpstreamRequestHead(std::string& out, const RequestHead& request,
@@ -201,31 +203,43 @@ void buildUpstreamRequestHead(std::string& out, const RequestHead& request,
   w.append(request.target);
   w.append(" HTTP/1.1\r\n");
 
-  // Host first, and never subject to Connection: a client listing "Host" there must not be
-  // able to strip it.
-  const Header* host = findHeader(headers, "Host");
+  // One pass classifies every field: Host goes first (so it is written before the loop below),
+  // and never subject to Connection: a client listing "Host" there must not be able to strip it.
+  const Header* host = nullptr;
+  const Header* upgrade = nullptr;
+  const Header* xff_first = nullptr;  // most requests carry none, or a single one
+  bool xff_more = false;
+  for (const Header& h : headers) {
+    switch (knownHeader(h.name)) {
+      case KnownHeader::Host:
+        if (host == nullptr) host = &h;
+        break;
+      case KnownHeader::Upgrade:
+        if (upgrade == nullptr) upgrade = &h;
+        break;
+      case KnownHeader::XForwardedFor:
+        if (h.value.empty()) break;
+        if (xff_first == nullptr) {
+          xff_first = &h;
+        } else {
+          xff_more = true;
+        }
+        break;
+      default:
+        break;
+    }
+  }
   const std::string_view host_value =
       host != nullptr ? std::string_view(host->value) : ctx.default_host;
   if (!host_value.empty()) w.header("Host", host_value);
 
-  const Header* xff_first = nullptr;  // most requests carry none, or a single one
-  bool xff_more = false;
   for (const Header& h : headers) {
-    if (equalsIgnoreCase(h.name, "X-Forwarded-For")) {
-      if (h.value.empty()) continue;
-      if (xff_first == nullptr) {
-        xff_first = &h;
-      } else {
-        xff_more = true;
-      }
-      continue;
-    }
-    if (isHopByHop(h.name, listed) || nameIn(h.name, kRegeneratedRequest)) continue;
+    const KnownHeader kind = knownHeader(h.name);
+    if (isHopByHopName(kind) || regeneratedInRequest(kind) || listed.contains(h.name)) continue;
     w.header(h.name, h.value);
   }
 
   if (request.upgrade) {
-    const Header* upgrade = findHeader(headers, "Upgrade");
     if (upgrade != nullptr) {
       w.header("Upgrade", upgrade->value);
       w.header("Connection", "upgrade");
@@ -238,7 +252,8 @@ void buildUpstreamRequestHead(std::string& out, const RequestHead& request,
     w.append(xff_first->value);
     if (xff_more) {
       for (const Header& h : headers) {
-        if (&h == xff_first || h.value.empty() || !equalsIgnoreCase(h.name, "X-Forwarded-For")) {
+        if (&h == xff_first || h.value.empty() ||
+            knownHeader(h.name) != KnownHeader::XForwardedFor) {
           continue;
         }
         w.append(", ");
@@ -332,17 +347,19 @@ void buildClientResponseHead(std::string& out, const ResponseHead& response,
 
   const bool switching = response.status == 101;
   bool has_request_id = false;
+  const Header* upgrade = nullptr;
   for (const Header& h : headers) {
-    if (isHopByHop(h.name, listed)) continue;
+    const KnownHeader kind = knownHeader(h.name);
+    if (kind == KnownHeader::Upgrade && upgrade == nullptr) upgrade = &h;
+    if (isHopByHopName(kind) || listed.contains(h.name)) continue;
     // Content-Length is ours to state when we frame the body; without a body (HEAD, 304) the
     // upstream's value describes the representation and passes unchanged.
-    if (plan.framing != BodyFraming::None && equalsIgnoreCase(h.name, "Content-Length")) continue;
-    if (equalsIgnoreCase(h.name, "X-Request-Id")) has_request_id = true;
+    if (plan.framing != BodyFraming::None && kind == KnownHeader::ContentLength) continue;
+    if (kind == KnownHeader::XRequestId) has_request_id = true;
     w.header(h.name, h.value);
   }
 
   if (switching) {
-    const Header* upgrade = findHeader(headers, "Upgrade");
     if (upgrade != nullptr) w.header("Upgrade", upgrade->value);
     w.header("Connection", "upgrade");
   }
@@ -421,7 +438,7 @@ std::string lastChunk(const Headers& trailers) {
   std::string out = "0\r\n";
   const ConnectionTokens listed(trailers);
   for (const Header& h : trailers) {
-    if (isHopByHop(h.name, listed) || nameIn(h.name, kForbiddenTrailers)) continue;
+    if (isHopByHop(h.name, listed) || forbiddenInTrailers(knownHeader(h.name))) continue;
     appendHeader(out, h.name, h.value);
   }
   out.append("\r\n");

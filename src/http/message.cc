@@ -26,6 +26,54 @@ bool forEachListToken(std::string_view list, Fn&& fn) {
 
 }  // namespace
 
+KnownHeader knownHeader(std::string_view n) {
+  using K = KnownHeader;
+  const auto is = [n](std::string_view name) { return equalsIgnoreCase(n, name); };
+  switch (n.size()) {
+    case 2:
+      return is("TE") ? K::Te : K::Other;
+    case 4:
+      return is("Host") ? K::Host : K::Other;
+    case 6:
+      return is("Expect") ? K::Expect : K::Other;
+    case 7:
+      if (is("Upgrade")) return K::Upgrade;
+      return is("Trailer") ? K::Trailer : K::Other;
+    case 10:
+      if (is("Connection")) return K::Connection;
+      return is("Keep-Alive") ? K::KeepAlive : K::Other;
+    case 12:
+      return is("X-Request-Id") ? K::XRequestId : K::Other;
+    case 14:
+      return is("Content-Length") ? K::ContentLength : K::Other;
+    case 15:
+      return is("X-Forwarded-For") ? K::XForwardedFor : K::Other;
+    case 16:
+      if (is("Proxy-Connection")) return K::ProxyConnection;
+      if (is("X-Forwarded-Host")) return K::XForwardedHost;
+      return is("Content-Encoding") ? K::ContentEncoding : K::Other;
+    case 17:
+      if (is("Transfer-Encoding")) return K::TransferEncoding;
+      return is("X-Forwarded-Proto") ? K::XForwardedProto : K::Other;
+    default:
+      return K::Other;
+  }
+}
+
+bool isHopByHopName(KnownHeader kind) {
+  switch (kind) {
+    case KnownHeader::Connection:
+    case KnownHeader::KeepAlive:
+    case KnownHeader::ProxyConnection:
+    case KnownHeader::Te:
+    case KnownHeader::TransferEncoding:
+    case KnownHeader::Upgrade:
+      return true;
+    default:
+      return false;
+  }
+}
+
 const Header* findHeader(const Headers& headers, std::string_view name) {
   for (const Header& h : headers) {
     if (equalsIgnoreCase(h.name, name)) return &h;
@@ -46,7 +94,7 @@ bool headerHasToken(const Headers& headers, std::string_view name, std::string_v
 
 ConnectionTokens::ConnectionTokens(const Headers& headers) : headers_(headers) {
   for (const Header& h : headers) {
-    if (!equalsIgnoreCase(h.name, "Connection")) continue;
+    if (knownHeader(h.name) != KnownHeader::Connection) continue;
     forEachListToken(h.value, [&](std::string_view t) {
       if (count_ == kMax) {
         overflow_ = true;

@@ -409,16 +409,23 @@ int MessageParser::onHeadersComplete() {
   const Header* content_length = nullptr;
   bool expect_continue = false;
   for (const Header& h : headers) {
-    if (equalsIgnoreCase(h.name, "Host")) {
-      ++host_count;
-    } else if (equalsIgnoreCase(h.name, "Content-Length")) {
-      ++content_length_count;
-      content_length = &h;
-    } else if (equalsIgnoreCase(h.name, "Transfer-Encoding")) {
-      ++te_count;
-      te = &h;
-    } else if (equalsIgnoreCase(h.name, "Expect") && equalsIgnoreCase(h.value, "100-continue")) {
-      expect_continue = true;
+    switch (knownHeader(h.name)) {
+      case KnownHeader::Host:
+        ++host_count;
+        break;
+      case KnownHeader::ContentLength:
+        ++content_length_count;
+        content_length = &h;
+        break;
+      case KnownHeader::TransferEncoding:
+        ++te_count;
+        te = &h;
+        break;
+      case KnownHeader::Expect:
+        if (equalsIgnoreCase(h.value, "100-continue")) expect_continue = true;
+        break;
+      default:
+        break;
     }
   }
 

@@ -238,6 +238,7 @@ void Connection::onSocketEventCb(evutil_socket_t, short what, void* ctx) noexcep
 }
 
 void Connection::onSocketEvent(short what) {
+  loop_.refreshNow();
   bool destroyed = false;
   destroyed_flag_ = &destroyed;
   in_handler_ = true;
@@ -332,7 +333,7 @@ void Connection::onTimerCb(evutil_socket_t, short, void* ctx) noexcept {
 
 void Connection::onTimer() {
   if (fd_ < 0) return;
-  const auto now = loop_.now();
+  const auto now = loop_.refreshNow();
   short expired = 0;
   if (deadline_ != kNoDeadline && now >= deadline_) {
     expired = kEventDeadline;

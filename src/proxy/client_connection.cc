@@ -21,8 +21,7 @@ ClientConnection::ClientConnection(WorkerContext& worker, int fd, const net::Soc
       client_ip_(net::ipString(peer.get())),
       peer_(peer.toString()),
       parser_(http::MessageParser::Type::Request, *this,
-              worker.config().server.max_request_header_bytes),
-      timer_(worker.loop(), [this] { onTimer(); }) {}
+              worker.config().server.max_request_header_bytes) {}
 
 ClientConnection::~ClientConnection() {
   // The session refers to this connection: it goes first.
@@ -36,17 +35,18 @@ void ClientConnection::start() {
 }
 
 void ClientConnection::armTimer(TimerMode mode) {
+  // The connection's deadline: re-armed for every request, so it must cost no timer add/del.
   timer_mode_ = mode;
   const auto& s = worker_.config().server;
   switch (mode) {
     case TimerMode::None:
-      timer_.disarm();
+      connection_.clearDeadline();
       break;
     case TimerMode::Header:
-      timer_.arm(s.client_header_timeout);
+      connection_.setDeadline(worker_.loop().now() + s.client_header_timeout);
       break;
     case TimerMode::Idle:
-      timer_.arm(s.client_idle_timeout);
+      connection_.setDeadline(worker_.loop().now() + s.client_idle_timeout);
       break;
   }
 }
@@ -75,7 +75,7 @@ void ClientConnection::drain() {
 void ClientConnection::close() {
   if (closed_) return;
   closed_ = true;
-  timer_.disarm();
+  armTimer(TimerMode::None);
   if (session_) session_->cancel();
   connection_.close();
   worker_.onClientClosed(*this);
@@ -84,7 +84,7 @@ void ClientConnection::close() {
 void ClientConnection::closeWhenDrained() {
   close_when_drained_ = true;
   connection_.disableRead();
-  timer_.disarm();
+  armTimer(TimerMode::None);
   if (connection_.outputLength() == 0) close();
 }
 
@@ -110,6 +110,10 @@ void ClientConnection::onWriteDrained() {
 
 void ClientConnection::onEvent(short what, int err) {
   if (closed_) return;
+  if ((what & net::kEventDeadline) != 0) {
+    onTimer();  // the header or idle deadline (armTimer)
+    return;
+  }
   if (tunnel_) {
     if (session_) session_->onTunnelClientEvent(what);
     return;
@@ -370,7 +374,7 @@ void ClientConnection::resumeRequestBody() {
 
 void ClientConnection::enterTunnel() {
   tunnel_ = true;
-  timer_.disarm();
+  armTimer(TimerMode::None);
   connection_.setTimeouts(std::chrono::milliseconds(0), std::chrono::milliseconds(0));
   connection_.enableRead();
 }

@@ -107,6 +107,7 @@ void UpstreamCluster::resolve(Endpoint& ep) {
 }
 
 void UpstreamCluster::onResolved(Endpoint& ep, const net::Resolution& r) {
+  loop_.refreshNow();  // a DNS answer is an event of its own
   // `r` lives in the query, whose callback this is: destroy the query on the next turn.
   loop_.deferredDestroy(std::move(ep.query));
   if (r.error == 0) {

@@ -97,6 +97,7 @@ void Worker::onAcceptError(evconnlistener* listener, void* ctx) noexcept {
 }
 
 void Worker::accept(int fd, const sockaddr* addr, int len) {
+  loop_.refreshNow();
   if (draining_) {
     ::close(fd);
     return;

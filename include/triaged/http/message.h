@@ -53,6 +53,31 @@ inline bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
+// The header names triaged acts on. knownHeader() tells them by length first, then by one or two
+// case-insensitive compares, so the parser and the head builders classify each field once instead
+// of comparing it against every name they care about.
+enum class KnownHeader : uint8_t {
+  Other,
+  Host,
+  ContentLength,
+  TransferEncoding,
+  Connection,
+  KeepAlive,
+  ProxyConnection,
+  Te,
+  Upgrade,
+  Expect,
+  Trailer,
+  ContentEncoding,
+  XForwardedFor,
+  XForwardedProto,
+  XForwardedHost,
+  XRequestId,
+};
+KnownHeader knownHeader(std::string_view name);
+// Connection, Keep-Alive, Proxy-Connection, TE, Transfer-Encoding, Upgrade (RFC 9110 7.6.1).
+bool isHopByHopName(KnownHeader kind);
+
 // First header named `name` (case-insensitive), or nullptr.
 const Header* findHeader(const Headers& headers, std::string_view name);
 // True when a comma-separated header (e.g. Connection) of that name holds `token`.

@@ -86,8 +86,7 @@ class ClientConnection final : public DeferredDeletable,
   std::string peer_;
   http::MessageParser parser_;
   std::unique_ptr<ProxySession> session_;
-  Timer timer_;
-  TimerMode timer_mode_ = TimerMode::None;
+  TimerMode timer_mode_ = TimerMode::None;  // what the connection's deadline stands for
   uint64_t body_bytes_ = 0;
   uint64_t requests_ = 0;
   bool closed_ = false;
