@@ -77,11 +77,11 @@ void EventLoop::deferredDelete(DeferredDeletablePtr object) {
 
 void EventLoop::drainDeferred() {
   refreshNow();
-  // A destructor may queue more objects; keep going until the queue stays empty.
+  // A destructor may queue more objects; keep going until the queue stays empty. The two
+  // vectors trade places and keep their capacity, so queueing allocates nothing.
   while (!to_delete_.empty()) {
-    std::vector<DeferredDeletablePtr> batch;
-    batch.swap(to_delete_);
-    batch.clear();
+    deleting_.swap(to_delete_);
+    deleting_.clear();
   }
 }
 

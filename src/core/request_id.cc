@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <random>
 
 namespace triaged {
@@ -17,20 +18,43 @@ std::mt19937_64 makeEngine() {
   return std::mt19937_64(seed);
 }
 
+// "00".."ff": two hex characters per byte, one lookup each.
+constexpr std::array<char, 512> kHexPairs = [] {
+  constexpr char kHex[] = "0123456789abcdef";
+  std::array<char, 512> t{};
+  for (size_t b = 0; b < 256; ++b) {
+    t[2 * b] = kHex[b >> 4];
+    t[2 * b + 1] = kHex[b & 0xf];
+  }
+  return t;
+}();
+
 }  // namespace
 
-std::string generateRequestId() {
+RequestId RequestId::generate() {
   thread_local std::mt19937_64 engine = makeEngine();
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(32, '0');
-  for (size_t half = 0; half < 2; ++half) {
+  RequestId id;
+  char* out = id.bytes_.data();
+  for (int half = 0; half < 2; ++half) {
     uint64_t bits = engine();
-    for (size_t i = 0; i < 16; ++i) {
-      id[half * 16 + i] = kHex[bits & 0xf];
-      bits >>= 4;
+    for (int i = 0; i < 8; ++i) {
+      std::memcpy(out, &kHexPairs[2 * (bits & 0xff)], 2);
+      out += 2;
+      bits >>= 8;
     }
   }
+  id.length_ = 32;
   return id;
 }
+
+RequestId RequestId::fromClient(std::string_view value) {
+  if (value.empty() || value.size() > kMaxLength) return generate();
+  RequestId id;
+  std::memcpy(id.bytes_.data(), value.data(), value.size());
+  id.length_ = static_cast<uint8_t>(value.size());
+  return id;
+}
+
+std::string generateRequestId() { return std::string(RequestId::generate().view()); }
 
 }  // namespace triaged

@@ -38,7 +38,7 @@ iovec* asIovec(evbuffer_iovec* v) { return reinterpret_cast<iovec*>(v); }
 }  // namespace
 
 Connection::Connection(EventLoop& loop, int fd, ConnectionCallbacks* callbacks, bool connecting)
-    : loop_(loop), callbacks_(callbacks), fd_(fd), output_(newBuffer()), connecting_(connecting) {
+    : loop_(loop), callbacks_(callbacks), fd_(fd), overflow_(newBuffer()), connecting_(connecting) {
   // Registered once for the connection's life. Whatever is readable or writable already is
   // reported as a first edge by epoll_ctl(ADD) itself, so nothing starts out "ready".
   event_.reset(event_new(loop.base(), fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST | EV_CLOSED,
@@ -59,7 +59,8 @@ void Connection::close() {
   ::close(fd_);
   fd_ = -1;
   releaseInputBlock();
-  evbuffer_drain(output_.get(), outputLength());
+  releaseOutputBlock();
+  evbuffer_drain(overflow_.get(), evbuffer_get_length(overflow_.get()));
   read_ready_ = false;
   write_ready_ = false;
 }
@@ -68,23 +69,31 @@ void Connection::close() {
 
 void Connection::write(const char* data, size_t len) {
   if (fd_ < 0 || len == 0) return;
-  if (write_timeout_.count() > 0 && outputLength() == 0) last_write_ = loop_.now();
-  evbuffer_add(output_.get(), data, len);
+  noteWriteStart();
+  // Into the block while nothing waits in the overflow: its bytes must stay behind the block's.
+  if (evbuffer_get_length(overflow_.get()) == 0 && BufferPool::kBlockSize - out_end_ >= len) {
+    if (out_block_ == nullptr) out_block_ = loop_.buffers().take();
+    std::memcpy(out_block_ + out_end_, data, len);
+    out_end_ += len;
+    scheduleFlush();
+    return;
+  }
+  evbuffer_add(overflow_.get(), data, len);
   scheduleFlush();
 }
 
 void Connection::writeBuffer(evbuffer* source) {
   if (fd_ < 0 || evbuffer_get_length(source) == 0) return;
-  if (write_timeout_.count() > 0 && outputLength() == 0) last_write_ = loop_.now();
-  evbuffer_add_buffer(output_.get(), source);
+  noteWriteStart();
+  evbuffer_add_buffer(overflow_.get(), source);
   scheduleFlush();
 }
 
-void Connection::writeFrom(evbuffer* source, size_t len) {
-  if (fd_ < 0 || len == 0) return;
-  if (write_timeout_.count() > 0 && outputLength() == 0) last_write_ = loop_.now();
-  evbuffer_remove_buffer(source, output_.get(), len);
-  scheduleFlush();
+void Connection::releaseOutputBlock() {
+  loop_.buffers().give(out_block_);
+  out_block_ = nullptr;
+  out_start_ = 0;
+  out_end_ = 0;
 }
 
 void Connection::scheduleFlush() {
@@ -102,8 +111,12 @@ bool Connection::flush(const bool& destroyed) {
   flush_wanted_ = false;
   while (write_ready_ && outputLength() > 0) {
     evbuffer_iovec vecs[kMaxWriteVecs];
-    const int chains = evbuffer_peek(output_.get(), -1, nullptr, vecs, kMaxWriteVecs);
-    const int nvec = std::min(chains, kMaxWriteVecs);
+    int nvec = 0;
+    const size_t in_block = out_end_ - out_start_;
+    if (in_block > 0) vecs[nvec++] = evbuffer_iovec{out_block_ + out_start_, in_block};
+    const int chains =
+        evbuffer_peek(overflow_.get(), -1, nullptr, vecs + nvec, kMaxWriteVecs - nvec);
+    nvec += std::min(chains, kMaxWriteVecs - nvec);
     size_t offered = 0;
     for (int i = 0; i < nvec; ++i) offered += vecs[i].iov_len;
     msghdr msg{};
@@ -118,7 +131,11 @@ bool Connection::flush(const bool& destroyed) {
       if (err == EAGAIN || err == EWOULDBLOCK) return true;
       return notify(static_cast<short>(kEventError | kEventWriting), err, destroyed);
     }
-    evbuffer_drain(output_.get(), static_cast<size_t>(sent));
+    // The block's bytes went first.
+    const size_t from_block = std::min(static_cast<size_t>(sent), in_block);
+    out_start_ += from_block;
+    if (out_start_ == out_end_ && out_block_ != nullptr) releaseOutputBlock();
+    evbuffer_drain(overflow_.get(), static_cast<size_t>(sent) - from_block);
     if (write_timeout_.count() > 0) last_write_ = loop_.now();
     if (static_cast<size_t>(sent) < offered) {
       // The kernel buffer is full; the kernel wakes epoll (a new EPOLLOUT edge) once it has room.

@@ -212,10 +212,8 @@ void ClientConnection::onHead() {
   const auto& req = parser_.request();
   const auto& server = worker_.config().server;
   const http::Header* id_header = http::findHeader(req.headers, "x-request-id");
-  std::string request_id =
-      (id_header != nullptr && !id_header->value.empty() && id_header->value.size() <= 200)
-          ? std::string(id_header->value)
-          : generateRequestId();
+  const RequestId request_id =
+      id_header != nullptr ? RequestId::fromClient(id_header->value) : RequestId::generate();
   if (req.method == "CONNECT") {
     // triaged is a reverse proxy: it does not open tunnels to arbitrary hosts.
     logClientFailure(FailureCause::ClientBadRequest, 405, "CONNECT is not supported", 0,
@@ -231,7 +229,7 @@ void ClientConnection::onHead() {
     return;
   }
   session_done_ = false;
-  session_ = std::make_unique<ProxySession>(*this, req, std::move(request_id));
+  session_ = std::make_unique<ProxySession>(*this, req, request_id);
   pending_start_ = true;
 }
 
@@ -241,7 +239,7 @@ void ClientConnection::onBody(const char* data, size_t len) {
   if (limit > 0 && body_bytes_ > limit) {
     // Chunked bodies announce no size: the limit is found while streaming.
     if (session_ && !session_done_) {
-      const std::string id = session_->requestId();
+      const std::string id(session_->requestId());
       const bool answered = session_->responseStarted();
       session_->cancel();
       pending_start_ = false;

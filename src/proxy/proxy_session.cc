@@ -42,16 +42,36 @@ std::string& headScratch() {
   thread_local std::string buffer;
   return buffer;
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRecycleSessions = false;
+#else
+constexpr bool kRecycleSessions = true;
+#endif
+
+// Freed sessions' memory on this thread; at most kMaxFreeSessions, the rest goes to the allocator.
+constexpr size_t kMaxFreeSessions = 256;
+struct SessionFreeList {
+  SessionFreeList() { blocks.reserve(kMaxFreeSessions); }
+  std::vector<void*> blocks;
+  ~SessionFreeList() {
+    for (void* b : blocks) ::operator delete(b);
+  }
+};
+SessionFreeList& sessionFreeList() {
+  thread_local SessionFreeList list;
+  return list;
+}
 std::string formatMs(milliseconds ms) { return fmt::format("{}ms", ms.count()); }
 
 }  // namespace
 
 ProxySession::ProxySession(ClientConnection& client, const http::RequestHead& request,
-                           std::string request_id)
+                           const RequestId& request_id)
     : client_(client),
       loop_(client.worker().loop()),
       request_(request),
-      request_id_(std::move(request_id)),
+      request_id_(request_id),
       start_(loop_.now()),
       classifier_(start_, request.method, requestHasBody(request)),
       has_body_(requestHasBody(request)),
@@ -84,6 +104,25 @@ ProxySession::ProxySession(ClientConnection& client, const http::RequestHead& re
           tunnel_timer_.arm(limit - idle);
         }
       }) {}
+
+void* ProxySession::operator new(size_t size) {
+  auto& free_list = sessionFreeList().blocks;
+  if (kRecycleSessions && size == sizeof(ProxySession) && !free_list.empty()) {
+    void* p = free_list.back();
+    free_list.pop_back();
+    return p;
+  }
+  return ::operator new(size);
+}
+
+void ProxySession::operator delete(void* p, size_t size) noexcept {
+  auto& free_list = sessionFreeList().blocks;
+  if (kRecycleSessions && size == sizeof(ProxySession) && free_list.size() < kMaxFreeSessions) {
+    free_list.push_back(p);  // within the reserved capacity: no allocation (or throw) here
+    return;
+  }
+  ::operator delete(p);
+}
 
 ProxySession::~ProxySession() {
   // Cancelled without an answer (its client sent something invalid, or went away first).
@@ -532,7 +571,7 @@ void ProxySession::failRequest() {
   releaseUpstream(false);
   const bool close_after = !request_complete_ || request_.upgrade || client_.worker().draining();
   std::string body = fmt::format("{} {}\ncause: {}\nrequest_id: {}\n", info.status,
-                                 http::reasonPhrase(info.status), info.name, request_id_);
+                                 http::reasonPhrase(info.status), info.name, request_id_.view());
   if (client_.worker().config().log.expose_details && endpoint_ != nullptr) {
     body += fmt::format("endpoint: {}\n", endpoint_->name);
     if (verdict.err != 0) body += fmt::format("errno: {}\n", net::errnoName(verdict.err));
@@ -782,7 +821,7 @@ void ProxySession::report() {
   client_.worker().failureLog().write(upstream, info.name, line.str());
   client_.worker().triage().record(
       diagnose::FailureEvent{std::chrono::system_clock::now(), std::string(upstream), verdict.cause,
-                             verdict.status, endpoint, request_id_, hint});
+                             verdict.status, endpoint, std::string(request_id_.view()), hint});
 }
 
 void ProxySession::logAccess(int status) {

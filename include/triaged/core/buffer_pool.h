@@ -15,8 +15,10 @@ class BufferPool {
  public:
   // A 16 KiB body and its head arrive in one read.
   static constexpr size_t kBlockSize = 32 * 1024;
-  // Free blocks kept for reuse (1 MiB); more than that go back to the allocator.
-  static constexpr size_t kMaxFree = 32;
+  // Free blocks kept for reuse (4 MiB); more than that go back to the allocator. One loop turn
+  // may hold an output block for each client whose response is about to be flushed, so this is
+  // sized for a busy worker's concurrency, not for one connection.
+  static constexpr size_t kMaxFree = 128;
 
   BufferPool() { free_.reserve(kMaxFree); }
   ~BufferPool();

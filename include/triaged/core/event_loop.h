@@ -83,6 +83,7 @@ class EventLoop {
   EventPtr deferred_event_;
   EventPtr posted_event_;
   std::vector<DeferredDeletablePtr> to_delete_;
+  std::vector<DeferredDeletablePtr> deleting_;  // the batch being destroyed by drainDeferred()
   BufferPool buffers_;
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;

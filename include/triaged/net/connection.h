@@ -18,7 +18,9 @@
 //     the end of stream);
 //   - writes only append to the output and schedule a flush on this loop turn, so everything
 //     the callbacks queued goes out in one sendmsg; the socket is written again only when the
-//     kernel said it had room (a partial write, or EAGAIN, waits for the next EPOLLOUT edge);
+//     kernel said it had room (a partial write, or EAGAIN, waits for the next EPOLLOUT edge).
+//     The output is a pool block too, for what fits in it (heads, ordinary bodies: a memcpy, no
+//     allocation), followed by an evbuffer for what does not (long bodies of slow readers);
 //   - no API call runs a callback of the owner: those run only from the socket event or the
 //     timeout timer, as with BEV_OPT_DEFER_CALLBACKS.
 // Read and write timeouts are lazy: each read or write stores a timestamp, and one timer per
@@ -75,16 +77,15 @@ class Connection {
                                 : std::string_view();
   }
   size_t inputLength() const { return in_end_ - in_start_; }
-  // The output stays valid (and empty after close) for the connection's whole life.
-  evbuffer* output() const { return output_.get(); }
-  size_t outputLength() const { return evbuffer_get_length(output_.get()); }
+  // Bytes queued and not yet taken by the kernel.
+  size_t outputLength() const {
+    return out_end_ - out_start_ + evbuffer_get_length(overflow_.get());
+  }
 
   void write(std::string_view data) { write(data.data(), data.size()); }
   void write(const char* data, size_t len);
   // Moves all of `source` into the output without copying the bytes.
   void writeBuffer(evbuffer* source);
-  // Moves the first `len` bytes of `source` into the output (whole chains without copying).
-  void writeFrom(evbuffer* source, size_t len);
 
   // Drops the first `len` bytes of the input (the owner has parsed them). Reading resumes if the
   // read watermark had stopped it.
@@ -127,6 +128,10 @@ class Connection {
     return fd_ >= 0 && read_enabled_ && !eof_ && !connecting_ && !inputFull();
   }
   void releaseInputBlock();
+  void releaseOutputBlock();
+  void noteWriteStart() {
+    if (write_timeout_.count() > 0 && outputLength() == 0) last_write_ = loop_.now();
+  }
   void scheduleFlush();
   void scheduleRead();
   void armTimer();
@@ -137,7 +142,10 @@ class Connection {
   char* in_block_ = nullptr;  // from loop_.buffers(), while input is pending
   size_t in_start_ = 0;
   size_t in_end_ = 0;
-  EvBufferPtr output_;
+  char* out_block_ = nullptr;  // from loop_.buffers(), while output is pending
+  size_t out_start_ = 0;
+  size_t out_end_ = 0;
+  EvBufferPtr overflow_;  // output after the block's: written only once the block's bytes are out
   EventPtr event_;
   // A raw timer rather than a Timer: its callback may destroy this object, and a std::function
   // must not be destroyed while it runs.

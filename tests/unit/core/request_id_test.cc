@@ -54,5 +54,18 @@ TEST_CASE("request ids use every hex digit in every position", "[unit][request_i
   }
 }
 
+TEST_CASE("a client's X-Request-Id is kept when it is 1..200 bytes, else replaced",
+          "[unit][request_id]") {
+  CHECK(RequestId::fromClient("abc-123").view() == "abc-123");
+  const std::string longest(RequestId::kMaxLength, 'x');
+  CHECK(RequestId::fromClient(longest).view() == longest);
+  for (const std::string& unusable : {std::string(), std::string(RequestId::kMaxLength + 1, 'x')}) {
+    INFO("length " << unusable.size());
+    const RequestId id = RequestId::fromClient(unusable);
+    CHECK(id.view().size() == 32);
+    CHECK(isLowerHex(std::string(id.view())));
+  }
+}
+
 }  // namespace
 }  // namespace triaged

@@ -274,6 +274,29 @@ TEST_CASE("a large write to a slow reader arrives whole and in order", "[unit][n
   REQUIRE(runUntil(loop, [&] { return rec.drained >= 1; }));
 }
 
+TEST_CASE("output past the block keeps its order behind the block's bytes", "[unit][net]") {
+  EventLoop loop;
+  Pair p;
+  Recorder rec;
+  Connection c(loop, p.ours, &rec);
+  const std::string head = "HEAD-";                     // into the block
+  const std::string body(BufferPool::kBlockSize, 'b');  // does not fit: the overflow
+  const std::string tail = "-TAIL";                     // fits, but must follow the body
+  c.write(head);
+  c.write(body);
+  c.write(tail);
+  CHECK(c.outputLength() == head.size() + body.size() + tail.size());
+  std::string got;
+  REQUIRE(runUntil(loop, [&] {
+    got += p.peerRead();
+    return got.size() == head.size() + body.size() + tail.size();
+  }));
+  CHECK(got == head + body + tail);
+  REQUIRE(runUntil(loop, [&] { return rec.drained >= 1; }));
+  // Everything written: the output block went back to the pool.
+  CHECK(loop.buffers().freeBlocksForTest() == 1);
+}
+
 TEST_CASE("writing to a peer that is gone reports an error while writing", "[unit][net]") {
   EventLoop loop;
   Pair p;
