@@ -15,10 +15,10 @@
 #include <limits>
 #include <set>
 #include <sstream>
-#include <thread>
 #include <toml.hpp>
 #include <utility>
 
+#include "triaged/core/cpu_count.h"
 #include "triaged/diagnose/failure_table.h"
 
 namespace triaged::config {
@@ -554,8 +554,9 @@ class Loader {
     uint32_t workers = server.workers;
     readInteger(*table, "workers", path, 0, kMaxWorkers, workers);
     if (workers == 0) {
-      // hardware_concurrency() may report 0 when it cannot tell.
-      workers = std::clamp(std::thread::hardware_concurrency(), 1U, kMaxWorkers);
+      // One per CPU this process may use: the affinity mask capped by the cgroup's CPU quota
+      // (a Kubernetes limit), not the host's core count.
+      workers = std::clamp(availableCpus(), 1U, kMaxWorkers);
     }
     server.workers = workers;
 
