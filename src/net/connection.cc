@@ -119,11 +119,18 @@ bool Connection::flush(const bool& destroyed) {
     nvec += std::min(chains, kMaxWriteVecs - nvec);
     size_t offered = 0;
     for (int i = 0; i < nvec; ++i) offered += vecs[i].iov_len;
-    msghdr msg{};
-    msg.msg_iov = asIovec(vecs);
-    msg.msg_iovlen = static_cast<size_t>(nvec);
     const int flags = MSG_NOSIGNAL | MSG_DONTWAIT | (more_expected_ ? MSG_MORE : 0);
-    const ssize_t sent = ::sendmsg(fd_, &msg, flags);
+    ssize_t sent = 0;
+    if (nvec == 1) {
+      // The usual case (one block): send() skips sendmsg's msghdr copy and iovec import, which
+      // showed in kernel profiles.
+      sent = ::send(fd_, vecs[0].iov_base, vecs[0].iov_len, flags);
+    } else {
+      msghdr msg{};
+      msg.msg_iov = asIovec(vecs);
+      msg.msg_iovlen = static_cast<size_t>(nvec);
+      sent = ::sendmsg(fd_, &msg, flags);
+    }
     if (sent < 0) {
       const int err = errno;
       if (err == EINTR) continue;
@@ -212,7 +219,9 @@ bool Connection::readSocket(const bool& destroyed) {
       in_start_ = 0;
     }
     const size_t room = kBlock - in_end_;
-    const ssize_t n = ::read(fd_, in_block_ + in_end_, room);
+    // recv() rather than read(): read goes through the VFS layer (file position lock, iterator
+    // setup) before it reaches the socket.
+    const ssize_t n = ::recv(fd_, in_block_ + in_end_, room, MSG_DONTWAIT);
     if (n > 0) {
       in_end_ += static_cast<size_t>(n);
       got += static_cast<size_t>(n);

@@ -8,9 +8,10 @@
 //
 // Why not a bufferevent: libevent 2.1's socket bufferevent reads at most 4096 bytes per read
 // (EVBUFFER_MAX_READ), asks FIONREAD before every read, and adds and removes EPOLLOUT around
-// every write: about six syscalls per proxied request that do no work. Here the socket is
-// registered once (EV_READ | EV_WRITE | EV_ET | EV_CLOSED) and never touched with epoll_ctl again,
-// the way nginx drives epoll:
+// every write: about six syscalls per proxied request that do no work. The ones left are recv()
+// and send() (sendmsg only when the output spans several buffers), the cheapest way in. Here the
+// socket is registered once (EV_READ | EV_WRITE | EV_ET | EV_CLOSED) and never touched with
+// epoll_ctl again, the way nginx drives epoll:
 //   - reads go straight into the input: one block from the loop's BufferPool, taken when bytes
 //     arrive and given back when the owner has consumed them all (an idle connection holds
 //     none); a full block stops reading, which pushes back on the peer through TCP. A short read
