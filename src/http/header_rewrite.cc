@@ -210,7 +210,7 @@ void buildUpstreamRequestHead(std::string& out, const RequestHead& request,
   const Header* xff_first = nullptr;  // most requests carry none, or a single one
   bool xff_more = false;
   for (const Header& h : headers) {
-    switch (knownHeader(h.name)) {
+    switch (kindOf(h)) {
       case KnownHeader::Host:
         if (host == nullptr) host = &h;
         break;
@@ -234,7 +234,7 @@ void buildUpstreamRequestHead(std::string& out, const RequestHead& request,
   if (!host_value.empty()) w.header("Host", host_value);
 
   for (const Header& h : headers) {
-    const KnownHeader kind = knownHeader(h.name);
+    const KnownHeader kind = kindOf(h);
     if (isHopByHopName(kind) || regeneratedInRequest(kind) || listed.contains(h.name)) continue;
     w.header(h.name, h.value);
   }
@@ -252,8 +252,7 @@ void buildUpstreamRequestHead(std::string& out, const RequestHead& request,
     w.append(xff_first->value);
     if (xff_more) {
       for (const Header& h : headers) {
-        if (&h == xff_first || h.value.empty() ||
-            knownHeader(h.name) != KnownHeader::XForwardedFor) {
+        if (&h == xff_first || h.value.empty() || kindOf(h) != KnownHeader::XForwardedFor) {
           continue;
         }
         w.append(", ");
@@ -349,7 +348,7 @@ void buildClientResponseHead(std::string& out, const ResponseHead& response,
   bool has_request_id = false;
   const Header* upgrade = nullptr;
   for (const Header& h : headers) {
-    const KnownHeader kind = knownHeader(h.name);
+    const KnownHeader kind = kindOf(h);
     if (kind == KnownHeader::Upgrade && upgrade == nullptr) upgrade = &h;
     if (isHopByHopName(kind) || listed.contains(h.name)) continue;
     // Content-Length is ours to state when we frame the body; without a body (HEAD, 304) the
@@ -438,7 +437,7 @@ std::string lastChunk(const Headers& trailers) {
   std::string out = "0\r\n";
   const ConnectionTokens listed(trailers);
   for (const Header& h : trailers) {
-    if (isHopByHop(h.name, listed) || forbiddenInTrailers(knownHeader(h.name))) continue;
+    if (isHopByHop(h.name, listed) || forbiddenInTrailers(kindOf(h))) continue;
     appendHeader(out, h.name, h.value);
   }
   out.append("\r\n");

@@ -94,7 +94,7 @@ bool headerHasToken(const Headers& headers, std::string_view name, std::string_v
 
 ConnectionTokens::ConnectionTokens(const Headers& headers) : headers_(headers) {
   for (const Header& h : headers) {
-    if (knownHeader(h.name) != KnownHeader::Connection) continue;
+    if (kindOf(h) != KnownHeader::Connection) continue;
     forEachListToken(h.value, [&](std::string_view t) {
       if (count_ == kMax) {
         overflow_ = true;

@@ -61,6 +61,7 @@ void Connection::close() {
   releaseInputBlock();
   releaseOutputBlock();
   evbuffer_drain(overflow_.get(), evbuffer_get_length(overflow_.get()));
+  overflow_used_ = false;
   read_ready_ = false;
   write_ready_ = false;
 }
@@ -71,7 +72,7 @@ void Connection::write(const char* data, size_t len) {
   if (fd_ < 0 || len == 0) return;
   noteWriteStart();
   // Into the block while nothing waits in the overflow: its bytes must stay behind the block's.
-  if (evbuffer_get_length(overflow_.get()) == 0 && BufferPool::kBlockSize - out_end_ >= len) {
+  if (!overflow_used_ && BufferPool::kBlockSize - out_end_ >= len) {
     if (out_block_ == nullptr) out_block_ = loop_.buffers().take();
     std::memcpy(out_block_ + out_end_, data, len);
     out_end_ += len;
@@ -79,6 +80,7 @@ void Connection::write(const char* data, size_t len) {
     return;
   }
   evbuffer_add(overflow_.get(), data, len);
+  overflow_used_ = true;
   scheduleFlush();
 }
 
@@ -86,6 +88,7 @@ void Connection::writeBuffer(evbuffer* source) {
   if (fd_ < 0 || evbuffer_get_length(source) == 0) return;
   noteWriteStart();
   evbuffer_add_buffer(overflow_.get(), source);
+  overflow_used_ = true;
   scheduleFlush();
 }
 
@@ -114,9 +117,11 @@ bool Connection::flush(const bool& destroyed) {
     int nvec = 0;
     const size_t in_block = out_end_ - out_start_;
     if (in_block > 0) vecs[nvec++] = evbuffer_iovec{out_block_ + out_start_, in_block};
-    const int chains =
-        evbuffer_peek(overflow_.get(), -1, nullptr, vecs + nvec, kMaxWriteVecs - nvec);
-    nvec += std::min(chains, kMaxWriteVecs - nvec);
+    if (overflow_used_) {
+      const int chains =
+          evbuffer_peek(overflow_.get(), -1, nullptr, vecs + nvec, kMaxWriteVecs - nvec);
+      nvec += std::min(chains, kMaxWriteVecs - nvec);
+    }
     size_t offered = 0;
     for (int i = 0; i < nvec; ++i) offered += vecs[i].iov_len;
     const int flags = MSG_NOSIGNAL | MSG_DONTWAIT | (more_expected_ ? MSG_MORE : 0);
@@ -142,7 +147,10 @@ bool Connection::flush(const bool& destroyed) {
     const size_t from_block = std::min(static_cast<size_t>(sent), in_block);
     out_start_ += from_block;
     if (out_start_ == out_end_ && out_block_ != nullptr) releaseOutputBlock();
-    evbuffer_drain(overflow_.get(), static_cast<size_t>(sent) - from_block);
+    if (overflow_used_) {
+      evbuffer_drain(overflow_.get(), static_cast<size_t>(sent) - from_block);
+      overflow_used_ = evbuffer_get_length(overflow_.get()) > 0;
+    }
     if (write_timeout_.count() > 0) last_write_ = loop_.now();
     if (static_cast<size_t>(sent) < offered) {
       // The kernel buffer is full; the kernel wakes epoll (a new EPOLLOUT edge) once it has room.

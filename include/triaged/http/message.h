@@ -15,9 +15,15 @@
 
 namespace triaged::http {
 
+enum class KnownHeader : uint8_t;
+
 struct Header {
   std::string_view name;
   std::string_view value;
+  // knownHeader(name), worked out once: by the parser, or by kindOf() on first use for a header
+  // made by hand. Mutable: a cache, not part of the value.
+  mutable uint8_t kind = kUnclassified;
+  static constexpr uint8_t kUnclassified = 0xff;
 };
 using Headers = std::vector<Header>;
 
@@ -57,7 +63,7 @@ inline bool equalsIgnoreCase(std::string_view a, std::string_view b) {
 // case-insensitive compares, so the parser and the head builders classify each field once instead
 // of comparing it against every name they care about.
 enum class KnownHeader : uint8_t {
-  Other,
+  Other = 0,
   Host,
   ContentLength,
   TransferEncoding,
@@ -75,6 +81,10 @@ enum class KnownHeader : uint8_t {
   XRequestId,
 };
 KnownHeader knownHeader(std::string_view name);
+inline KnownHeader kindOf(const Header& h) {
+  if (h.kind == Header::kUnclassified) h.kind = static_cast<uint8_t>(knownHeader(h.name));
+  return static_cast<KnownHeader>(h.kind);
+}
 // Connection, Keep-Alive, Proxy-Connection, TE, Transfer-Encoding, Upgrade (RFC 9110 7.6.1).
 bool isHopByHopName(KnownHeader kind);
 

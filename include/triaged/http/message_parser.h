@@ -118,7 +118,6 @@ class MessageParser {
   int onUrl(const char* at, size_t len);
   int onStatus(const char* at, size_t len);
   int onHeaderField(const char* at, size_t len);
-  int onHeaderFieldComplete();
   int onHeaderValue(const char* at, size_t len);
   int onHeaderValueComplete();
   int onHeadersComplete();
@@ -137,6 +136,7 @@ class MessageParser {
   };
 
   int fail(ParseErrorKind kind, std::string_view code, std::string_view reason);
+  int failEmptyName();
   int checkHeadLimit(const char* span_end);
   bool scanLineEndings(const char* from, const char* to);
   std::string& arena() { return in_trailers_ ? trailer_arena_ : head_arena_; }
@@ -164,7 +164,7 @@ class MessageParser {
   bool message_started_ = false;
   bool head_complete_ = false;
   bool in_trailers_ = false;
-  bool field_open_ = false;  // a header name is being accumulated across spans
+  bool field_open_ = false;  // a field's name began and its value has not ended yet
   char scan_prev_ = 0;       // last head byte seen by scanLineEndings, carried across feeds
   const char* exec_start_ = nullptr;  // start of the buffer llhttp is executing right now
   uint64_t head_bytes_ = 0;

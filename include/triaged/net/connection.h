@@ -80,7 +80,7 @@ class Connection {
   size_t inputLength() const { return in_end_ - in_start_; }
   // Bytes queued and not yet taken by the kernel.
   size_t outputLength() const {
-    return out_end_ - out_start_ + evbuffer_get_length(overflow_.get());
+    return out_end_ - out_start_ + (overflow_used_ ? evbuffer_get_length(overflow_.get()) : 0);
   }
 
   void write(std::string_view data) { write(data.data(), data.size()); }
@@ -147,6 +147,7 @@ class Connection {
   size_t out_start_ = 0;
   size_t out_end_ = 0;
   EvBufferPtr overflow_;  // output after the block's: written only once the block's bytes are out
+  bool overflow_used_ = false;  // overflow_ may hold bytes (spares a libevent call when it cannot)
   EventPtr event_;
   // A raw timer rather than a Timer: its callback may destroy this object, and a std::function
   // must not be destroyed while it runs.
