@@ -34,6 +34,12 @@ bool runUntil(EventLoop& loop, const std::function<bool()>& done,
   return true;
 }
 
+// Runs the loop for `d`, for the checks that something does not happen.
+void runFor(EventLoop& loop, milliseconds d) {
+  runUntil(
+      loop, [] { return false; }, d);
+}
+
 // Records every callback; an optional hook runs inside onReadable / onEvent.
 class Recorder : public ConnectionCallbacks {
  public:
@@ -87,14 +93,20 @@ struct Pair {
   int peer = -1;
 };
 
+// A connection under test over a socketpair, with its recorder wired in.
+struct Wired {
+  Wired() : c(loop, p.ours, &rec) { rec.conn = &c; }
+  EventLoop loop;  // first: destroyed last
+  Pair p;
+  Recorder rec;
+  Connection c;
+};
+
 }  // namespace
 
 TEST_CASE("bytes from the peer reach onReadable and leave when consumed", "[unit][net]") {
-  EventLoop loop;
-  Pair p;
-  Recorder rec;
-  Connection c(loop, p.ours, &rec);
-  rec.conn = &c;
+  Wired w;
+  auto& [loop, p, rec, c] = w;
   p.peerWrite("hello");
   REQUIRE(runUntil(loop, [&] { return rec.received == "hello"; }));
   CHECK(c.inputLength() == 0);
@@ -106,12 +118,9 @@ TEST_CASE("bytes from the peer reach onReadable and leave when consumed", "[unit
 }
 
 TEST_CASE("writes never call back synchronously and go out in one flush", "[unit][net]") {
-  EventLoop loop;
-  Pair p;
-  Recorder rec;
-  Connection c(loop, p.ours, &rec);
-  REQUIRE(runUntil(
-              loop, [] { return false; }, milliseconds(20)) == false);  // first edges
+  Wired w;
+  auto& [loop, p, rec, c] = w;
+  runFor(loop, milliseconds(20));  // the first edges (writable) arrive
   c.write("GET / HTTP/1.1\r\n");
   c.write("Host: a\r\n\r\n");
   CHECK(rec.drained == 0);  // queued, not written inside write()
@@ -122,11 +131,8 @@ TEST_CASE("writes never call back synchronously and go out in one flush", "[unit
 }
 
 TEST_CASE("data and FIN arriving together: onReadable first, then EOF", "[unit][net]") {
-  EventLoop loop;
-  Pair p;
-  Recorder rec;
-  Connection c(loop, p.ours, &rec);
-  rec.conn = &c;
+  Wired w;
+  auto& [loop, p, rec, c] = w;
   p.peerWrite("last words");
   ::shutdown(p.peer, SHUT_WR);
   REQUIRE(runUntil(loop, [&] { return !rec.events.empty(); }));
@@ -136,24 +142,19 @@ TEST_CASE("data and FIN arriving together: onReadable first, then EOF", "[unit][
 }
 
 TEST_CASE("a full input block stops reading until the owner consumes", "[unit][net]") {
-  EventLoop loop;
-  Pair p;
-  Recorder rec;
-  rec.consume = false;
-  Connection c(loop, p.ours, &rec);
-  rec.conn = &c;
+  Wired w;
+  auto& [loop, p, rec, c] = w;
+  rec.consume = false;  // nothing has run yet: the loop has not turned
   const std::string big(BufferPool::kBlockSize + 5000, 'x');
   p.peerWrite(big);
   REQUIRE(runUntil(loop, [&] { return c.inputLength() == BufferPool::kBlockSize; }));
   // Nothing more is read while the block is full, however long we wait.
-  runUntil(
-      loop, [] { return false; }, milliseconds(50));
+  runFor(loop, milliseconds(50));
   CHECK(c.inputLength() == BufferPool::kBlockSize);
   // Room for 1000 more: the block fills up again, the rest still waits in the kernel.
   c.consumeInput(1000);
   REQUIRE(runUntil(loop, [&] { return c.inputLength() == BufferPool::kBlockSize; }));
-  runUntil(
-      loop, [] { return false; }, milliseconds(20));
+  runFor(loop, milliseconds(20));
   CHECK(c.inputLength() == BufferPool::kBlockSize);
   // Consumed whole: the last 4000 bytes arrive.
   c.consumeInput(c.inputLength());
@@ -162,31 +163,23 @@ TEST_CASE("a full input block stops reading until the owner consumes", "[unit][n
 }
 
 TEST_CASE("disabled reads keep the bytes in the kernel until enabled again", "[unit][net]") {
-  EventLoop loop;
-  Pair p;
-  Recorder rec;
-  Connection c(loop, p.ours, &rec);
-  rec.conn = &c;
+  Wired w;
+  auto& [loop, p, rec, c] = w;
   c.disableRead();
   p.peerWrite("later");
-  runUntil(
-      loop, [] { return false; }, milliseconds(50));
+  runFor(loop, milliseconds(50));
   CHECK(rec.readable == 0);
   c.enableRead();
   REQUIRE(runUntil(loop, [&] { return rec.received == "later"; }));
 }
 
 TEST_CASE("read timeout fires after silence and is pushed back by activity", "[unit][net]") {
-  EventLoop loop;
-  Pair p;
-  Recorder rec;
-  Connection c(loop, p.ours, &rec);
-  rec.conn = &c;
+  Wired w;
+  auto& [loop, p, rec, c] = w;
   const auto start = std::chrono::steady_clock::now();
   c.setTimeouts(milliseconds(120), milliseconds(0));
   // Activity at 60 ms moves the deadline to about 180 ms.
-  runUntil(
-      loop, [] { return false; }, milliseconds(60));
+  runFor(loop, milliseconds(60));
   p.peerWrite("x");
   REQUIRE(runUntil(
       loop, [&] { return !rec.events.empty(); }, milliseconds(2000)));
@@ -197,21 +190,17 @@ TEST_CASE("read timeout fires after silence and is pushed back by activity", "[u
 }
 
 TEST_CASE("a deadline fires once; a cleared one never", "[unit][net]") {
-  EventLoop loop;
-  Pair p;
-  Recorder rec;
-  Connection c(loop, p.ours, &rec);
+  Wired w;
+  auto& [loop, p, rec, c] = w;
   c.setDeadline(loop.now() + milliseconds(30));
   REQUIRE(runUntil(loop, [&] { return !rec.events.empty(); }));
   CHECK(rec.events[0] == (kEventTimeout | kEventDeadline));
-  runUntil(
-      loop, [] { return false; }, milliseconds(60));
+  runFor(loop, milliseconds(60));
   CHECK(rec.events.size() == 1);
 
   c.setDeadline(loop.now() + milliseconds(30));
   c.clearDeadline();
-  runUntil(
-      loop, [] { return false; }, milliseconds(80));
+  runFor(loop, milliseconds(80));
   CHECK(rec.events.size() == 1);
 }
 
@@ -228,19 +217,15 @@ TEST_CASE("the owner may destroy the connection inside its own callback", "[unit
   p.peerWrite("bye");
   ::shutdown(p.peer, SHUT_WR);  // an EOF would follow in the same event
   REQUIRE(runUntil(loop, [&] { return c == nullptr; }));
-  runUntil(
-      loop, [] { return false; }, milliseconds(20));
+  runFor(loop, milliseconds(20));
   CHECK(rec.readable == 1);
   CHECK(rec.events.empty());  // nothing reached the owner after it was gone
   CHECK(loop.buffers().freeBlocksForTest() == 1);
 }
 
 TEST_CASE("close inside a callback stops every later callback", "[unit][net]") {
-  EventLoop loop;
-  Pair p;
-  Recorder rec;
-  Connection c(loop, p.ours, &rec);
-  rec.conn = &c;
+  Wired w;
+  auto& [loop, p, rec, c] = w;
   rec.on_readable = [&] {
     c.write("reply");  // dropped by the close below
     c.close();
@@ -248,17 +233,14 @@ TEST_CASE("close inside a callback stops every later callback", "[unit][net]") {
   p.peerWrite("x");
   ::shutdown(p.peer, SHUT_WR);
   REQUIRE(runUntil(loop, [&] { return !c.open(); }));
-  runUntil(
-      loop, [] { return false; }, milliseconds(20));
+  runFor(loop, milliseconds(20));
   CHECK(rec.events.empty());
   CHECK(p.peerRead().empty());
 }
 
 TEST_CASE("a large write to a slow reader arrives whole and in order", "[unit][net]") {
-  EventLoop loop;
-  Pair p;
-  Recorder rec;
-  Connection c(loop, p.ours, &rec);
+  Wired w;
+  auto& [loop, p, rec, c] = w;
   std::string big;
   for (int i = 0; i < 200000; ++i) big += static_cast<char>('a' + i % 26);
   c.write(big);
@@ -275,10 +257,8 @@ TEST_CASE("a large write to a slow reader arrives whole and in order", "[unit][n
 }
 
 TEST_CASE("output past the block keeps its order behind the block's bytes", "[unit][net]") {
-  EventLoop loop;
-  Pair p;
-  Recorder rec;
-  Connection c(loop, p.ours, &rec);
+  Wired w;
+  auto& [loop, p, rec, c] = w;
   const std::string head = "HEAD-";                     // into the block
   const std::string body(BufferPool::kBlockSize, 'b');  // does not fit: the overflow
   const std::string tail = "-TAIL";                     // fits, but must follow the body
@@ -298,10 +278,8 @@ TEST_CASE("output past the block keeps its order behind the block's bytes", "[un
 }
 
 TEST_CASE("writing to a peer that is gone reports an error while writing", "[unit][net]") {
-  EventLoop loop;
-  Pair p;
-  Recorder rec;
-  Connection c(loop, p.ours, &rec);
+  Wired w;
+  auto& [loop, p, rec, c] = w;
   ::close(p.peer);
   p.peer = -1;
   c.write("nobody listens");
@@ -345,8 +323,7 @@ TEST_CASE("connect: CONNECTED to a listener, ECONNREFUSED from a closed port", "
       Recorder rec;
       Connection c(loop, s.fd, &rec, /*connecting=*/true);
       REQUIRE(runUntil(loop, [&] { return !rec.events.empty(); }));
-      runUntil(
-          loop, [] { return false; }, milliseconds(20));
+      runFor(loop, milliseconds(20));
       REQUIRE(rec.events.size() == 1);  // the error is the last word, no EOF after it
       CHECK(rec.events[0] == (kEventError | kEventWriting));
       CHECK(rec.last_err == ECONNREFUSED);
