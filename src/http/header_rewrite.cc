@@ -193,6 +193,10 @@ bool isHopByHop(std::string_view name, const ConnectionTokens& listed) {
   return isHopByHopName(knownHeader(name)) || listed.contains(name);
 }
 
+bool isHopByHop(const Header& field, const ConnectionTokens& listed) {
+  return isHopByHopName(kindOf(field)) || listed.contains(field.name);
+}
+
 void buildUpstreamRequestHead(std::string& out, const RequestHead& request,
                               const ForwardContext& ctx) {
   const Headers& headers = request.headers;
@@ -235,7 +239,7 @@ void buildUpstreamRequestHead(std::string& out, const RequestHead& request,
 
   for (const Header& h : headers) {
     const KnownHeader kind = kindOf(h);
-    if (isHopByHopName(kind) || regeneratedInRequest(kind) || listed.contains(h.name)) continue;
+    if (isHopByHop(h, listed) || regeneratedInRequest(kind)) continue;
     w.header(h.name, h.value);
   }
 
@@ -350,7 +354,7 @@ void buildClientResponseHead(std::string& out, const ResponseHead& response,
   for (const Header& h : headers) {
     const KnownHeader kind = kindOf(h);
     if (kind == KnownHeader::Upgrade && upgrade == nullptr) upgrade = &h;
-    if (isHopByHopName(kind) || listed.contains(h.name)) continue;
+    if (isHopByHop(h, listed)) continue;
     // Content-Length is ours to state when we frame the body; without a body (HEAD, 304) the
     // upstream's value describes the representation and passes unchanged.
     if (plan.framing != BodyFraming::None && kind == KnownHeader::ContentLength) continue;
@@ -437,7 +441,7 @@ std::string lastChunk(const Headers& trailers) {
   std::string out = "0\r\n";
   const ConnectionTokens listed(trailers);
   for (const Header& h : trailers) {
-    if (isHopByHop(h.name, listed) || forbiddenInTrailers(kindOf(h))) continue;
+    if (isHopByHop(h, listed) || forbiddenInTrailers(kindOf(h))) continue;
     appendHeader(out, h.name, h.value);
   }
   out.append("\r\n");

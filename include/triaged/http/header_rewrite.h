@@ -21,8 +21,10 @@ struct ForwardContext {
 // True for headers never forwarded as-is: Connection, Keep-Alive, Proxy-Connection, TE,
 // Transfer-Encoding, Upgrade, plus every name listed in Connection. (Trailer is end-to-end.)
 bool isHopByHop(std::string_view name, const Headers& all_headers);
-// The same with the Connection tokens of the message collected once.
+// The same with the Connection tokens of the message collected once; for a parsed field, whose
+// kind is already known (the one test every head builder uses).
 bool isHopByHop(std::string_view name, const ConnectionTokens& listed);
+bool isHopByHop(const Header& field, const ConnectionTokens& listed);
 
 // The full request head for the upstream ("METHOD target HTTP/1.1\r\n...\r\n\r\n"), written
 // into `out` (cleared first; a buffer kept by the caller, so its capacity is reused).

@@ -49,7 +49,7 @@ inline constexpr short kEventConnected = 0x80;  // a connect() finished successf
 class ConnectionCallbacks {
  public:
   virtual ~ConnectionCallbacks() = default;
-  // New bytes are in input().
+  // New bytes are in inputData().
   virtual void onReadable() = 0;
   // A write emptied the output buffer: everything queued reached the kernel.
   virtual void onWriteDrained() = 0;
