@@ -32,6 +32,16 @@ int usage(const char* problem) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#if defined(TRIAGED_LLHTTP_SSE42)
+  // The HTTP parser was built for SSE4.2 (CMakeLists.txt); without it the first request would
+  // die of SIGILL.
+  if (__builtin_cpu_supports("sse4.2") == 0) {
+    std::fputs(
+        "triaged: this build needs a CPU with SSE4.2; rebuild with -DTRIAGED_LLHTTP_SSE42=OFF\n",
+        stderr);
+    return 1;
+  }
+#endif
   std::vector<std::string_view> args(argv + 1, argv + argc);
   std::string config_path;
   bool check_only = false;

@@ -123,6 +123,7 @@ MessageParser::FeedResult MessageParser::feed(const char* data, size_t len) {
 
   const char* p = data;
   const char* const end = data + len;
+  if (!head_complete_) beginRawHead(p);
   while (true) {
     exec_start_ = p;
     const llhttp_errno_t err = llhttp_execute(&parser_, p, static_cast<size_t>(end - p));
@@ -134,6 +135,8 @@ MessageParser::FeedResult MessageParser::feed(const char* data, size_t len) {
           fail(ParseErrorKind::HeaderTooLarge, kHeaderTooLarge, "message head over the limit");
           return failFeed(data, len, end);
         }
+        // The rest of the head arrives in another buffer: keep what this one holds of it.
+        copyRawHead(end);
       }
       return {Status::NeedMore, len};
     }
@@ -245,12 +248,30 @@ void MessageParser::resetMessage() {
   }
 }
 
-void MessageParser::append(Span& span, const char* at, size_t len) {
-  std::string& a = arena();
-  // The pieces of one name or value arrive back to back, so they stay contiguous.
-  if (span.length == 0) span.offset = static_cast<uint32_t>(a.size());
-  a.append(at, len);
+void MessageParser::record(Span& span, const char* at, size_t len) {
+  // The pieces of one name or value arrive back to back (split only where a buffer ends), so
+  // they stay contiguous in either arena.
+  if (in_trailers_) {
+    if (span.length == 0) span.offset = static_cast<uint32_t>(trailer_arena_.size());
+    trailer_arena_.append(at, len);
+  } else {
+    if (span.length == 0) span.offset = raw_base_ + static_cast<uint32_t>(at - raw_from_);
+    raw_high_ = at + len;
+  }
   span.length += static_cast<uint32_t>(len);
+}
+
+void MessageParser::beginRawHead(const char* from) {
+  raw_from_ = from;
+  raw_high_ = from;
+  raw_base_ = static_cast<uint32_t>(head_arena_.size());
+}
+
+void MessageParser::copyRawHead(const char* to) {
+  // One copy of the head's bytes, CRLFs and all, instead of one per piece: a typical head is a
+  // few hundred bytes, and the head byte limit bounds it.
+  head_arena_.append(raw_from_, static_cast<size_t>(to - raw_from_));
+  beginRawHead(to);
 }
 
 void MessageParser::materialize(const std::string& arena, Headers& out) {
@@ -258,7 +279,12 @@ void MessageParser::materialize(const std::string& arena, Headers& out) {
   out.reserve(fields_.size());
   for (const FieldSpans& f : fields_) {
     const std::string_view name = view(arena, f.name);
-    out.push_back(Header{name, view(arena, f.value), static_cast<uint8_t>(knownHeader(name))});
+    // llhttp skips a value's leading whitespace but keeps the trailing OWS, which is not part
+    // of it. Its strict mode already refuses control bytes (NUL, DEL, ...) in values ("Invalid
+    // header value char"); the value vectors in message_parser_test.cc hold it to that.
+    std::string_view value = view(arena, f.value);
+    while (!value.empty() && isOws(value.back())) value.remove_suffix(1);
+    out.push_back(Header{name, value, static_cast<uint8_t>(knownHeader(name))});
   }
   fields_.clear();
 }
@@ -328,12 +354,12 @@ int MessageParser::onMessageBegin() {
 }
 
 int MessageParser::onUrl(const char* at, size_t len) {
-  append(target_, at, len);
+  record(target_, at, len);
   return checkHeadLimit(at + len);
 }
 
 int MessageParser::onStatus(const char* at, size_t len) {
-  append(target_, at, len);
+  record(target_, at, len);
   return checkHeadLimit(at + len);
 }
 
@@ -342,7 +368,7 @@ int MessageParser::onHeaderField(const char* at, size_t len) {
     fields_.emplace_back();
     field_open_ = true;
   }
-  append(fields_.back().name, at, len);
+  record(fields_.back().name, at, len);
   if (in_trailers_) {
     trailer_bytes_ += len;
     if (trailer_bytes_ > max_head_bytes_) {
@@ -355,7 +381,7 @@ int MessageParser::onHeaderField(const char* at, size_t len) {
 
 int MessageParser::onHeaderValue(const char* at, size_t len) {
   if (!field_open_ || fields_.back().name.length == 0) return failEmptyName();
-  append(fields_.back().value, at, len);
+  record(fields_.back().value, at, len);
   if (in_trailers_) {
     trailer_bytes_ += len;
     if (trailer_bytes_ > max_head_bytes_) {
@@ -373,12 +399,6 @@ int MessageParser::onHeaderValueComplete() {
   // on_header_field_complete, two callbacks fewer per field.)
   if (!field_open_ || fields_.back().name.length == 0) return failEmptyName();
   field_open_ = false;
-  Span& span = fields_.back().value;
-  // llhttp skips leading whitespace but keeps trailing OWS, which is not part of the value. Its
-  // strict mode already refuses control bytes (NUL, DEL, ...) in values ("Invalid header value
-  // char"); the value vectors in message_parser_test.cc hold it to that.
-  const std::string& a = arena();
-  while (span.length > 0 && isOws(a[span.offset + span.length - 1])) --span.length;
   return 0;
 }
 
@@ -395,6 +415,7 @@ int MessageParser::onHeadersComplete() {
   }
 
   Headers& headers = type_ == Type::Request ? request_.headers : response_.headers;
+  copyRawHead(raw_high_);
   materialize(head_arena_, headers);
   if (type_ == Type::Request) {
     request_.target = view(head_arena_, target_);

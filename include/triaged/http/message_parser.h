@@ -139,8 +139,12 @@ class MessageParser {
   int failEmptyName();
   int checkHeadLimit(const char* span_end);
   bool scanLineEndings(const char* from, const char* to);
-  std::string& arena() { return in_trailers_ ? trailer_arena_ : head_arena_; }
-  void append(Span& span, const char* at, size_t len);
+  // A piece of a name, value, target or reason. The head's pieces are only located here: the
+  // head's raw bytes are copied into head_arena_ in one piece per feed() (copyRawHead), where
+  // the pieces' offsets then point. Trailer pieces are appended to trailer_arena_ one by one.
+  void record(Span& span, const char* at, size_t len);
+  void beginRawHead(const char* from);
+  void copyRawHead(const char* to);
   std::string_view view(const std::string& arena, Span span) const {
     return std::string_view(arena).substr(span.offset, span.length);
   }
@@ -167,6 +171,11 @@ class MessageParser {
   bool field_open_ = false;  // a field's name began and its value has not ended yet
   char scan_prev_ = 0;       // last head byte seen by scanLineEndings, carried across feeds
   const char* exec_start_ = nullptr;  // start of the buffer llhttp is executing right now
+  // The head's bytes in the caller's buffer not yet copied to head_arena_: from raw_from_ up to
+  // the end of the last piece recorded (raw_high_); raw_from_ lands at offset raw_base_.
+  const char* raw_from_ = nullptr;
+  const char* raw_high_ = nullptr;
+  uint32_t raw_base_ = 0;
   uint64_t head_bytes_ = 0;
   uint64_t trailer_bytes_ = 0;
   RequestHead request_;

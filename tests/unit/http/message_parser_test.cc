@@ -376,6 +376,39 @@ TEST_CASE("names and values split across feeds are accumulated", "[unit][http]")
   CHECK(h.rec.request.headers[0].value == "example.com");
 }
 
+TEST_CASE("the head is the parser's own copy, however it is split across buffers", "[unit][http]") {
+  // The caller's buffer is reused as soon as feed() returns; every view of the head must point
+  // into the parser's arena. Each split point, with the feeding buffer scribbled over after each
+  // call.
+  const std::string msg =
+      "HTTP/1.1 503 Service Unavailable\r\nServer: up/1\r\nRetry-After:  7 \t\r\n"
+      "X-Long: " +
+      std::string(300, 'v') + "\r\nContent-Length: 2\r\n\r\nok";
+  for (size_t cut = 0; cut <= msg.size(); ++cut) {
+    INFO("cut at " << cut);
+    Harness h(Type::Response);
+    std::string buf = msg.substr(0, cut);
+    const auto first = h.feed(buf);
+    REQUIRE(first.status == (cut == msg.size() ? Status::MessageComplete : Status::NeedMore));
+    buf.assign(buf.size(), '#');
+    if (cut < msg.size()) {
+      buf = msg.substr(cut);
+      REQUIRE(h.feed(buf).status == Status::MessageComplete);
+      buf.assign(buf.size(), '#');
+    }
+    const ResponseHead& r = h.parser.response();
+    CHECK(r.status == 503);
+    CHECK(r.reason == "Service Unavailable");
+    REQUIRE(r.headers.size() == 4);
+    CHECK(r.headers[0].name == "Server");
+    CHECK(r.headers[0].value == "up/1");
+    CHECK(r.headers[1].value == "7");  // trailing OWS is not part of the value
+    CHECK(r.headers[2].value == std::string(300, 'v'));
+    CHECK(r.headers[3].name == "Content-Length");
+    CHECK(h.rec.body == "ok");
+  }
+}
+
 TEST_CASE("keep-alive, Expect and version facts", "[unit][http]") {
   struct Case {
     std::string msg;
