@@ -2,7 +2,7 @@
 # Input 1, rss.tsv:  target  phase(idle|mem10k|mem100k|pinned|unpinned|wrk0|c1)  rss_kib
 #                    [requests_served  counter|wrk]   (the last two on the mem* rows only)
 # Input 2, raw.tsv:  layout size target round requests duration_us p50_us p99_us status_errors
-#                    socket_errors cpu_ticks [statuses]
+#                    socket_errors cpu_ticks [statuses] user_ticks
 # Variables: hz (CLK_TCK), conns, ncpu, cl/cp (load and proxy CPU), allc (all CPUs), failines.
 BEGIN { FS = "\t" }
 FILENAME == ARGV[1] { rss[$1, $2] = $3; if ($4 != "") { served[$1, $2] = $4; src[$1, $2] = $5 } next }
@@ -10,7 +10,8 @@ FILENAME == ARGV[1] { rss[$1, $2] = $3; if ($4 != "") { served[$1, $2] = $4; src
   k = $1 SUBSEP $2 SUBSEP $3
   rps = ($6 > 0) ? $5 / ($6 / 1e6) : 0
   cpu = ($5 > 0) ? $11 * 1e6 / hz / $5 : 0
-  R[k] = R[k] " " rps; C[k] = C[k] " " cpu; P50[k] = P50[k] " " $7; P99[k] = P99[k] " " $8
+  usr = ($5 > 0) ? $13 * 1e6 / hz / $5 : 0
+  R[k] = R[k] " " rps; C[k] = C[k] " " cpu; U[k] = U[k] " " usr; P50[k] = P50[k] " " $7; P99[k] = P99[k] " " $8
   ERR[k] += $9 + $10; SE[k] += $10; REQ[k] += $5
   if ($12 != "") {
     n = split($12, parts, ",")
@@ -87,15 +88,15 @@ function table(layout, size, title,    t, k, kn, ko, r, rn, ro, c, cn, p50, p99,
   kn = layout SUBSEP size SUBSEP "nginx"; ko = layout SUBSEP size SUBSEP "origin"
   rn = median(R[kn]); ro = median(R[ko]); cn = median(C[kn])
   o50 = median(P50[ko]); o99 = median(P99[ko])
-  printf "| target | req/s (median) | min–max | vs nginx | vs origin | p50 µs | p99 µs |%s CPU µs/req | CPU vs nginx | errors | RSS idle / after MiB |\n", extra ? " added p50 / p99 µs |" : ""
-  printf "| --- | ---: | ---: | ---: | ---: | ---: | ---: |%s ---: | ---: | ---: | ---: |\n", extra ? " ---: |" : ""
+  printf "| target | req/s (median) | min–max | vs nginx | vs origin | p50 µs | p99 µs |%s CPU µs/req | of it user | CPU vs nginx | errors | RSS idle / after MiB |\n", extra ? " added p50 / p99 µs |" : ""
+  printf "| --- | ---: | ---: | ---: | ---: | ---: | ---: |%s ---: | ---: | ---: | ---: | ---: |\n", extra ? " ---: |" : ""
   for (t = 1; t <= 4; t++) {
     k = layout SUBSEP size SUBSEP T[t]
     if (!(k in seen)) continue
     r = median(R[k]); c = median(C[k]); p50 = median(P50[k]); p99 = median(P99[k])
     printf "| %s | %.0f | %s | %s | %s | %d | %d |", label(T[t]), r, minmax(R[k]), ratio(r, rn), ratio(r, ro), p50, p99
     if (extra) printf(T[t] == "origin" ? " – |" : " %+d / %+d |", p50 - o50, p99 - o99)
-    printf " %.1f | %s | %d | %s / %s |\n", c, (T[t] == "origin") ? "–" : ratio(c, cn), ERR[k], mib(rss[T[t], "idle"]), mib(rss[T[t], layout])
+    printf " %.1f | %.1f | %s | %d | %s / %s |\n", c, median(U[k]), (T[t] == "origin") ? "–" : ratio(c, cn), ERR[k], mib(rss[T[t], "idle"]), mib(rss[T[t], layout])
   }
   print ""
 }

@@ -4,7 +4,7 @@
 # always on); plus triaged with workers = 2 (worker scaling) and RSS growth over 10k and 100k
 # requests. See bench/README.md for what the columns mean and how to read them.
 #
-#   bash bench/run.sh           full run: 3 interleaved rounds, wrk -d10s (about 17 minutes)
+#   bash bench/run.sh           full run: 5 interleaved rounds, wrk -d6s (about 17 minutes)
 #   bash bench/run.sh --quick   smoke run: 1 round, wrk -d3s (about 2 minutes)
 #
 # Environment: TRIAGED_BIN (binary to measure; default build-bench/triaged, a Release build made
@@ -29,7 +29,9 @@ for arg in "$@"; do
   esac
 done
 if ((QUICK)); then DUR=${BENCH_DURATION:-3}; ROUNDS=${BENCH_ROUNDS:-1}; WARM=1
-else DUR=${BENCH_DURATION:-10}; ROUNDS=${BENCH_ROUNDS:-3}; WARM=2; fi
+else DUR=${BENCH_DURATION:-6}; ROUNDS=${BENCH_ROUNDS:-5}; WARM=2; fi
+# Five short rounds rather than three long ones, in the same time: drift on this machine comes in
+# minutes-long waves, and finer interleaving plus a median of five keep one bad minute out.
 CONNS=64
 OUT=${BENCH_OUT:-$ROOT/bench/results/latest.md}
 
@@ -313,15 +315,18 @@ TARGETS=(origin nginx haproxy triaged)  # the main tables; triaged-w2 joins only
 ALL_TARGETS=("${TARGETS[@]}" triaged-w2)
 PROXIES=(nginx haproxy triaged)
 
-cpu_ticks() {  # utime + stime of the given PIDs, in clock ticks; a process's stat sums all its threads
-  local pid s f total=0
+# cpu_ticks PID...: "utime+stime utime" of the given PIDs, in clock ticks; a process's stat sums
+# all its threads.
+cpu_ticks() {
+  local pid s f total=0 user=0
   for pid in "$@"; do
     s=$(<"/proc/$pid/stat") || continue
     s=${s##*) }
     read -ra f <<<"$s"
     total=$((total + f[11] + f[12]))
+    user=$((user + f[11]))
   done
-  echo "$total"
+  echo "$total $user"
 }
 rss_kib() {
   local pid v total=0
@@ -444,18 +449,19 @@ wrk_result() {
 run_wrk() {
   local layout=$1 size=$2 target=$3 round=$4 cpus=$5 conns=$6 path=${7:-/$2} lua=${8:-$TMP/report.lua}
   local before after
-  before=$(cpu_ticks ${TPIDS[$target]})
+  read -r -a before <<<"$(cpu_ticks ${TPIDS[$target]})"
   start_wrk "$DUR" "$cpus" "$conns" --timeout 5s --latency -s "$lua" "http://127.0.0.1:${TPORT[$target]}$path"
   wait_wrk
-  after=$(cpu_ticks ${TPIDS[$target]})
+  read -r -a after <<<"$(cpu_ticks ${TPIDS[$target]})"
   wrk_result "$layout $size $target" || return
   set -- $WRK_RESULT
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$layout" "$size" "$target" "$round" \
-    "$1" "$2" "$3" "$4" "$5" "$6" "$((after - before))" "${7:-}" >>"$RAW"
-  awk -v r="$1" -v d="$2" -v p50="$3" -v p99="$4" -v t="$((after - before))" -v hz="$CLK_TCK" \
+  local ticks=$((after[0] - before[0])) user=$((after[1] - before[1]))
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$layout" "$size" "$target" "$round" \
+    "$1" "$2" "$3" "$4" "$5" "$6" "$ticks" "${7:-}" "$user" >>"$RAW"
+  awk -v r="$1" -v d="$2" -v p50="$3" -v p99="$4" -v t="$ticks" -v u="$user" -v hz="$CLK_TCK" \
     -v lbl="$layout $size $target round $round" -v st="${7:-}" -v e="$(($5 + $6))" 'BEGIN {
-      printf "[bench]   %-34s %9.0f req/s  p50 %6d us  p99 %6d us  cpu %6.1f us/req  err %d %s\n",
-        lbl, r / (d / 1e6), p50, p99, (r ? t * 1e6 / hz / r : 0), e, st }' >&2
+      printf "[bench]   %-34s %9.0f req/s  p50 %6d us  p99 %6d us  cpu %6.1f us/req (user %4.1f)  err %d %s\n",
+        lbl, r / (d / 1e6), p50, p99, (r ? t * 1e6 / hz / r : 0), (r ? u * 1e6 / hz / r : 0), e, st }' >&2
 }
 warm_up() {
   local t s
