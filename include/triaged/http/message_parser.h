@@ -4,8 +4,9 @@
 // It owns the llhttp state, collects the head into RequestHead/ResponseHead, hands body bytes to
 // its callbacks as spans into the caller's buffer (valid only during the call), and pauses after
 // every complete message so the owner decides when the next pipelined message may start.
-// The head's names and values are views into an arena the parser owns and reuses: copied once
-// from llhttp's spans, valid until the next resume() (trailers: in their own arena, likewise).
+// The head's names and values are views into an arena the parser owns and reuses, which holds
+// the head's raw bytes (one copy per feed() that the head spans), valid until the next resume()
+// (trailers: copied piece by piece into their own arena, likewise).
 // Single-threaded; lives as long as its connection. No libevent.
 
 #include <llhttp.h>
