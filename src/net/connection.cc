@@ -168,22 +168,65 @@ bool Connection::flush(const bool& destroyed) {
 // --- reading --------------------------------------------------------------------------------
 
 void Connection::releaseInputBlock() {
-  loop_.buffers().give(in_block_);
+  // A lent block goes back to the pool from the output that holds it.
+  if (!in_block_lent_) loop_.buffers().give(in_block_);
+  in_block_lent_ = false;
   in_block_ = nullptr;
   in_start_ = 0;
   in_end_ = 0;
 }
 
+void Connection::takeBackInput() {
+  // Bytes are left in front of or inside the lent span (forwardInput lends only the input's
+  // tail, so the owner consumed less than it forwarded): they move to a block of our own, for
+  // the lent one must not be read into or compacted any more.
+  char* own = loop_.buffers().take();
+  const size_t left = in_end_ - in_start_;
+  std::memcpy(own, in_block_ + in_start_, left);
+  in_block_ = own;
+  in_block_lent_ = false;
+  in_start_ = 0;
+  in_end_ = left;
+}
+
 void Connection::consumeInput(size_t len) {
   in_start_ += std::min(len, inputLength());
   if (in_start_ == in_end_ && in_block_ != nullptr) releaseInputBlock();
+  if (in_block_lent_) takeBackInput();
   if (read_ready_ && wantsRead()) scheduleRead();
 }
 
 void Connection::moveInputTo(Connection& to) {
   const std::string_view data = inputData();
-  to.write(data.data(), data.size());
+  forwardInput(data.data(), data.size(), to);
   consumeInput(data.size());
+}
+
+void Connection::forwardInput(const char* data, size_t len, Connection& to) {
+  const bool input_tail = in_block_ != nullptr && !in_block_lent_ &&
+                          data >= in_block_ + in_start_ && data + len == in_block_ + in_end_;
+  // Lending costs an evbuffer chain and a second iovec: worth it only where it saves a real copy.
+  // The block's bytes before `data` are referenced too and drained at once, which is only right
+  // while `to`'s overflow is empty.
+  if (!input_tail || len < kLendMinimum || to.fd_ < 0 || to.overflow_used_) {
+    to.write(data, len);
+    return;
+  }
+  const auto offset = static_cast<size_t>(data - in_block_);
+  to.noteWriteStart();
+  if (evbuffer_add_reference(to.overflow_.get(), in_block_, offset + len,
+                             &Connection::returnLentBlock, &loop_.buffers()) != 0) {
+    abort();  // out of memory
+  }
+  evbuffer_drain(to.overflow_.get(), offset);
+  to.overflow_used_ = true;
+  in_block_lent_ = true;
+  to.scheduleFlush();
+}
+
+void Connection::returnLentBlock(const void* data, size_t, void* pool) {
+  // evbuffer passes back the pointer it was given: the block's start.
+  static_cast<BufferPool*>(pool)->give(static_cast<char*>(const_cast<void*>(data)));
 }
 
 void Connection::enableRead() {
@@ -218,6 +261,7 @@ bool Connection::readSocket(const bool& destroyed) {
       scheduleRead();  // more may be waiting: after the other connections' turn
       break;
     }
+    if (in_block_lent_) takeBackInput();
     if (in_block_ == nullptr) {
       in_block_ = loop_.buffers().take();
     } else if (in_start_ > 0 && kBlock - in_end_ < kBlock / 4) {

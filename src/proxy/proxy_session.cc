@@ -486,14 +486,17 @@ void ProxySession::onBody(const char* data, size_t len) {
   if (sniff_body_) classifier_.onResponseBodyPrefix(std::string_view(data, len));
   auto& out = client_.connection();
   out.setMoreExpected(false);
+  // The body span lies in the upstream connection's input: forwardInput may pass its block on
+  // instead of copying it.
+  auto& in = upstream_->connection();
   if (plan_.framing == http::BodyFraming::Chunked) {
     std::string header;
     http::appendChunkHeader(header, len);
     out.write(header);
-    out.write(data, len);
+    in.forwardInput(data, len, out);
     out.write("\r\n", 2);
   } else if (plan_.framing != http::BodyFraming::None) {
-    out.write(data, len);
+    in.forwardInput(data, len, out);
   }
 }
 

@@ -20,8 +20,11 @@
 //   - writes only append to the output and schedule a flush on this loop turn, so everything
 //     the callbacks queued goes out in one sendmsg; the socket is written again only when the
 //     kernel said it had room (a partial write, or EAGAIN, waits for the next EPOLLOUT edge).
-//     The output is a pool block too, for what fits in it (heads, ordinary bodies: a memcpy, no
-//     allocation), followed by an evbuffer for what does not (long bodies of slow readers);
+//     The output is a pool block too, for what fits in it (heads, short bodies: a memcpy, no
+//     allocation), followed by an evbuffer for what does not (long bodies of slow readers). A
+//     body that fills the tail of another connection's input block is not copied at all:
+//     forwardInput() lends that block to this output by reference, and it returns to the pool
+//     once sent;
 //   - no API call runs a callback of the owner: those run only from the socket event or the
 //     timeout timer, as with BEV_OPT_DEFER_CALLBACKS.
 // Read and write timeouts are lazy: each read or write stores a timestamp, and one timer per
@@ -93,6 +96,14 @@ class Connection {
   void consumeInput(size_t len);
   // Moves the whole input into `to`'s output (a tunnel), then resumes reading likewise.
   void moveInputTo(Connection& to);
+  // Writes `len` bytes that lie in this connection's unconsumed input (a body span the owner is
+  // parsing) to `to`'s output. When they run to the end of the input, are at least
+  // kLendMinimum long and `to` has nothing queued behind its block, the input block itself goes
+  // over, by reference: no copy. It returns to the pool once `to` has sent it, and this
+  // connection reads on into a fresh block once the owner has consumed the span. Otherwise the
+  // bytes are copied. Both connections must be on the same loop.
+  void forwardInput(const char* data, size_t len, Connection& to);
+  static constexpr size_t kLendMinimum = 2048;
 
   void enableRead();
   void disableRead();
@@ -124,11 +135,13 @@ class Connection {
   bool readSocket(const bool& destroyed);
   bool notify(short what, int err, const bool& destroyed);
 
+  static void returnLentBlock(const void* data, size_t len, void* pool);
   bool inputFull() const { return in_start_ == 0 && in_end_ == BufferPool::kBlockSize; }
   bool wantsRead() const {
     return fd_ >= 0 && read_enabled_ && !eof_ && !connecting_ && !inputFull();
   }
   void releaseInputBlock();
+  void takeBackInput();
   void releaseOutputBlock();
   void noteWriteStart() {
     if (write_timeout_.count() > 0 && outputLength() == 0) last_write_ = loop_.now();
@@ -140,7 +153,8 @@ class Connection {
   EventLoop& loop_;
   ConnectionCallbacks* callbacks_;
   int fd_;
-  char* in_block_ = nullptr;  // from loop_.buffers(), while input is pending
+  char* in_block_ = nullptr;    // from loop_.buffers(), while input is pending
+  bool in_block_lent_ = false;  // forwardInput gave in_block_ to another connection's output
   size_t in_start_ = 0;
   size_t in_end_ = 0;
   char* out_block_ = nullptr;  // from loop_.buffers(), while output is pending

@@ -277,6 +277,132 @@ TEST_CASE("output past the block keeps its order behind the block's bytes", "[un
   CHECK(loop.buffers().freeBlocksForTest() == 1);
 }
 
+namespace {
+
+// Two connections on one loop, as a proxy holds them: `from` (the upstream side, whose input the
+// test "parses") and `to` (the client side).
+struct Relay {
+  Relay() : from(loop, a.ours, &from_rec), to(loop, b.ours, &to_rec) {
+    from_rec.conn = &from;
+    from_rec.consume = false;
+  }
+  EventLoop loop;  // first: destroyed last
+  Pair a;
+  Pair b;
+  Recorder from_rec;
+  Recorder to_rec;
+  Connection from;
+  Connection to;
+};
+
+std::string pattern(size_t n, char first) {
+  std::string s(n, ' ');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(static_cast<size_t>(first) + i % 23);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("forwardInput: a body at the end of the input goes over without a copy", "[unit][net]") {
+  Relay r;
+  const std::string upstream_head = "UPSTREAM-HEAD\r\n\r\n";
+  const std::string body = pattern(Connection::kLendMinimum + 3000, 'A');
+  const std::string client_head = "CLIENT-HEAD\r\n";
+  size_t free_while_lent = 0;
+  r.from_rec.on_readable = [&] {
+    const std::string_view in = r.from.inputData();
+    if (in.size() < upstream_head.size() + body.size()) return;
+    r.to.write(client_head);
+    r.from.forwardInput(in.data() + upstream_head.size(), body.size(), r.to);
+    r.from.consumeInput(in.size());
+    // The block was lent, not given back: the pool has no more free blocks than before.
+    free_while_lent = r.loop.buffers().freeBlocksForTest();
+    CHECK(r.to.outputLength() == client_head.size() + body.size());
+  };
+  const size_t free_before = r.loop.buffers().freeBlocksForTest();
+  r.a.peerWrite(upstream_head + body);
+  std::string got;
+  REQUIRE(runUntil(r.loop, [&] {
+    got += r.b.peerRead();
+    return got.size() >= client_head.size() + body.size();
+  }));
+  CHECK(got == client_head + body);
+  CHECK(free_while_lent == free_before);
+  REQUIRE(runUntil(r.loop, [&] { return r.to_rec.drained >= 1; }));
+  // Sent: the lent block and the head's block are back in the pool.
+  CHECK(r.loop.buffers().freeBlocksForTest() == free_before + 2);
+}
+
+TEST_CASE("forwardInput: a lent block stays intact while the lender reads on", "[unit][net]") {
+  Relay r;
+  runFor(r.loop, milliseconds(20));  // `to` becomes writable
+  // Fill the client side's kernel buffer behind the connection's back: its output is empty, so
+  // the first span is lent, and then it waits there, because the kernel takes nothing.
+  std::string backlog;
+  const std::string piece = pattern(4096, 'a');
+  while (::send(r.to.fd(), piece.data(), piece.size(), MSG_DONTWAIT | MSG_NOSIGNAL) > 0) {
+    backlog += piece;
+  }
+  const std::string first = pattern(Connection::kLendMinimum * 2, 'A');
+  const std::string second = pattern(Connection::kLendMinimum * 3, 'K');
+  std::string parsed;
+  r.from_rec.on_readable = [&] {
+    const std::string_view in = r.from.inputData();
+    // The first is lent; the second is copied, behind it in `to`'s output. The lender reads it
+    // into a block of its own while the lent one waits.
+    r.from.forwardInput(in.data(), in.size(), r.to);
+    parsed.append(in);
+    r.from.consumeInput(in.size());
+  };
+  r.a.peerWrite(first);
+  REQUIRE(runUntil(r.loop, [&] { return parsed.size() == first.size(); }));
+  r.a.peerWrite(second);
+  REQUIRE(runUntil(r.loop, [&] { return parsed.size() == first.size() + second.size(); }));
+  std::string got;
+  REQUIRE(runUntil(
+      r.loop,
+      [&] {
+        got += r.b.peerRead();
+        return got.size() >= backlog.size() + first.size() + second.size();
+      },
+      milliseconds(5000)));
+  CHECK(got == backlog + first + second);
+}
+
+TEST_CASE("forwardInput: bytes the owner did not consume survive the lending", "[unit][net]") {
+  Relay r;
+  runFor(r.loop, milliseconds(20));  // `to` becomes writable, its output is empty
+  const std::string body = pattern(Connection::kLendMinimum + 100, 'A');
+  const std::string more = pattern(Connection::kLendMinimum + 500, 'M');
+  bool lent_once = false;
+  std::string kept;
+  r.from_rec.on_readable = [&] {
+    const std::string_view in = r.from.inputData();
+    if (!lent_once) {
+      if (in.size() < body.size()) return;
+      lent_once = true;
+      r.from.forwardInput(in.data(), in.size(), r.to);
+      // The owner keeps the last 10 bytes for later (a parser that paused).
+      r.from.consumeInput(in.size() - 10);
+      CHECK(r.from.inputData() == std::string_view(body).substr(body.size() - 10));
+      return;
+    }
+    kept.assign(in);
+  };
+  r.a.peerWrite(body);
+  REQUIRE(runUntil(r.loop, [&] { return lent_once; }));
+  // More bytes land behind the kept ones, in the connection's own block, not in the lent one.
+  r.a.peerWrite(more);
+  REQUIRE(runUntil(r.loop, [&] { return kept.size() == 10 + more.size(); }));
+  CHECK(kept == body.substr(body.size() - 10) + more);
+  std::string got;
+  REQUIRE(runUntil(r.loop, [&] {
+    got += r.b.peerRead();
+    return got.size() >= body.size();
+  }));
+  CHECK(got == body);
+}
+
 TEST_CASE("writing to a peer that is gone reports an error while writing", "[unit][net]") {
   Wired w;
   auto& [loop, p, rec, c] = w;
