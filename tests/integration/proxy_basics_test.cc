@@ -7,6 +7,7 @@
 #include <chrono>
 #include <csignal>
 #include <string>
+#include <thread>
 
 #include "harness/daemon_process.h"
 #include "harness/fake_upstream.h"
@@ -91,6 +92,32 @@ TEST_CASE("a chunked response with trailers reaches the client complete", "[inte
   CHECK(r.complete);
   CHECK(describeDifference(r.body, patternBody(50000)) == "");
   CHECK(findHeader(r.trailers, "X-Checksum") == "abc123");
+}
+
+// Response bodies travel in the upstream connection's own read blocks, lent to the client's
+// output (net::Connection::forwardInput). A client that does not read for a while keeps a lent
+// block waiting while triaged reads on from the upstream until the watermark stops it.
+TEST_CASE("a large body to a client that starts reading late arrives byte for byte",
+          "[integration][proxy]") {
+  Proxied p;
+  HttpClient client = p.client();
+  constexpr size_t kSize = 16 * 1024 * 1024;
+  SECTION("Content-Length") {
+    REQUIRE(client.send("GET /?size=" + std::to_string(kSize) + " HTTP/1.1\r\nHost: app\r\n\r\n"));
+  }
+  SECTION("chunked") {
+    REQUIRE(client.send("GET /?size=" + std::to_string(kSize) +
+                        "&chunked=1 HTTP/1.1\r\nHost: app\r\n\r\n"));
+  }
+  std::this_thread::sleep_for(300ms);
+  Response r = client.readResponse(withTimeout(60s));
+  REQUIRE(r.status == 200);
+  CHECK(r.complete);
+  CHECK(describeDifference(r.body, patternBody(kSize)) == "");
+  // The connection is still good for the next request.
+  Response again = client.get("/?size=5000");
+  CHECK(again.status == 200);
+  CHECK(describeDifference(again.body, patternBody(5000)) == "");
 }
 
 TEST_CASE("keep-alive: five client requests on one connection use one upstream connection",
