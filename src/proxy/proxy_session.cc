@@ -279,7 +279,9 @@ void ProxySession::writeRequestWire(const char* data, size_t len) {
   const bool live = upstream_ && upstream_->connected;
   if (live) {
     auto& conn = upstream_->connection();
-    conn.write(data, len);
+    // Body bytes lie in the client connection's input: forwardInput may pass its block on
+    // instead of copying it (chunk framing, written from elsewhere, is copied).
+    client_.connection().forwardInput(data, len, conn);
     classifier_.onRequestBytesSent(len);
     if (reused_ && replayable_) {
       if (!replay_) replay_ = newBuffer();
