@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <optional>
 
 namespace triaged::net {
@@ -203,8 +204,11 @@ void Connection::moveInputTo(Connection& to) {
 }
 
 void Connection::forwardInput(const char* data, size_t len, Connection& to) {
+  // std::less_equal: `data` may point anywhere (a chunk header, another buffer), and only it
+  // orders unrelated pointers.
   const bool input_tail = in_block_ != nullptr && !in_block_lent_ &&
-                          data >= in_block_ + in_start_ && data + len == in_block_ + in_end_;
+                          std::less_equal<const char*>()(in_block_ + in_start_, data) &&
+                          data + len == in_block_ + in_end_;
   // Lending costs an evbuffer chain and a second iovec: worth it only where it saves a real copy.
   // The block's bytes before `data` are referenced too and drained at once, which is only right
   // while `to`'s overflow is empty.
