@@ -120,6 +120,26 @@ TEST_CASE("a large body to a client that starts reading late arrives byte for by
   CHECK(describeDifference(again.body, patternBody(5000)) == "");
 }
 
+// The client's output may hold a block lent from the upstream connection's input when the
+// client goes away: both connections close, the block goes back to the pool (the ASan run checks
+// the memory), and the daemon goes on serving.
+TEST_CASE("a client that resets in the middle of a large body: both sides closed, no harm",
+          "[integration][proxy]") {
+  Proxied p;
+  {
+    HttpClient client = p.client();
+    REQUIRE(client.send("GET /?size=67108864 HTTP/1.1\r\nHost: app\r\n\r\n"));
+    REQUIRE(client.readBytes(1024 * 1024, 10s).has_value());
+    client.resetConnection();
+  }
+  // The upstream connection in the middle of that body cannot be reused: it is closed.
+  CHECK(p.fake.waitForOpen(0, 10s).open == 0);
+  HttpClient next = p.client();
+  Response r = next.get("/?size=100000");
+  CHECK(r.status == 200);
+  CHECK(describeDifference(r.body, patternBody(100000)) == "");
+}
+
 TEST_CASE("keep-alive: five client requests on one connection use one upstream connection",
           "[integration][proxy]") {
   Proxied p;
