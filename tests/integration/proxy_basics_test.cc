@@ -46,6 +46,13 @@ HttpClient::Options withTimeout(std::chrono::milliseconds t) {
   return o;
 }
 
+// A GET of the fake upstream's pattern body of `size` bytes on `client` arrives whole.
+void expectPatternGet(HttpClient& client, size_t size) {
+  Response r = client.get("/?size=" + std::to_string(size));
+  CHECK(r.status == 200);
+  CHECK(describeDifference(r.body, patternBody(size)) == "");
+}
+
 }  // namespace
 
 TEST_CASE("a GET is proxied and the upstream's response reaches the client",
@@ -115,9 +122,7 @@ TEST_CASE("a large body to a client that starts reading late arrives byte for by
   CHECK(r.complete);
   CHECK(describeDifference(r.body, patternBody(kSize)) == "");
   // The connection is still good for the next request.
-  Response again = client.get("/?size=5000");
-  CHECK(again.status == 200);
-  CHECK(describeDifference(again.body, patternBody(5000)) == "");
+  expectPatternGet(client, 5000);
 }
 
 // The client's output may hold a block lent from the upstream connection's input when the
@@ -135,9 +140,7 @@ TEST_CASE("a client that resets in the middle of a large body: both sides closed
   // The upstream connection in the middle of that body cannot be reused: it is closed.
   CHECK(p.fake.waitForOpen(0, 10s).open == 0);
   HttpClient next = p.client();
-  Response r = next.get("/?size=100000");
-  CHECK(r.status == 200);
-  CHECK(describeDifference(r.body, patternBody(100000)) == "");
+  expectPatternGet(next, 100000);
 }
 
 TEST_CASE("keep-alive: five client requests on one connection use one upstream connection",
