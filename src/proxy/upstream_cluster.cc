@@ -20,7 +20,8 @@ UpstreamConnection::UpstreamConnection(UpstreamCluster& cluster, Endpoint& endpo
       connection_(loop, fd, this, /*connecting=*/true),
       response_parser_(http::MessageParser::Type::Response,
                        cluster.config().max_response_header_bytes),
-      idle_timer_(loop, [this] { cluster_.closeIdleConnection(*this); }) {
+      loop_(loop),
+      idle_timer_(loop, [this] { onIdleTimer(); }) {
   cluster_.onConnectionOpened(endpoint_);
 }
 
@@ -37,10 +38,22 @@ void UpstreamConnection::setOwner(net::ConnectionCallbacks* owner) {
     // before a request is sent on it; drop it ourselves before the upstream's own timeout.
     connection_.setTimeouts(std::chrono::milliseconds(0), std::chrono::milliseconds(0));
     connection_.enableRead();
-    idle_timer_.arm(cluster_.config().keepalive_idle_timeout);
-  } else {
-    idle_timer_.disarm();
+    // Armed once per idle spell at most, not on every request: a timer still pending from an
+    // earlier spell fires early and arms again for what is left (onIdleTimer). That spares an
+    // event_add and an event_del per request on a busy connection.
+    if (!idle_timer_.armed()) idle_timer_.arm(cluster_.config().keepalive_idle_timeout);
   }
+}
+
+void UpstreamConnection::onIdleTimer() {
+  if (owner_ != nullptr) return;  // in use: armed again when it next goes idle
+  const auto timeout = cluster_.config().keepalive_idle_timeout;
+  const auto idle_for = loop_.now() - idle_since;
+  if (idle_for < timeout) {
+    idle_timer_.arm(std::chrono::ceil<std::chrono::milliseconds>(timeout - idle_for));
+    return;
+  }
+  cluster_.closeIdleConnection(*this);
 }
 
 void UpstreamConnection::onReadable() {

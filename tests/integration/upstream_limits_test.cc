@@ -7,6 +7,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -210,6 +211,27 @@ TEST_CASE("an idle pooled upstream connection is closed after keepalive_idle_tim
   CHECK(r.body == "two");
   CHECK(p.fake.stats().connections == 2);
   CHECK(p.daemon.logLinesContaining("\"event\":\"upstream_failure\"").empty());
+}
+
+TEST_CASE("keepalive_idle_timeout counts from a pooled connection's last use, not its first",
+          "[integration][limits]") {
+  // The idle timer is armed once and re-armed when it fires early: a connection used again
+  // before the first timeout runs out must stay open for a whole timeout after that use.
+  Proxied p("keepalive_idle_timeout = \"1s\"", {"--keepalive-timeout", "30000"});
+  HttpClient client(p.daemon.port());
+  REQUIRE(client.get("/?body=one").status == 200);
+  std::this_thread::sleep_for(600ms);
+  Response r = client.get("/?body=two");
+  REQUIRE(r.status == 200);
+  CHECK(r.body == "two");
+  std::this_thread::sleep_for(500ms);  // 1.1 s after the first use, 0.5 s after the last
+  UpstreamStats s = p.fake.stats();
+  CHECK(s.connections == 1);
+  CHECK(s.open == 1);
+  s = p.fake.waitForOpen(0, 3s);
+  CHECK(s.open == 0);
+  CHECK(s.connections == 1);
+  CHECK(s.requests == 2);
 }
 
 TEST_CASE("with max_idle_connections = 0 no upstream connection is kept for reuse",

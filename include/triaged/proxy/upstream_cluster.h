@@ -75,12 +75,17 @@ class UpstreamConnection final : public net::ConnectionCallbacks {
   void onEvent(short what, int err) override;
 
  private:
+  // Closes the connection once it has been idle for keepalive_idle_timeout since it last went
+  // back to the pool; fires early (and arms again) when it was used in between.
+  void onIdleTimer();
+
   UpstreamCluster& cluster_;
   Endpoint& endpoint_;
   net::SocketAddress address_;
   net::Connection connection_;
   http::MessageParser response_parser_;
   net::ConnectionCallbacks* owner_ = nullptr;
+  EventLoop& loop_;
   Timer idle_timer_;
 };
 using UpstreamConnectionPtr = std::unique_ptr<UpstreamConnection>;
