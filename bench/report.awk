@@ -1,9 +1,9 @@
 # Turns bench/run.sh's raw measurements into markdown tables (POSIX awk; mawk is enough).
-# Input 1, rss.tsv:  target  phase(idle|mem10k|mem100k|pinned|unpinned|wrk0|c1)  rss_kib
+# Input 1, rss.tsv:  target  phase(idle|mem10k|mem100k|pinned|many|unpinned|wrk0|c1)  rss_kib
 #                    [requests_served  counter|wrk]   (the last two on the mem* rows only)
 # Input 2, raw.tsv:  layout size target round requests duration_us p50_us p99_us status_errors
 #                    socket_errors cpu_ticks [statuses] user_ticks
-# Variables: hz (CLK_TCK), conns, ncpu, cl/cp (load and proxy CPU), allc (all CPUs), failines.
+# Variables: hz (CLK_TCK), conns, many (the many layout's connections), ncpu, cl/cp (load and proxy CPU), allc (all CPUs), failines.
 BEGIN { FS = "\t" }
 FILENAME == ARGV[1] { rss[$1, $2] = $3; if ($4 != "") { served[$1, $2] = $4; src[$1, $2] = $5 } next }
 {
@@ -113,6 +113,15 @@ END {
   print "## Results"
   print ""
   table("pinned", "64", pinned); table("pinned", "16k", pinned)
+  manyt = (ncpu >= 2) ? "Pinned, many connections (as above with wrk -t1 -c" many ")" : "Pinned, many connections (one CPU; wrk -t1 -c" many ")"
+  table("many", "64", manyt); table("many", "16k", manyt)
+  if (("many" SUBSEP "64" SUBSEP "triaged") in seen) {
+    print "With " many " client connections each proxy keeps as many upstream connections: nginx's keepalive and"
+    print "triaged's max_idle_connections are set to 1024 for this, HAProxy's idle pool has no limit by default."
+    print "Per-request CPU rises with the connection count for every target (more sockets and connection state"
+    print "in the caches); the ratios are what to compare."
+    print ""
+  }
   table("unpinned", "64", "Unpinned (all processes on all CPUs; wrk -t1 -c" conns ")")
   table("unpinned", "16k", "Unpinned (all processes on all CPUs; wrk -t1 -c" conns ")")
   table("c1", "64", "c=1, everything on CPU " cl " (wrk -t1 -c1)")

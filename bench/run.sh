@@ -4,12 +4,13 @@
 # always on); plus triaged with workers = 2 (worker scaling) and RSS growth over 10k and 100k
 # requests. See bench/README.md for what the columns mean and how to read them.
 #
-#   bash bench/run.sh           full run: 5 interleaved rounds, wrk -d6s (about 17 minutes)
+#   bash bench/run.sh           full run: 5 interleaved rounds, wrk -d6s (about 22 minutes)
 #   bash bench/run.sh --quick   smoke run: 1 round, wrk -d3s (about 2 minutes)
 #
 # Environment: TRIAGED_BIN (binary to measure; default build-bench/triaged, a Release build made
 # on demand), BENCH_OUT (report path; default bench/results/latest.md), BENCH_ROUNDS,
-# BENCH_DURATION (seconds), BENCH_KEEP_TMP=1 (keep the temp dir with configs and logs).
+# BENCH_DURATION (seconds), BENCH_MANY_CONNS (connections of the many-connections layout; default
+# 512, 0 skips it), BENCH_KEEP_TMP=1 (keep the temp dir with configs and logs).
 #
 # Traffic stays on 127.0.0.1. Every process it starts is stopped by PID from a trap. It exits 0
 # whatever the figures are (non-zero only when it cannot run at all).
@@ -33,6 +34,8 @@ else DUR=${BENCH_DURATION:-6}; ROUNDS=${BENCH_ROUNDS:-5}; WARM=2; fi
 # Five short rounds rather than three long ones, in the same time: drift on this machine comes in
 # minutes-long waves, and finer interleaving plus a median of five keep one bad minute out.
 CONNS=64
+MANY_CONNS=${BENCH_MANY_CONNS:-512}
+[[ $MANY_CONNS =~ ^[0-9]+$ ]] || { echo "bench: BENCH_MANY_CONNS must be a number" >&2; exit 2; }
 OUT=${BENCH_OUT:-$ROOT/bench/results/latest.md}
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -89,6 +92,13 @@ if [[ -z ${TRIAGED_BIN:-} ]]; then
 fi
 [[ -x $TRIAGED_BIN ]] || die "no triaged binary ($TRIAGED_BIN)"
 TRIAGED_BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$(dirname "$TRIAGED_BIN")/CMakeCache.txt" 2>/dev/null)
+
+# Each proxy holds a client and an upstream socket per connection: at c=512 that is over the
+# usual soft limit of 1024 descriptors, which the processes started below inherit.
+if (($(ulimit -n) < 4 * MANY_CONNS + 256)); then
+  ulimit -n $((4 * MANY_CONNS + 256)) 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
+  (($(ulimit -n) >= 2 * MANY_CONNS + 64)) || log "warning: only $(ulimit -n) file descriptors; the c=$MANY_CONNS layout may fail"
+fi
 
 NCPU=$(nproc)
 CLK_TCK=$(getconf CLK_TCK)
@@ -202,7 +212,7 @@ http {
   proxy_temp_path $TMP/nginx/proxy;
   upstream origin {
     server 127.0.0.1:$P_ORIGIN;
-    keepalive 64;
+    keepalive 1024;
     keepalive_requests 100000000;
     keepalive_timeout 60s;
   }
@@ -253,7 +263,7 @@ access_log = false
 name = "origin"
 endpoints = ["127.0.0.1:$P_ORIGIN"]
 max_connections = 1024
-max_idle_connections = 64
+max_idle_connections = 1024
 keepalive_idle_timeout = "60s"
 
 [[upstream]]
@@ -463,11 +473,14 @@ run_wrk() {
       printf "[bench]   %-34s %9.0f req/s  p50 %6d us  p99 %6d us  cpu %6.1f us/req (user %4.1f)  err %d %s\n",
         lbl, r / (d / 1e6), p50, p99, (r ? t * 1e6 / hz / r : 0), (r ? u * 1e6 / hz / r : 0), e, st }' >&2
 }
-warm_up() {
-  local t s
-  for t in "${ALL_TARGETS[@]}"; do
+warm_up() {  # warm_up [CONNS [TARGET...]]: every target (default all) and size, briefly
+  local conns=${1:-$CONNS} t s
+  shift $(($# ? 1 : 0))
+  local targets=("$@")
+  ((${#targets[@]})) || targets=("${ALL_TARGETS[@]}")
+  for t in "${targets[@]}"; do
     for s in 64 16k; do
-      start_wrk "$WARM" "$CPU_LOAD" "$CONNS" "http://127.0.0.1:${TPORT[$t]}/$s"
+      start_wrk "$WARM" "$CPU_LOAD" "$conns" "http://127.0.0.1:${TPORT[$t]}/$s"
       wait_wrk
     done
   done
@@ -545,6 +558,13 @@ for r in $(seq 1 "$ROUNDS"); do
   run_wrk mix 64 triaged "$r" "$CPU_LOAD" "$CONNS" /64 "$TMP/mix.lua"
 done
 
+# Many connections, still pinned: per-request cost when hundreds of clients are connected at once
+# (each proxy's pool then holds as many upstream connections; none of them has to churn).
+if ((MANY_CONNS > 0)); then
+  warm_up "$MANY_CONNS" "${TARGETS[@]}"
+  run_layout many "$CPU_LOAD" "$MANY_CONNS"
+fi
+
 # Layout 2: unpinned, with triaged workers = 2 interleaved for the worker scaling table.
 set_affinity "$ALL_CPUS"
 run_layout unpinned "$ALL_CPUS" "$CONNS" "${ALL_TARGETS[@]}"
@@ -591,7 +611,7 @@ mkdir -p "$(dirname "$OUT")"
   echo "| run | $( ((QUICK)) && echo quick || echo full): $ROUNDS round(s), wrk -t1 -d${DUR}s, interleaved origin nginx haproxy triaged (+ triaged workers = 2 in the unpinned and wrk0 layouts); ${ELAPSED}s of measuring |"
   echo "| load average (1/5/15 min) | start $LOAD_START, end $LOAD_END |"
   echo
-  awk -F'\t' -v hz="$CLK_TCK" -v conns="$CONNS" -v ncpu="$NCPU" -v cl="$CPU_LOAD" -v cp="$CPU_PROXY" \
+  awk -F'\t' -v hz="$CLK_TCK" -v conns="$CONNS" -v many="$MANY_CONNS" -v ncpu="$NCPU" -v cl="$CPU_LOAD" -v cp="$CPU_PROXY" \
     -v allc="$ALL_CPUS" -v failines="$FAIL_LINES" -f "$ROOT/bench/report.awk" "$RSSF" "$RAW"
 } >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
 cp "$RAW" "$(dirname "$OUT")/latest-raw.tsv" 2>/dev/null
