@@ -2,6 +2,7 @@
 
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -604,7 +605,28 @@ void ProxySession::onClientGone(int err) {
   report();
   countRequest(499);
   logAccess(499);
+  if (upstreamDrainable()) {
+    // The upstream is answering a request nobody waits for: read the answer to its end and keep
+    // the connection, rather than close it and make the next request connect again.
+    response_parser_->setCallbacks(nullptr);
+    response_parser_ = nullptr;
+    upstream_->connection().clearDeadline();
+    cluster_->drain(std::move(upstream_), UpstreamCluster::kDrainMaxBody);
+  }
   cancel();
+}
+
+bool ProxySession::upstreamDrainable() const {
+  if (!upstream_ || !upstream_->connected || response_parser_ == nullptr || tunnel_ ||
+      request_.upgrade || !request_complete_ || !request_sent_ || body_paused_) {
+    return false;  // a request not wholly sent cannot be answered in full
+  }
+  if (!response_started_) return true;  // the drain checks the head when it comes
+  const http::ResponseHead& resp = response_parser_->response();
+  if (!resp.keep_alive || resp.framing == http::BodyFraming::UntilClose) return false;
+  return resp.framing != http::BodyFraming::ContentLength ||
+         resp.content_length - std::min(resp.content_length, response_body_bytes_) <=
+             UpstreamCluster::kDrainMaxBody;
 }
 
 void ProxySession::countRequest(int status) {

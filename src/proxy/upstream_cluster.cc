@@ -46,7 +46,7 @@ void UpstreamConnection::setOwner(net::ConnectionCallbacks* owner) {
 }
 
 void UpstreamConnection::onIdleTimer() {
-  if (owner_ != nullptr) return;  // in use: armed again when it next goes idle
+  if (owner_ != nullptr || draining_) return;  // in use: armed again when it next goes idle
   const auto timeout = cluster_.config().keepalive_idle_timeout;
   const auto idle_for = loop_.now() - idle_since;
   if (idle_for < timeout) {
@@ -57,13 +57,95 @@ void UpstreamConnection::onIdleTimer() {
 }
 
 void UpstreamConnection::onReadable() {
+  if (draining_) {
+    drainInput();
+    return;
+  }
   // Bytes from an idle upstream answer no request: the connection cannot be trusted.
   cluster_.closeIdleConnection(*this);
 }
 
 void UpstreamConnection::onWriteDrained() {}
 
-void UpstreamConnection::onEvent(short, int) { cluster_.closeIdleConnection(*this); }
+void UpstreamConnection::onEvent(short, int) {
+  // Idle or draining, any event (the upstream's FIN or RST, the drain deadline) ends it.
+  if (draining_) {
+    endDrain(false);
+    return;
+  }
+  cluster_.closeIdleConnection(*this);
+}
+
+// --- draining the response of a client that went away ---------------------------------------
+
+void UpstreamConnection::startDrain(uint64_t max_body, MonotonicTime deadline) {
+  draining_ = true;
+  drain_failed_ = false;
+  drain_interim_ = false;
+  drain_body_left_ = max_body;
+  owner_ = nullptr;
+  connection_.setCallbacks(this);
+  response_parser_.setCallbacks(this);
+  connection_.setTimeouts(std::chrono::milliseconds(0), std::chrono::milliseconds(0));
+  connection_.setDeadline(deadline);
+  connection_.enableRead();
+  // The session may have stopped reading for a slow client, with bytes already in the input.
+  drainInput();
+}
+
+void UpstreamConnection::drainInput() {
+  using S = http::MessageParser::Status;
+  while (draining_) {
+    const std::string_view in = connection_.inputData();
+    if (in.empty()) return;
+    const auto r = response_parser_.feed(in.data(), in.size());
+    connection_.consumeInput(r.consumed);
+    if (drain_failed_ || r.status == S::Error || r.status == S::Upgrade) {
+      endDrain(false);
+      return;
+    }
+    if (r.status == S::MessageComplete) {
+      if (drain_interim_) {  // a 100 or 103: the final response follows
+        drain_interim_ = false;
+        response_parser_.resume();
+        continue;
+      }
+      // Bytes behind the response answer no request: the connection cannot be trusted.
+      endDrain(connection_.inputLength() == 0);
+      return;
+    }
+  }
+}
+
+void UpstreamConnection::endDrain(bool reusable) {
+  draining_ = false;
+  response_parser_.setCallbacks(nullptr);
+  connection_.clearDeadline();
+  cluster_.finishDrain(*this, reusable);  // *this may be gone (or pooled) from here on
+}
+
+void UpstreamConnection::onHead() {
+  const http::ResponseHead& resp = response_parser_.response();
+  if (resp.status >= 100 && resp.status < 200 && resp.status != 101) {
+    drain_interim_ = true;
+    return;
+  }
+  if (resp.status == 101 || !resp.keep_alive || resp.framing == http::BodyFraming::UntilClose ||
+      (resp.framing == http::BodyFraming::ContentLength &&
+       resp.content_length > drain_body_left_)) {
+    drain_failed_ = true;
+  }
+}
+
+void UpstreamConnection::onBody(const char*, size_t len) {
+  if (len > drain_body_left_) {
+    drain_failed_ = true;
+    return;
+  }
+  drain_body_left_ -= len;
+}
+
+void UpstreamConnection::onMessageComplete(const http::Headers&) {}
 
 // --- UpstreamCluster ------------------------------------------------------------------------
 
@@ -107,7 +189,8 @@ UpstreamCluster::UpstreamCluster(EventLoop& loop, net::Resolver& resolver,
 }
 
 UpstreamCluster::~UpstreamCluster() {
-  // Idle connections report back to this cluster while they die: clear them first.
+  // Idle and draining connections report back to this cluster while they die: clear them first.
+  draining_.clear();
   for (auto& ep : endpoints_) {
     ep->idle.clear();
     ep->query.reset();
@@ -337,6 +420,29 @@ void UpstreamCluster::reportProbeAbandoned(Endpoint& ep) { ep.health.onProbeAban
 
 void UpstreamCluster::closeIdle() {
   for (auto& ep : endpoints_) ep->idle.clear();
+  draining_.clear();
+}
+
+void UpstreamCluster::drain(UpstreamConnectionPtr connection, uint64_t max_body) {
+  if (!connection) return;
+  UpstreamConnection* raw = connection.get();
+  draining_.push_back(std::move(connection));
+  raw->startDrain(max_body, loop_.now() + kDrainWindow);  // may end at once
+}
+
+void UpstreamCluster::finishDrain(UpstreamConnection& connection, bool reusable) {
+  auto it = std::find_if(draining_.begin(), draining_.end(),
+                         [&](const UpstreamConnectionPtr& p) { return p.get() == &connection; });
+  if (it == draining_.end()) return;
+  UpstreamConnectionPtr done = std::move(*it);
+  draining_.erase(it);
+  if (reusable) {
+    release(std::move(done), true);
+    return;
+  }
+  // Possibly inside the connection's own callback: destroyed by the loop later.
+  done->connection().close();
+  loop_.deferredDestroy(std::move(done));
 }
 
 void UpstreamCluster::onConnectionOpened(Endpoint& ep) {

@@ -15,6 +15,7 @@
 #include "harness/fake_dns.h"
 #include "harness/fake_upstream.h"
 #include "harness/http_client.h"
+#include "harness/metrics_scrape.h"
 
 namespace triaged::test {
 namespace {
@@ -232,6 +233,95 @@ TEST_CASE("keepalive_idle_timeout counts from a pooled connection's last use, no
   CHECK(s.open == 0);
   CHECK(s.connections == 1);
   CHECK(s.requests == 2);
+}
+
+namespace {
+
+// Polls triaged's upstream connection gauge for `state` ("active" or "idle") of upstream "app"
+// until it reads `want`, or `timeout` passes; returns the last reading.
+double waitForConnections(const DaemonProcess& daemon, const std::string& state, double want,
+                          std::chrono::milliseconds timeout) {
+  const std::string series =
+      R"(triaged_upstream_connections{upstream="app",state=")" + state + R"("})";
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  double got = sample(scrapeMetrics(daemon.adminPort()), series);
+  while (got != want && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(20ms);
+    got = sample(scrapeMetrics(daemon.adminPort()), series);
+  }
+  return got;
+}
+
+}  // namespace
+
+TEST_CASE("a client that leaves before the response does not cost the upstream connection",
+          "[integration][limits]") {
+  // The response is still owed when the client goes; triaged reads it to its end and pools the
+  // connection, so the next request does not have to connect again.
+  Proxied p("", {"--keepalive-timeout", "30000"});
+  HttpClient client(p.daemon.port());
+  REQUIRE(client.send("GET /?delay_headers=300&size=20000 HTTP/1.1\r\nHost: app\r\n\r\n"));
+  REQUIRE(p.fake.waitForRequests(1).requests == 1);
+  client.close();
+  REQUIRE(p.daemon.waitForLog("\"cause\":\"client_aborted\"").has_value());
+  CHECK(waitForConnections(p.daemon, "idle", 1, 3s) == 1);
+
+  HttpClient next(p.daemon.port());
+  Response r = next.get("/?body=next");
+  CHECK(r.status == 200);
+  CHECK(r.body == "next");
+  UpstreamStats s = p.fake.stats();
+  CHECK(s.connections == 1);
+  CHECK(s.requests == 2);
+}
+
+TEST_CASE("a client that leaves in the middle of a body leaves a pooled upstream connection",
+          "[integration][limits]") {
+  // 200 KiB, the client reads the head and a little, then resets: the rest (under the drain
+  // limit) is read and dropped, and the connection serves the next request.
+  Proxied p("", {"--keepalive-timeout", "30000"});
+  HttpClient client(p.daemon.port());
+  REQUIRE(client.send("GET /?size=204800&chunk_delay=50 HTTP/1.1\r\nHost: app\r\n\r\n"));
+  REQUIRE(p.fake.waitForRequests(1).requests == 1);
+  std::this_thread::sleep_for(80ms);  // the head and the first pieces are on their way
+  client.resetConnection();
+  REQUIRE(p.daemon.waitForLog("\"cause\":\"client_aborted\"").has_value());
+  CHECK(waitForConnections(p.daemon, "idle", 1, 5s) == 1);
+
+  HttpClient next(p.daemon.port());
+  Response r = next.get("/?body=next");
+  CHECK(r.status == 200);
+  CHECK(r.body == "next");
+  CHECK(p.fake.stats().connections == 1);
+}
+
+TEST_CASE("a response a departed client leaves too long or too late is not drained",
+          "[integration][limits]") {
+  Proxied p("", {"--keepalive-timeout", "30000"});
+  SECTION("more than the drain limit still to come: the connection is closed at once") {
+    HttpClient client(p.daemon.port());
+    REQUIRE(client.send("GET /?size=4194304&delay_body=3000 HTTP/1.1\r\nHost: app\r\n\r\n"));
+    REQUIRE(client.readBytes(12) == "HTTP/1.1 200");  // the head, announcing 4 MiB, has come
+    client.close();
+    // Well before the body starts, and before the 2 s a drain could last. (The fake upstream
+    // answers a half-closed peer in full, so its own count of open connections would lag.)
+    CHECK(waitForConnections(p.daemon, "active", 0, 1s) == 0);
+  }
+  SECTION("no head within the drain window: the connection is closed when it ends") {
+    HttpClient client(p.daemon.port());
+    REQUIRE(client.send("GET /?delay_headers=4000 HTTP/1.1\r\nHost: app\r\n\r\n"));
+    REQUIRE(p.fake.waitForRequests(1).requests == 1);
+    client.close();
+    REQUIRE(p.daemon.waitForLog("\"cause\":\"client_aborted\"").has_value());
+    CHECK(waitForConnections(p.daemon, "active", 1, 100ms) == 1);  // still draining
+    std::this_thread::sleep_for(1s);
+    CHECK(waitForConnections(p.daemon, "active", 1, 100ms) == 1);
+    CHECK(waitForConnections(p.daemon, "active", 0, 3s) == 0);  // the 2 s window ended
+  }
+  CHECK(waitForConnections(p.daemon, "idle", 0, 100ms) == 0);
+  HttpClient next(p.daemon.port());
+  CHECK(next.get("/?body=next").status == 200);
+  CHECK(p.fake.stats().connections == 2);
 }
 
 TEST_CASE("with max_idle_connections = 0 no upstream connection is kept for reuse",

@@ -94,6 +94,8 @@ class ProxySession final : public DeferredDeletable,
   void finish(bool close_client);
   void stopTimers();
   void releaseUpstream(bool reusable);
+  // The client went away: can the upstream connection be drained and pooled instead of closed?
+  bool upstreamDrainable() const;
   void report();
   void logRetry();
   // Counts the request once in the metrics, by the status the client saw and its origin.

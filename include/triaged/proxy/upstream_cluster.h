@@ -45,8 +45,10 @@ struct Endpoint {
 };
 
 // One TCP connection to an endpoint. While a session uses it, its events go to the session;
-// while idle in the pool, it watches for the upstream closing it and for its idle timeout.
-class UpstreamConnection final : public net::ConnectionCallbacks {
+// while idle in the pool, it watches for the upstream closing it and for its idle timeout; while
+// draining (its client went away after the request was sent), it reads the rest of the response
+// and throws it away, so that the connection can go back to the pool instead of being closed.
+class UpstreamConnection final : public net::ConnectionCallbacks, private http::ParserCallbacks {
  public:
   // Takes ownership of `fd`, a socket whose non-blocking connect() is under way.
   UpstreamConnection(UpstreamCluster& cluster, Endpoint& endpoint, int fd,
@@ -63,6 +65,11 @@ class UpstreamConnection final : public net::ConnectionCallbacks {
   const net::SocketAddress& address() const { return address_; }
   // Gives the connection's events to `owner` (a session), or takes them back (nullptr).
   void setOwner(net::ConnectionCallbacks* owner);
+  // Takes the connection's events back to read and discard the rest of the current response:
+  // at most `max_body` more body bytes (and the head, if it has not come), until `deadline`.
+  // The cluster is told the outcome (finishDrain).
+  void startDrain(uint64_t max_body, MonotonicTime deadline);
+  bool draining() const { return draining_; }
 
   uint32_t requests_served = 0;  // completed exchanges before the current one
   MonotonicTime idle_since{};    // when it last went back to the pool
@@ -78,6 +85,13 @@ class UpstreamConnection final : public net::ConnectionCallbacks {
   // Closes the connection once it has been idle for keepalive_idle_timeout since it last went
   // back to the pool; fires early (and arms again) when it was used in between.
   void onIdleTimer();
+  // Feeds what was read to the response parser while draining; may end the drain.
+  void drainInput();
+  void endDrain(bool reusable);
+  // http::ParserCallbacks, while draining
+  void onHead() override;
+  void onBody(const char* data, size_t len) override;
+  void onMessageComplete(const http::Headers& trailers) override;
 
   UpstreamCluster& cluster_;
   Endpoint& endpoint_;
@@ -87,6 +101,10 @@ class UpstreamConnection final : public net::ConnectionCallbacks {
   net::ConnectionCallbacks* owner_ = nullptr;
   EventLoop& loop_;
   Timer idle_timer_;
+  bool draining_ = false;
+  bool drain_failed_ = false;   // the response cannot end in a reusable state
+  bool drain_interim_ = false;  // the head being drained is a 1xx: a final response follows
+  uint64_t drain_body_left_ = 0;
 };
 using UpstreamConnectionPtr = std::unique_ptr<UpstreamConnection>;
 
@@ -134,12 +152,20 @@ class UpstreamCluster {
 
   // A session is done with `connection`; `reusable` keeps it for the next request.
   void release(UpstreamConnectionPtr connection, bool reusable);
+  // A session whose client went away hands over `connection` with its request sent and the
+  // response still to come: it is drained (UpstreamConnection::startDrain) and then pooled, or
+  // closed. Reconnecting costs the upstream an accept and a handshake per aborted request, and a
+  // burst of aborts (a client pool timing out at once) a burst of reconnects.
+  void drain(UpstreamConnectionPtr connection, uint64_t max_body);
+  void finishDrain(UpstreamConnection& connection, bool reusable);
+  static constexpr uint64_t kDrainMaxBody = 256 * 1024;
+  static constexpr std::chrono::milliseconds kDrainWindow{2000};
   // Passive health input from the session that owns a connect attempt.
   // `err` is the connect errno on failure (0 for a timeout).
   void reportConnect(Endpoint& endpoint, bool success, int err);
   void reportProbeAbandoned(Endpoint& endpoint);
 
-  // Closes every idle connection (drain).
+  // Closes every idle connection, and those draining a response (graceful shutdown).
   void closeIdle();
 
   // Called by UpstreamConnection.
@@ -165,6 +191,7 @@ class UpstreamCluster {
   uint32_t max_pending_;
   std::chrono::milliseconds dns_refresh_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
+  std::vector<UpstreamConnectionPtr> draining_;
   size_t next_endpoint_ = 0;
   uint32_t open_ = 0;
   std::deque<ClusterWaiter*> waiters_;
