@@ -25,6 +25,7 @@ void BufferPool::give(char* block) {
     free_.push_back(block);
   } else {
     std::free(block);
+    released_ += kBlockSize;
   }
 }
 

@@ -1,5 +1,6 @@
 #include "triaged/server/worker.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -24,9 +25,11 @@ Worker::Worker(const config::Config& config, const proxy::Router& router,
       failure_log_(loop_, config.log.failure_log_burst, config.log.failure_log_interval),
       resolver_(loop_, config.server.dns_servers),
       drain_deadline_(loop_, [this] { forceClose(); }),
-      accept_resume_(loop_, [this] {
-        if (listener_) evconnlistener_enable(listener_.get());
-      }) {
+      accept_resume_(loop_,
+                     [this] {
+                       if (listener_) evconnlistener_enable(listener_.get());
+                     }),
+      memory_trim_(loop_, [this] { trimMemory(); }) {
   for (size_t i = 0; i < config_.upstreams.size(); ++i) {
     clusters_.push_back(std::make_unique<proxy::UpstreamCluster>(
         loop_, resolver_, config_.upstreams[i], config_.server.workers, config_.server.dns_refresh,
@@ -40,6 +43,17 @@ Worker::Worker(const config::Config& config, const proxy::Router& router,
     throw std::runtime_error("evconnlistener_new failed");
   }
   evconnlistener_set_error_cb(listener_.get(), &Worker::onAcceptError);
+  memory_trim_.arm(kTrimInterval);
+}
+
+void Worker::trimMemory() {
+  if (loop_.buffers().takeReleasedBytes() > 0) {
+#ifdef __GLIBC__
+    // madvise()s the free pages of every arena; about a millisecond at most, once per interval.
+    malloc_trim(0);
+#endif
+  }
+  memory_trim_.arm(kTrimInterval);
 }
 
 Worker::~Worker() {

@@ -28,11 +28,18 @@ class BufferPool {
   // A block of kBlockSize bytes; aborts when memory is exhausted.
   char* take();
   void give(char* block);
+  // Bytes given back to the allocator (blocks past kMaxFree) since the last call.
+  size_t takeReleasedBytes() {
+    const size_t n = released_;
+    released_ = 0;
+    return n;
+  }
 
   size_t freeBlocksForTest() const { return free_.size(); }
 
  private:
   std::vector<char*> free_;
+  size_t released_ = 0;
 };
 
 }  // namespace triaged

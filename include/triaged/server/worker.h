@@ -7,6 +7,7 @@
 // Daemon on the main thread; everything else runs on the worker's own thread.
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <list>
 #include <memory>
@@ -62,6 +63,10 @@ class Worker final : public proxy::WorkerContext {
   void beginDrain();
   void forceClose();
   void maybeStop();
+  // Every kTrimInterval: when a peak sent buffer blocks back to malloc, returns the free pages
+  // to the system (glibc keeps them otherwise, and RSS would stay at the peak).
+  void trimMemory();
+  static constexpr std::chrono::milliseconds kTrimInterval{10000};
 
   EventLoop loop_;  // first: destroyed last
   const config::Config& config_;
@@ -77,6 +82,7 @@ class Worker final : public proxy::WorkerContext {
   ListenerPtr listener_;
   Timer drain_deadline_;
   Timer accept_resume_;
+  Timer memory_trim_;
   std::list<std::unique_ptr<proxy::ClientConnection>> connections_;
   bool draining_ = false;
   std::thread thread_;
