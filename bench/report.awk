@@ -1,5 +1,5 @@
 # Turns bench/run.sh's raw measurements into markdown tables (POSIX awk; mawk is enough).
-# Input 1, rss.tsv:  target  phase(idle|mem10k|mem100k|pinned|many|unpinned|wrk0|c1)  rss_kib
+# Input 1, rss.tsv:  target  phase(idle|mem10k|mem100k|pinned|many|manysettled|unpinned|wrk0|c1)  rss_kib
 #                    [requests_served  counter|wrk]   (the last two on the mem* rows only)
 # Input 2, raw.tsv:  layout size target round requests duration_us p50_us p99_us status_errors
 #                    socket_errors cpu_ticks [statuses] user_ticks
@@ -121,6 +121,8 @@ END {
     print "Per-request CPU rises with the connection count for every target (more sockets and connection state"
     print "in the caches); the ratios are what to compare."
     print ""
+    if (("triaged" SUBSEP "manysettled") in rss)
+      printf "RSS right after these runs and 12 s later, MiB: nginx %s → %s, HAProxy %s → %s, triaged %s → %s.\n\n", mib(rss["nginx", "many"]), mib(rss["nginx", "manysettled"]), mib(rss["haproxy", "many"]), mib(rss["haproxy", "manysettled"]), mib(rss["triaged", "many"]), mib(rss["triaged", "manysettled"])
   }
   table("unpinned", "64", "Unpinned (all processes on all CPUs; wrk -t1 -c" conns ")")
   table("unpinned", "16k", "Unpinned (all processes on all CPUs; wrk -t1 -c" conns ")")

@@ -563,6 +563,9 @@ done
 if ((MANY_CONNS > 0)); then
   warm_up "$MANY_CONNS" "${TARGETS[@]}"
   run_layout many "$CPU_LOAD" "$MANY_CONNS"
+  # What of the peak's memory each proxy gives back once the load is gone (triaged trims every 10 s).
+  sleep 12
+  for t in "${PROXIES[@]}"; do printf '%s\t%s\t%s\n' "$t" manysettled "$(rss_kib ${TPIDS[$t]})" >>"$RSSF"; done
 fi
 
 # Layout 2: unpinned, with triaged workers = 2 interleaved for the worker scaling table.
