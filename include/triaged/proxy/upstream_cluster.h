@@ -69,7 +69,6 @@ class UpstreamConnection final : public net::ConnectionCallbacks, private http::
   // at most `max_body` more body bytes (and the head, if it has not come), until `deadline`.
   // The cluster is told the outcome (finishDrain).
   void startDrain(uint64_t max_body, MonotonicTime deadline);
-  bool draining() const { return draining_; }
 
   uint32_t requests_served = 0;  // completed exchanges before the current one
   MonotonicTime idle_since{};    // when it last went back to the pool
