@@ -608,10 +608,7 @@ void ProxySession::onClientGone(int err) {
   if (upstreamDrainable()) {
     // The upstream is answering a request nobody waits for: read the answer to its end and keep
     // the connection, rather than close it and make the next request connect again.
-    response_parser_->setCallbacks(nullptr);
-    response_parser_ = nullptr;
-    upstream_->connection().clearDeadline();
-    cluster_->drain(std::move(upstream_), UpstreamCluster::kDrainMaxBody);
+    cluster_->drain(detachUpstream());
   }
   cancel();
 }
@@ -672,15 +669,20 @@ void ProxySession::finish(bool close_client) {
   client_.onSessionComplete(close_client);
 }
 
-void ProxySession::releaseUpstream(bool reusable) {
-  if (!upstream_) return;
+UpstreamConnectionPtr ProxySession::detachUpstream() {
   if (response_parser_ != nullptr) {  // none before the request head went out
     response_parser_->setCallbacks(nullptr);
     response_parser_ = nullptr;
   }
   upstream_->connection().clearDeadline();
-  if (!reusable) upstream_->connection().close();
-  cluster_->release(std::move(upstream_), reusable);
+  return std::move(upstream_);
+}
+
+void ProxySession::releaseUpstream(bool reusable) {
+  if (!upstream_) return;
+  UpstreamConnectionPtr connection = detachUpstream();
+  if (!reusable) connection->connection().close();
+  cluster_->release(std::move(connection), reusable);
 }
 
 // --- tunnel (after 101 Switching Protocols) -------------------------------------------------

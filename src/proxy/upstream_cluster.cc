@@ -423,11 +423,11 @@ void UpstreamCluster::closeIdle() {
   draining_.clear();
 }
 
-void UpstreamCluster::drain(UpstreamConnectionPtr connection, uint64_t max_body) {
+void UpstreamCluster::drain(UpstreamConnectionPtr connection) {
   if (!connection) return;
   UpstreamConnection* raw = connection.get();
   draining_.push_back(std::move(connection));
-  raw->startDrain(max_body, loop_.now() + kDrainWindow);  // may end at once
+  raw->startDrain(kDrainMaxBody, loop_.now() + kDrainWindow);  // may end at once
 }
 
 void UpstreamCluster::finishDrain(UpstreamConnection& connection, bool reusable) {

@@ -94,6 +94,8 @@ class ProxySession final : public DeferredDeletable,
   void finish(bool close_client);
   void stopTimers();
   void releaseUpstream(bool reusable);
+  // Takes the upstream connection from the session: its parser and deadline are no longer ours.
+  UpstreamConnectionPtr detachUpstream();
   // The client went away: can the upstream connection be drained and pooled instead of closed?
   bool upstreamDrainable() const;
   void report();

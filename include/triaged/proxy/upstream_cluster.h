@@ -155,7 +155,7 @@ class UpstreamCluster {
   // response still to come: it is drained (UpstreamConnection::startDrain) and then pooled, or
   // closed. Reconnecting costs the upstream an accept and a handshake per aborted request, and a
   // burst of aborts (a client pool timing out at once) a burst of reconnects.
-  void drain(UpstreamConnectionPtr connection, uint64_t max_body);
+  void drain(UpstreamConnectionPtr connection);
   void finishDrain(UpstreamConnection& connection, bool reusable);
   static constexpr uint64_t kDrainMaxBody = 256 * 1024;
   static constexpr std::chrono::milliseconds kDrainWindow{2000};
