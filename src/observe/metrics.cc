@@ -44,6 +44,26 @@ size_t originIndex(diagnose::Origin o) {
 
 }  // namespace
 
+std::string_view drainResultName(DrainResult result) {
+  switch (result) {
+    case DrainResult::Pooled:
+      return "pooled";
+    case DrainResult::PoolFull:
+      return "pool_full";
+    case DrainResult::TooLarge:
+      return "too_large";
+    case DrainResult::NotReusable:
+      return "not_reusable";
+    case DrainResult::Timeout:
+      return "timeout";
+    case DrainResult::UpstreamClosed:
+      return "upstream_closed";
+    case DrainResult::Malformed:
+      return "malformed";
+  }
+  return "unknown";
+}
+
 void RelaxedHistogram::observe(double seconds) {
   const auto it = std::lower_bound(kDurationBuckets.begin(), kDurationBuckets.end(), seconds);
   buckets_[static_cast<size_t>(it - kDurationBuckets.begin())].add();
@@ -88,6 +108,7 @@ std::vector<MetricFamily> MetricsRegistry::collect() const {
   MetricFamily header_duration = family(kHeaderDuration);
   MetricFamily in_flight = family(kInFlight);
   MetricFamily upstream_connections = family(kUpstreamConnections);
+  MetricFamily drains = family(kUpstreamDrains);
 
   auto histogram = [](const std::string& upstream, auto member, const auto& workers, size_t index) {
     std::array<uint64_t, RelaxedHistogram::kBuckets> buckets{};
@@ -173,6 +194,16 @@ std::vector<MetricFamily> MetricsRegistry::collect() const {
       m.gauge.value = static_cast<double>(value);
       upstream_connections.metric.push_back(std::move(m));
     }
+    for (size_t r = 0; r < kDrainResults; ++r) {
+      // At 0 from the start, like the failures.
+      uint64_t n = 0;
+      for (const auto& w : workers_) n += w->upstreams[u]->drains[r].get();
+      ClientMetric m;
+      m.label = {label("upstream", name),
+                 label("result", std::string(drainResultName(static_cast<DrainResult>(r))))};
+      m.counter.value = static_cast<double>(n);
+      drains.metric.push_back(std::move(m));
+    }
   }
 
   MetricFamily downstream = family(kDownstreamConnections);
@@ -188,8 +219,9 @@ std::vector<MetricFamily> MetricsRegistry::collect() const {
   b.gauge.value = 1;
   build.metric.push_back(std::move(b));
 
-  for (auto* f : {&requests, &failures, &retries, &request_duration, &connect_duration,
-                  &header_duration, &in_flight, &downstream, &upstream_connections, &build}) {
+  for (auto* f :
+       {&requests, &failures, &retries, &request_duration, &connect_duration, &header_duration,
+        &in_flight, &downstream, &upstream_connections, &drains, &build}) {
     out.push_back(std::move(*f));
   }
   for (auto& f : processMetricFamilies(readProcessStats())) out.push_back(std::move(f));

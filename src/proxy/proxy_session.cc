@@ -605,25 +605,35 @@ void ProxySession::onClientGone(int err) {
   report();
   countRequest(499);
   logAccess(499);
-  if (upstreamDrainable()) {
-    // The upstream is answering a request nobody waits for: read the answer to its end and keep
-    // the connection, rather than close it and make the next request connect again.
-    cluster_->drain(detachUpstream());
+  if (const auto verdict = drainVerdict()) {
+    if (*verdict == observe::DrainResult::Pooled) {
+      // The upstream is answering a request nobody waits for: read the answer to its end and
+      // keep the connection, rather than close it and make the next request connect again.
+      cluster_->drain(detachUpstream());
+    } else {
+      cluster_->metrics().drains[static_cast<size_t>(*verdict)].add();  // closed by cancel()
+    }
   }
   cancel();
 }
 
-bool ProxySession::upstreamDrainable() const {
+std::optional<observe::DrainResult> ProxySession::drainVerdict() const {
+  using observe::DrainResult;
   if (!upstream_ || !upstream_->connected || response_parser_ == nullptr || tunnel_ ||
       request_.upgrade || !request_complete_ || !request_sent_ || body_paused_) {
-    return false;  // a request not wholly sent cannot be answered in full
+    return std::nullopt;  // a request not wholly sent cannot be answered in full
   }
-  if (!response_started_) return true;  // the drain checks the head when it comes
+  if (!response_started_) return DrainResult::Pooled;  // the drain checks the head when it comes
   const http::ResponseHead& resp = response_parser_->response();
-  if (!resp.keep_alive || resp.framing == http::BodyFraming::UntilClose) return false;
-  return resp.framing != http::BodyFraming::ContentLength ||
-         resp.content_length - std::min(resp.content_length, response_body_bytes_) <=
-             UpstreamCluster::kDrainMaxBody;
+  if (!resp.keep_alive || resp.framing == http::BodyFraming::UntilClose) {
+    return DrainResult::NotReusable;
+  }
+  if (resp.framing == http::BodyFraming::ContentLength &&
+      resp.content_length - std::min(resp.content_length, response_body_bytes_) >
+          UpstreamCluster::kDrainMaxBody) {
+    return DrainResult::TooLarge;
+  }
+  return DrainResult::Pooled;
 }
 
 void ProxySession::countRequest(int status) {

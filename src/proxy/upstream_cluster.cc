@@ -67,10 +67,11 @@ void UpstreamConnection::onReadable() {
 
 void UpstreamConnection::onWriteDrained() {}
 
-void UpstreamConnection::onEvent(short, int) {
+void UpstreamConnection::onEvent(short what, int) {
   // Idle or draining, any event (the upstream's FIN or RST, the drain deadline) ends it.
   if (draining_) {
-    endDrain(false);
+    endDrain((what & net::kEventDeadline) != 0 ? observe::DrainResult::Timeout
+                                               : observe::DrainResult::UpstreamClosed);
     return;
   }
   cluster_.closeIdleConnection(*this);
@@ -80,7 +81,7 @@ void UpstreamConnection::onEvent(short, int) {
 
 void UpstreamConnection::startDrain(uint64_t max_body, MonotonicTime deadline) {
   draining_ = true;
-  drain_failed_ = false;
+  drain_verdict_ = observe::DrainResult::Pooled;
   drain_interim_ = false;
   drain_body_left_ = max_body;
   owner_ = nullptr;
@@ -100,8 +101,13 @@ void UpstreamConnection::drainInput() {
     if (in.empty()) return;
     const auto r = response_parser_.feed(in.data(), in.size());
     connection_.consumeInput(r.consumed);
-    if (drain_failed_ || r.status == S::Error || r.status == S::Upgrade) {
-      endDrain(false);
+    if (drain_verdict_ != observe::DrainResult::Pooled) {
+      endDrain(drain_verdict_);
+      return;
+    }
+    if (r.status == S::Error || r.status == S::Upgrade) {
+      endDrain(r.status == S::Error ? observe::DrainResult::Malformed
+                                    : observe::DrainResult::NotReusable);
       return;
     }
     if (r.status == S::MessageComplete) {
@@ -111,17 +117,18 @@ void UpstreamConnection::drainInput() {
         continue;
       }
       // Bytes behind the response answer no request: the connection cannot be trusted.
-      endDrain(connection_.inputLength() == 0);
+      endDrain(connection_.inputLength() == 0 ? observe::DrainResult::Pooled
+                                              : observe::DrainResult::NotReusable);
       return;
     }
   }
 }
 
-void UpstreamConnection::endDrain(bool reusable) {
+void UpstreamConnection::endDrain(observe::DrainResult result) {
   draining_ = false;
   response_parser_.setCallbacks(nullptr);
   connection_.clearDeadline();
-  cluster_.finishDrain(*this, reusable);  // *this may be gone (or pooled) from here on
+  cluster_.finishDrain(*this, result);  // *this may be gone (or pooled) from here on
 }
 
 void UpstreamConnection::onHead() {
@@ -130,16 +137,17 @@ void UpstreamConnection::onHead() {
     drain_interim_ = true;
     return;
   }
-  if (resp.status == 101 || !resp.keep_alive || resp.framing == http::BodyFraming::UntilClose ||
-      (resp.framing == http::BodyFraming::ContentLength &&
-       resp.content_length > drain_body_left_)) {
-    drain_failed_ = true;
+  if (resp.status == 101 || !resp.keep_alive || resp.framing == http::BodyFraming::UntilClose) {
+    drain_verdict_ = observe::DrainResult::NotReusable;
+  } else if (resp.framing == http::BodyFraming::ContentLength &&
+             resp.content_length > drain_body_left_) {
+    drain_verdict_ = observe::DrainResult::TooLarge;
   }
 }
 
 void UpstreamConnection::onBody(const char*, size_t len) {
   if (len > drain_body_left_) {
-    drain_failed_ = true;
+    drain_verdict_ = observe::DrainResult::TooLarge;
     return;
   }
   drain_body_left_ -= len;
@@ -342,11 +350,14 @@ void UpstreamCluster::cancelWait(ClusterWaiter& waiter) {
   if (it != waiters_.end()) waiters_.erase(it);
 }
 
+bool UpstreamCluster::poolHasRoom(const Endpoint& ep) const {
+  return ep.idle.size() < config_.max_idle_connections;
+}
+
 void UpstreamCluster::release(UpstreamConnectionPtr connection, bool reusable) {
   if (!connection) return;
   Endpoint& ep = connection->endpoint();
-  if (!reusable || !connection->connection().open() ||
-      ep.idle.size() >= config_.max_idle_connections || config_.max_idle_connections == 0) {
+  if (!reusable || !connection->connection().open() || !poolHasRoom(ep)) {
     connection.reset();  // onConnectionClosed wakes a waiter
     return;
   }
@@ -430,13 +441,17 @@ void UpstreamCluster::drain(UpstreamConnectionPtr connection) {
   raw->startDrain(kDrainMaxBody, loop_.now() + kDrainWindow);  // may end at once
 }
 
-void UpstreamCluster::finishDrain(UpstreamConnection& connection, bool reusable) {
+void UpstreamCluster::finishDrain(UpstreamConnection& connection, observe::DrainResult result) {
   auto it = std::find_if(draining_.begin(), draining_.end(),
                          [&](const UpstreamConnectionPtr& p) { return p.get() == &connection; });
   if (it == draining_.end()) return;
   UpstreamConnectionPtr done = std::move(*it);
   draining_.erase(it);
-  if (reusable) {
+  if (result == observe::DrainResult::Pooled && !poolHasRoom(done->endpoint())) {
+    result = observe::DrainResult::PoolFull;
+  }
+  metrics_.drains[static_cast<size_t>(result)].add();
+  if (result == observe::DrainResult::Pooled) {
     release(std::move(done), true);
     return;
   }

@@ -237,12 +237,10 @@ TEST_CASE("keepalive_idle_timeout counts from a pooled connection's last use, no
 
 namespace {
 
-// Polls triaged's upstream connection gauge for `state` ("active" or "idle") of upstream "app"
-// until it reads `want`, or `timeout` passes; returns the last reading.
-double waitForConnections(const DaemonProcess& daemon, const std::string& state, double want,
-                          std::chrono::milliseconds timeout) {
-  const std::string series =
-      R"(triaged_upstream_connections{upstream="app",state=")" + state + R"("})";
+// Polls `series` on triaged's /metrics until it reads `want`, or `timeout` passes; returns the
+// last reading.
+double waitForSample(const DaemonProcess& daemon, const std::string& series, double want,
+                     std::chrono::milliseconds timeout) {
   const auto until = std::chrono::steady_clock::now() + timeout;
   double got = sample(scrapeMetrics(daemon.adminPort()), series);
   while (got != want && std::chrono::steady_clock::now() < until) {
@@ -250,6 +248,22 @@ double waitForConnections(const DaemonProcess& daemon, const std::string& state,
     got = sample(scrapeMetrics(daemon.adminPort()), series);
   }
   return got;
+}
+
+// triaged's upstream connection gauge for `state` ("active" or "idle") of upstream "app".
+double waitForConnections(const DaemonProcess& daemon, const std::string& state, double want,
+                          std::chrono::milliseconds timeout) {
+  return waitForSample(daemon,
+                       R"(triaged_upstream_connections{upstream="app",state=")" + state + R"("})",
+                       want, timeout);
+}
+
+// triaged_upstream_drains_total of upstream "app" for `result`.
+double waitForDrains(const DaemonProcess& daemon, const std::string& result, double want,
+                     std::chrono::milliseconds timeout = 100ms) {
+  return waitForSample(
+      daemon, R"(triaged_upstream_drains_total{upstream="app",result=")" + result + R"("})", want,
+      timeout);
 }
 
 }  // namespace
@@ -273,6 +287,8 @@ TEST_CASE("a client that leaves before its response ends does not cost the upstr
   }
   REQUIRE(p.daemon.waitForLog("\"cause\":\"client_aborted\"").has_value());
   CHECK(waitForConnections(p.daemon, "idle", 1, 5s) == 1);
+  CHECK(waitForDrains(p.daemon, "pooled", 1) == 1);
+  CHECK(waitForDrains(p.daemon, "timeout", 0) == 0);
 
   HttpClient next(p.daemon.port());
   Response r = next.get("/?body=next");
@@ -294,6 +310,7 @@ TEST_CASE("a response a departed client leaves too long or too late is not drain
     // Well before the body starts, and before the 2 s a drain could last. (The fake upstream
     // answers a half-closed peer in full, so its own count of open connections would lag.)
     CHECK(waitForConnections(p.daemon, "active", 0, 1s) == 0);
+    CHECK(waitForDrains(p.daemon, "too_large", 1) == 1);  // not drained: known too long
   }
   SECTION("no head within the drain window: the connection is closed when it ends") {
     HttpClient client(p.daemon.port());
@@ -305,11 +322,44 @@ TEST_CASE("a response a departed client leaves too long or too late is not drain
     std::this_thread::sleep_for(1s);
     CHECK(waitForConnections(p.daemon, "active", 1, 100ms) == 1);
     CHECK(waitForConnections(p.daemon, "active", 0, 3s) == 0);  // the 2 s window ended
+    CHECK(waitForDrains(p.daemon, "timeout", 1) == 1);
+    CHECK(waitForDrains(p.daemon, "too_large", 0) == 0);
   }
+  CHECK(waitForDrains(p.daemon, "pooled", 0) == 0);
   CHECK(waitForConnections(p.daemon, "idle", 0, 100ms) == 0);
   HttpClient next(p.daemon.port());
   CHECK(next.get("/?body=next").status == 200);
   CHECK(p.fake.stats().connections == 2);
+}
+
+TEST_CASE("a drain that cannot pool its connection closes it and counts why",
+          "[integration][limits]") {
+  Proxied p("", {"--keepalive-timeout", "30000"});
+  std::string script;
+  std::string result;
+  SECTION("the response asks to close the connection") {
+    script = "close=1";
+    result = "not_reusable";
+  }
+  SECTION("the upstream resets the connection instead of answering") {
+    script = "action=reset_before_headers";
+    result = "upstream_closed";
+  }
+  SECTION("the upstream answers with something that is not HTTP") {
+    script = "action=garbage";
+    result = "malformed";
+  }
+  HttpClient client(p.daemon.port());
+  REQUIRE(client.send("GET /?delay_headers=300&" + script + " HTTP/1.1\r\nHost: app\r\n\r\n"));
+  REQUIRE(p.fake.waitForRequests(1).requests == 1);
+  client.close();
+  REQUIRE(p.daemon.waitForLog("\"cause\":\"client_aborted\"").has_value());
+  CHECK(waitForDrains(p.daemon, result, 1, 3s) == 1);
+  CHECK(waitForConnections(p.daemon, "active", 0, 1s) == 0);
+  CHECK(waitForConnections(p.daemon, "idle", 0, 100ms) == 0);
+  CHECK(waitForDrains(p.daemon, "pooled", 0) == 0);
+  // Only the client_aborted: what the drain met afterwards answers nobody and is no failure.
+  CHECK(familySum(scrapeMetrics(p.daemon.adminPort()), "triaged_failures_total") == 1);
 }
 
 TEST_CASE("with max_idle_connections = 0 no upstream connection is kept for reuse",
@@ -323,6 +373,13 @@ TEST_CASE("with max_idle_connections = 0 no upstream connection is kept for reus
   CHECK(s.open == 0);
   CHECK(s.connections == 2);
   CHECK(s.requests == 2);
+
+  // A drained response ends with nowhere to pool its connection.
+  REQUIRE(client.send("GET /?delay_headers=300 HTTP/1.1\r\nHost: app\r\n\r\n"));
+  REQUIRE(p.fake.waitForRequests(3).requests == 3);
+  client.close();
+  CHECK(waitForDrains(p.daemon, "pool_full", 1, 3s) == 1);
+  CHECK(waitForConnections(p.daemon, "active", 0, 1s) == 0);
 }
 
 }  // namespace triaged::test

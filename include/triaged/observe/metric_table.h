@@ -42,6 +42,10 @@ inline constexpr MetricDef kDownstreamConnections{
 inline constexpr MetricDef kUpstreamConnections{
     "triaged_upstream_connections", prometheus::MetricType::Gauge,
     "Open upstream connections, in use (active) or pooled (idle)."};
+inline constexpr MetricDef kUpstreamDrains{
+    "triaged_upstream_drains_total", prometheus::MetricType::Counter,
+    "Upstream connections whose client left before the response ended, by how reading the rest "
+    "of the response to keep the connection ended (pooled, or why it was closed)."};
 inline constexpr MetricDef kBuildInfo{"triaged_build_info", prometheus::MetricType::Gauge,
                                       "Always 1; the version label says which build runs."};
 

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "triaged/diagnose/failure.h"
@@ -59,12 +60,29 @@ class RelaxedHistogram {
 inline constexpr size_t kCauseCount = static_cast<size_t>(diagnose::FailureCause::NoRoute) + 1;
 inline constexpr size_t kStatusCodes = 600;
 
+// How the drain of an upstream connection ended: its client went away mid-response, and the rest
+// of the response was read and dropped so that the connection could be pooled again. The values
+// of triaged_upstream_drains_total's `result` label.
+enum class DrainResult : uint8_t {
+  Pooled,          // the response ended cleanly; the connection went back to the pool
+  PoolFull,        // the response ended cleanly, but the pool was full: closed
+  TooLarge,        // more body was left than a drain reads: closed
+  NotReusable,     // the response ends the connection (Connection: close, body until close,
+                   // 101) or bytes followed it: closed
+  Timeout,         // the response did not end within the drain window: closed
+  UpstreamClosed,  // the upstream closed or reset the connection during the drain
+  Malformed,       // the rest of the response was not valid HTTP: closed
+};
+inline constexpr size_t kDrainResults = static_cast<size_t>(DrainResult::Malformed) + 1;
+std::string_view drainResultName(DrainResult result);
+
 // One upstream's instruments in one worker. Index kNoUpstream holds requests that never
 // reached an upstream (bad requests, no route): their upstream label is empty.
 struct UpstreamMetrics {
   std::array<std::array<RelaxedCounter, kStatusCodes>, 3> requests;  // [origin][status]
   std::array<RelaxedCounter, kCauseCount> failures;
   std::array<RelaxedCounter, kCauseCount> retries;
+  std::array<RelaxedCounter, kDrainResults> drains;  // [DrainResult]
   RelaxedHistogram request_duration;
   RelaxedHistogram connect_duration;
   RelaxedHistogram header_duration;

@@ -97,7 +97,10 @@ class ProxySession final : public DeferredDeletable,
   // Takes the upstream connection from the session: its parser and deadline are no longer ours.
   UpstreamConnectionPtr detachUpstream();
   // The client went away: can the upstream connection be drained and pooled instead of closed?
-  bool upstreamDrainable() const;
+  // Pooled: yes, drain it. TooLarge or NotReusable: no, for what the response head announced
+  // (counted as a drain that ended at once). nullopt: there is nothing to drain (no request
+  // wholly sent on a connection, or a tunnel).
+  std::optional<observe::DrainResult> drainVerdict() const;
   void report();
   void logRetry();
   // Counts the request once in the metrics, by the status the client saw and its origin.

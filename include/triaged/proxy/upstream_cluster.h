@@ -86,7 +86,7 @@ class UpstreamConnection final : public net::ConnectionCallbacks, private http::
   void onIdleTimer();
   // Feeds what was read to the response parser while draining; may end the drain.
   void drainInput();
-  void endDrain(bool reusable);
+  void endDrain(observe::DrainResult result);
   // http::ParserCallbacks, while draining
   void onHead() override;
   void onBody(const char* data, size_t len) override;
@@ -101,7 +101,8 @@ class UpstreamConnection final : public net::ConnectionCallbacks, private http::
   EventLoop& loop_;
   Timer idle_timer_;
   bool draining_ = false;
-  bool drain_failed_ = false;   // the response cannot end in a reusable state
+  // Pooled while the response can still end with the connection reusable; else why it cannot.
+  observe::DrainResult drain_verdict_ = observe::DrainResult::Pooled;
   bool drain_interim_ = false;  // the head being drained is a 1xx: a final response follows
   uint64_t drain_body_left_ = 0;
 };
@@ -156,7 +157,9 @@ class UpstreamCluster {
   // closed. Reconnecting costs the upstream an accept and a handshake per aborted request, and a
   // burst of aborts (a client pool timing out at once) a burst of reconnects.
   void drain(UpstreamConnectionPtr connection);
-  void finishDrain(UpstreamConnection& connection, bool reusable);
+  // The drain of `connection` ended: pools it if `result` is Pooled (and the pool has room),
+  // closes it otherwise, and counts how it ended in triaged_upstream_drains_total.
+  void finishDrain(UpstreamConnection& connection, observe::DrainResult result);
   static constexpr uint64_t kDrainMaxBody = 256 * 1024;
   static constexpr std::chrono::milliseconds kDrainWindow{2000};
   // Passive health input from the session that owns a connect attempt.
@@ -181,6 +184,8 @@ class UpstreamCluster {
   void onResolved(Endpoint& endpoint, const net::Resolution& result);
   void wakeWaiters(bool all);
   UpstreamConnection* oldestIdleElsewhere(const Endpoint* except);
+  // max_idle_connections allows one more idle connection to `endpoint`.
+  bool poolHasRoom(const Endpoint& endpoint) const;
 
   EventLoop& loop_;
   net::Resolver& resolver_;

@@ -31,9 +31,10 @@ const prometheus::ClientMetric* find(const prometheus::MetricFamily& f,
 TEST_CASE("every contract family is exported with its type", "[unit][metrics]") {
   MetricsRegistry registry({"app"}, 1, "1.2.3");
   const auto all = registry.collect();
-  for (const MetricDef* def : {&kRequestsTotal, &kFailuresTotal, &kRetriesTotal, &kRequestDuration,
-                               &kConnectDuration, &kHeaderDuration, &kInFlight,
-                               &kDownstreamConnections, &kUpstreamConnections, &kBuildInfo}) {
+  for (const MetricDef* def :
+       {&kRequestsTotal, &kFailuresTotal, &kRetriesTotal, &kRequestDuration, &kConnectDuration,
+        &kHeaderDuration, &kInFlight, &kDownstreamConnections, &kUpstreamConnections,
+        &kUpstreamDrains, &kBuildInfo}) {
     const auto& f = familyNamed(all, def->name);
     CHECK(f.type == def->type);
     CHECK_FALSE(f.help.empty());
@@ -43,6 +44,12 @@ TEST_CASE("every contract family is exported with its type", "[unit][metrics]") 
   const auto* refused = find(failures, {{"upstream", "app"}, {"cause", "connect_refused"}});
   REQUIRE(refused != nullptr);
   CHECK(refused->counter.value == 0);
+  // So do the drain results, one series per result and configured upstream.
+  const auto& drains = familyNamed(all, kUpstreamDrains.name);
+  CHECK(drains.metric.size() == kDrainResults);
+  const auto* timeout = find(drains, {{"upstream", "app"}, {"result", "timeout"}});
+  REQUIRE(timeout != nullptr);
+  CHECK(timeout->counter.value == 0);
   const auto* build = find(familyNamed(all, kBuildInfo.name), {{"version", "1.2.3"}});
   REQUIRE(build != nullptr);
   CHECK(build->gauge.value == 1);
@@ -58,6 +65,8 @@ TEST_CASE("per-worker instruments are merged at scrape time", "[unit][metrics]")
   w0.failures[static_cast<size_t>(FailureCause::ConnectRefused)].add();
   w1.failures[static_cast<size_t>(FailureCause::ConnectRefused)].add(2);
   w1.retries[static_cast<size_t>(FailureCause::StaleKeepalive)].add();
+  w0.drains[static_cast<size_t>(DrainResult::Pooled)].add();
+  w1.drains[static_cast<size_t>(DrainResult::Pooled)].add(2);
   w0.request_duration.observe(0.002);
   w1.request_duration.observe(20.0);
   w0.in_flight.add(3);
@@ -88,6 +97,10 @@ TEST_CASE("per-worker instruments are merged at scrape time", "[unit][metrics]")
                              {{"upstream", "app"}, {"cause", "stale_keepalive"}});
   REQUIRE(retried != nullptr);
   CHECK(retried->counter.value == 1);
+  const auto* pooled =
+      find(familyNamed(all, kUpstreamDrains.name), {{"upstream", "app"}, {"result", "pooled"}});
+  REQUIRE(pooled != nullptr);
+  CHECK(pooled->counter.value == 3);
 
   const auto* hist = find(familyNamed(all, kRequestDuration.name), {{"upstream", "app"}});
   REQUIRE(hist != nullptr);
