@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "triaged/core/text.h"
+
 namespace triaged::config {
 namespace {
 
@@ -20,12 +22,12 @@ class JsonWriter {
 
   void key(std::string_view name) {
     separate();
-    out_ += jsonString(name);
+    out_ += jsonQuoted(name);
     out_ += ": ";
     after_key_ = true;
   }
 
-  void string(std::string_view text) { scalar(jsonString(text)); }
+  void string(std::string_view text) { scalar(jsonQuoted(text)); }
   void number(uint64_t n) { scalar(std::to_string(n)); }
   void boolean(bool b) { scalar(b ? "true" : "false"); }
   void null() { scalar("null"); }
@@ -184,50 +186,6 @@ void writeRoute(JsonWriter& w, const RouteConfig& r) {
 }
 
 }  // namespace
-
-std::string jsonString(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(text.size() + 2);
-  out += '"';
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default: {
-        const auto byte = static_cast<unsigned char>(c);
-        if (byte < 0x20) {
-          out += "\\u00";
-          out += kHex[byte >> 4];
-          out += kHex[byte & 0xf];
-        } else {
-          out += c;
-        }
-      }
-    }
-  }
-  out += '"';
-  return out;
-}
 
 std::string durationToString(Duration duration) {
   const int64_t ms = duration.count();

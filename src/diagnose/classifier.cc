@@ -2,6 +2,7 @@
 
 #include <cerrno>
 
+#include "triaged/core/text.h"
 #include "triaged/diagnose/failure_table.h"
 
 namespace triaged::diagnose {
@@ -29,6 +30,9 @@ bool contains(std::string_view haystack, std::string_view needle) {
 }
 
 constexpr size_t kBodyPrefixBytes = 512;
+// A header value quoted as evidence (Server, Via, Proxy-Status, Retry-After) is cut after this
+// many bytes: it comes from the upstream, and every failure line and hint repeats it.
+constexpr size_t kMaxEvidenceValue = 256;
 
 }  // namespace
 
@@ -93,7 +97,7 @@ void Classifier::onResponseHead(int status, const http::Headers& headers, TimePo
   status_cause_ = statusCause(status);
   if (status == 503) {
     const http::Header* ra = http::findHeader(headers, "retry-after");
-    if (ra != nullptr) evidence_.retry_after = std::string(ra->value);
+    if (ra != nullptr) evidence_.retry_after = printable(ra->value, kMaxEvidenceValue);
   }
   if (status_cause_ == FailureCause::UpstreamGatewayError) {
     // The head is gone once the body streams: keep what it says about the hop.
@@ -233,7 +237,7 @@ std::string gatewayHopFromHeaders(const http::Headers& headers) {
   std::string out;
   auto add = [&out](std::string_view label, std::string_view value, std::string_view end = "") {
     if (!out.empty()) out += "; ";
-    out.append(label).append(value).append(end);
+    out.append(label).append(printable(value, kMaxEvidenceValue)).append(end);
   };
   if (const auto* ps = http::findHeader(headers, "proxy-status")) add("Proxy-Status: ", ps->value);
   if (const auto* tc = http::findHeader(headers, "x-triaged-cause")) {

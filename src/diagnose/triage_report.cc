@@ -7,6 +7,7 @@
 #include <map>
 #include <tuple>
 
+#include "triaged/core/text.h"
 #include "triaged/diagnose/failure_table.h"
 
 namespace triaged::diagnose {
@@ -23,25 +24,6 @@ std::string iso(WallTime t) {
   gmtime_r(&tt, &tm);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-std::string jsonString(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (u < 0x20) {
-      out += fmt::format("\\u{:04x}", u);
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-  return out;
 }
 
 // What a burst of this cause usually means, for the episode sentence.
@@ -159,7 +141,7 @@ TriageReport buildTriageReport(std::vector<FailureEvent> events, WallTime now,
 
 std::string triageReportJson(const TriageReport& r) {
   std::string out =
-      "{\n  \"generated_at\": " + jsonString(iso(r.generated_at)) + ",\n  \"groups\": [";
+      "{\n  \"generated_at\": " + jsonQuoted(iso(r.generated_at)) + ",\n  \"groups\": [";
   for (size_t i = 0; i < r.groups.size(); ++i) {
     const auto& g = r.groups[i];
     const auto& info = causeInfo(g.cause);
@@ -169,10 +151,10 @@ std::string triageReportJson(const TriageReport& r) {
         "\"count_1m\": {}, \"count_5m\": {}, \"count_15m\": {}, \"first_seen\": {}, "
         "\"last_seen\": {}, \"example_request_id\": {}, \"top_endpoint\": {}, "
         "\"top_endpoint_count\": {}, \"hint\": {}}}",
-        jsonString(g.upstream), jsonString(info.name), jsonString(info.cause_class), g.status,
-        g.last_1m, g.last_5m, g.last_15m, jsonString(iso(g.first_seen)),
-        jsonString(iso(g.last_seen)), jsonString(g.example_request_id), jsonString(g.top_endpoint),
-        g.top_endpoint_count, jsonString(g.hint));
+        jsonQuoted(g.upstream), jsonQuoted(info.name), jsonQuoted(info.cause_class), g.status,
+        g.last_1m, g.last_5m, g.last_15m, jsonQuoted(iso(g.first_seen)),
+        jsonQuoted(iso(g.last_seen)), jsonQuoted(g.example_request_id), jsonQuoted(g.top_endpoint),
+        g.top_endpoint_count, jsonQuoted(g.hint));
   }
   out += r.groups.empty() ? "],\n  \"episodes\": [" : "\n  ],\n  \"episodes\": [";
   for (size_t i = 0; i < r.episodes.size(); ++i) {
@@ -181,8 +163,8 @@ std::string triageReportJson(const TriageReport& r) {
     out += fmt::format(
         "    {{\"upstream\": {}, \"cause\": {}, \"start\": {}, \"end\": {}, \"failures\": {}, "
         "\"ongoing\": {}, \"summary\": {}}}",
-        jsonString(e.upstream), jsonString(causeName(e.cause)), jsonString(iso(e.start)),
-        jsonString(iso(e.end)), e.failures, e.ongoing ? "true" : "false", jsonString(e.summary));
+        jsonQuoted(e.upstream), jsonQuoted(causeName(e.cause)), jsonQuoted(iso(e.start)),
+        jsonQuoted(iso(e.end)), e.failures, e.ongoing ? "true" : "false", jsonQuoted(e.summary));
   }
   out += r.episodes.empty() ? "]\n}\n" : "\n  ]\n}\n";
   return out;

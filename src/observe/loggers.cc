@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "triaged/config/config.h"
+#include "triaged/core/text.h"
 
 namespace triaged::observe {
 namespace {
@@ -107,38 +108,6 @@ spdlog::logger& logger(LoggerId id) {
 }
 
 bool jsonFormat() { return g_json; }
-
-void appendJsonEscaped(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (u < 0x20) {
-          out += "\\u00";
-          out += kHex[u >> 4];
-          out += kHex[u & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
-}
 
 LogEvent::LogEvent(std::string_view event) {
   json_ = "{\"event\":\"";

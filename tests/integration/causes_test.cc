@@ -7,10 +7,12 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <iconv.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <csignal>
@@ -252,6 +254,21 @@ void checkLine(const std::string& line, const Expected& e,
 
 // The single failure line of the request `request_id` (of any request when nullopt): waits for
 // one with `cause`, then checks it is the only one of its event for that request.
+// glibc's own UTF-8 decoder as the judge, so the check shares no code with triaged.
+bool wellFormedUtf8(const std::string& text) {
+  iconv_t cd = iconv_open("UTF-8", "UTF-8");
+  if (cd == reinterpret_cast<iconv_t>(-1)) throw std::runtime_error("iconv_open failed");
+  std::string in = text;
+  std::string out(text.size() * 2 + 16, '\0');
+  char* inp = in.data();
+  size_t in_left = in.size();
+  char* outp = out.data();
+  size_t out_left = out.size();
+  const size_t r = iconv(cd, &inp, &in_left, &outp, &out_left);
+  iconv_close(cd);
+  return r != static_cast<size_t>(-1) && in_left == 0;
+}
+
 std::string expectOneLine(DaemonProcess& daemon, const Expected& e,
                           const std::optional<std::string>& request_id) {
   auto line = waitForEvent(daemon, e.event_, e.cause_);
@@ -819,6 +836,34 @@ TEST_CASE(
   // The upstream's 502 is counted with origin upstream, never as the proxy's own 502.
   checkFailureCounted(metrics, "app", "upstream_gateway_error", 502, "upstream");
   CHECK(metrics.delta(requestsSeries("app", 502, "proxy")) == 0);
+}
+
+TEST_CASE("a hop named in bytes that are not UTF-8 still gives valid JSON lines and reports",
+          "[integration][causes]") {
+  // HTTP lets a header value carry any byte from 0x80 up (obs-text); JSON must be UTF-8, and a
+  // log pipeline drops or mangles a line that is not. Here a Latin-1 "é" and a stray 0xff.
+  Proxied p;
+  HttpClient client(p.daemon.port());
+  Response r = client.get("/?status=502&header=Server:caf%E9-proxy%FF&header=Via:1.1%20edge");
+  CHECK(r.status == 502);
+  const std::string id = r.header("X-Request-Id").value_or("");
+  const std::string line = expectOneLine(
+      p.daemon,
+      Expected("upstream_gateway_error", 502).origin("upstream").endpoint(p.fake.address()), id);
+  // Each byte that is not UTF-8 is U+FFFD in the evidence; what is UTF-8 stays as it was.
+  const std::string hop = "Via: 1.1 edge; Server: caf\xef\xbf\xbd-proxy\xef\xbf\xbd";
+  INFO("line: " << line);
+  CHECK(wellFormedUtf8(line));
+  CHECK(jsonField(line, "gateway_hop") == hop);
+  CHECK(contains(jsonField(line, "hint").value_or(""), hop));
+  const Response json = p.daemon.admin("/debug/triage");
+  CHECK(json.status == 200);
+  CHECK(wellFormedUtf8(json.body));
+  CHECK(contains(json.body, hop));
+  const Response text = p.daemon.admin("/debug/triage?format=text");
+  CHECK(wellFormedUtf8(text.body));
+  CHECK(contains(text.body, hop));
+  CHECK_FALSE(contains(text.body, "\xe9"));
 }
 
 TEST_CASE("a 504 with Proxy-Status is passed through as upstream_gateway_error naming that hop",

@@ -4,7 +4,6 @@
 // No JSON library: the shape is fixed and small, so it is written by hand.
 
 #include <string>
-#include <string_view>
 
 #include "triaged/config/config.h"
 
@@ -14,10 +13,6 @@ namespace triaged::config {
 // Durations are strings with a unit ("1500ms", "10s", "2m", "1h"), addresses "host:port",
 // a disabled admin_listen and a route without host are null. Indented by 2 spaces.
 std::string configToJson(const Config& config);
-
-// `text` as a quoted JSON string literal: quote, backslash and control characters escaped;
-// other bytes (UTF-8) are copied as they are.
-std::string jsonString(std::string_view text);
 
 // The largest whole unit that divides the duration exactly: "0s", "250ms", "10s", "2m", "1h".
 // Output is accepted by the config loader's duration parser.

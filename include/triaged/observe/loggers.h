@@ -23,9 +23,6 @@ void initLogging(const config::LogConfig& config);
 spdlog::logger& logger(LoggerId id);
 bool jsonFormat();
 
-// Appends `text` to `out` as JSON string content (without quotes).
-void appendJsonEscaped(std::string& out, std::string_view text);
-
 // A structured log line: {"event":"...","key":value,...}. Keys keep insertion order.
 class LogEvent {
  public:

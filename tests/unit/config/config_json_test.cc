@@ -49,16 +49,6 @@ bool structurallyValidJson(const std::string& text) {
   return !in_string && stack.empty();
 }
 
-TEST_CASE("jsonString escapes quotes, backslashes and control characters", "[unit][config_json]") {
-  CHECK(jsonString("") == R"("")");
-  CHECK(jsonString("plain") == R"("plain")");
-  CHECK(jsonString(R"(say "hi" C:\dir)") == R"("say \"hi\" C:\\dir")");
-  CHECK(jsonString("a\nb\tc\rd") == R"("a\nb\tc\rd")");
-  CHECK(jsonString(std::string("\x01\x1f", 2)) == R"("\u0001\u001f")");
-  CHECK(jsonString("\xe4\xb8\xad") == "\"\xe4\xb8\xad\"");  // UTF-8 copied as is
-  CHECK(structurallyValidJson(jsonString(R"(}]"{[\)")));
-}
-
 TEST_CASE("durationToString uses the largest exact unit", "[unit][config_json]") {
   CHECK(durationToString(Duration{0}) == "0s");
   CHECK(durationToString(Duration{1'500}) == "1500ms");

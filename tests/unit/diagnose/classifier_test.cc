@@ -300,4 +300,15 @@ TEST_CASE("gateway hop identification", "[unit][classifier]") {
   CHECK(identifyGatewayHop({}, "plain").empty());
 }
 
+TEST_CASE("a hop named by the upstream's headers is quoted readable and bounded",
+          "[unit][classifier]") {
+  // obs-text (a Latin-1 byte) and a control byte become U+FFFD: the hop ends up in JSON lines.
+  CHECK(identifyGatewayHop({{"Server", "caf\xe9-proxy"}}, "") == "Server: caf\xef\xbf\xbd-proxy");
+  CHECK(identifyGatewayHop({{"Via", "1.1 h\x7fp"}}, "") == "Via: 1.1 h\xef\xbf\xbdp");
+  // A huge header is not repeated in full in every failure line and hint.
+  const std::string huge(20000, 'x');
+  const std::string hop = identifyGatewayHop({{"Server", huge}}, "");
+  CHECK(hop == "Server: " + std::string(256, 'x') + "...");
+}
+
 }  // namespace triaged::diagnose
