@@ -49,6 +49,11 @@ RequestId RequestId::generate() {
 
 RequestId RequestId::fromClient(std::string_view value) {
   if (value.empty() || value.size() > kMaxLength) return generate();
+  // Visible ASCII only: the id is what an operator searches logs for, and copies from one
+  // system into another; a header value may carry any byte from 0x80 up, and spaces or tabs.
+  for (const char c : value) {
+    if (c < '!' || c > '~') return generate();
+  }
   RequestId id;
   std::memcpy(id.bytes_.data(), value.data(), value.size());
   id.length_ = static_cast<uint8_t>(value.size());

@@ -298,6 +298,23 @@ TEST_CASE("a client's X-Request-Id is passed through and returned", "[integratio
   CHECK(contains(r.body, "header X-Request-Id: test-req-42\n"));
 }
 
+TEST_CASE("a client's X-Request-Id that is not visible ASCII is replaced by a generated one",
+          "[integration][proxy]") {
+  // The id is what operators search the logs for: one with a space or a byte from 0x80 up
+  // (a header value may carry either) would not survive copying between systems.
+  Proxied p;
+  HttpClient client = p.client();
+  for (const std::string& sent : {std::string("caf\xe9"), std::string("two words")}) {
+    INFO("sent " << sent);
+    Response r = client.get("/echo", {{"X-Request-Id", sent}});
+    REQUIRE(r.status == 200);
+    const std::string id = r.header("X-Request-Id").value_or("");
+    CHECK(id.size() == 32);
+    CHECK(id.find_first_not_of("0123456789abcdef") == std::string::npos);
+    CHECK(contains(r.body, "header X-Request-Id: " + id + "\n"));  // the upstream got it too
+  }
+}
+
 TEST_CASE("a WebSocket upgrade is tunnelled and bytes echo both ways", "[integration][proxy]") {
   Proxied p;
   HttpClient client = p.client();

@@ -12,7 +12,8 @@
 namespace triaged {
 
 // One request's id, kept inline so that naming a request allocates nothing: a generated id is 32
-// hex characters, a client's X-Request-Id is kept when it is 1..kMaxLength bytes.
+// hex characters, a client's X-Request-Id is kept when it is 1..kMaxLength bytes of visible
+// ASCII.
 class RequestId {
  public:
   static constexpr size_t kMaxLength = 200;
@@ -20,7 +21,8 @@ class RequestId {
   // 128 random bits as 32 lowercase hex characters. Lock-free: each thread has its own
   // generator, seeded once from std::random_device. Not for secrets: mt19937_64 is predictable.
   static RequestId generate();
-  // The client's id when it is usable (1..kMaxLength bytes), else a generated one.
+  // The client's id when it is usable (1..kMaxLength bytes, each '!'..'~'), else a generated
+  // one.
   static RequestId fromClient(std::string_view value);
 
   std::string_view view() const { return {bytes_.data(), length_}; }

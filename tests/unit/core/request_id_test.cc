@@ -54,13 +54,17 @@ TEST_CASE("request ids use every hex digit in every position", "[unit][request_i
   }
 }
 
-TEST_CASE("a client's X-Request-Id is kept when it is 1..200 bytes, else replaced",
+TEST_CASE("a client's X-Request-Id is kept when it is 1..200 bytes of visible ASCII, else replaced",
           "[unit][request_id]") {
   CHECK(RequestId::fromClient("abc-123").view() == "abc-123");
+  CHECK(RequestId::fromClient("!~{trace:7/a}").view() == "!~{trace:7/a}");
   const std::string longest(RequestId::kMaxLength, 'x');
   CHECK(RequestId::fromClient(longest).view() == longest);
-  for (const std::string& unusable : {std::string(), std::string(RequestId::kMaxLength + 1, 'x')}) {
-    INFO("length " << unusable.size());
+  for (const std::string& unusable :
+       {std::string(), std::string(RequestId::kMaxLength + 1, 'x'), std::string("caf\xe9"),
+        std::string("caf\xc3\xa9"), std::string("two words"), std::string("tab\there"),
+        std::string("del\x7f")}) {
+    INFO("id " << unusable);
     const RequestId id = RequestId::fromClient(unusable);
     CHECK(id.view().size() == 32);
     CHECK(isLowerHex(std::string(id.view())));
