@@ -380,14 +380,18 @@ RSSF=$TMP/rss.tsv
 for t in "${ALL_TARGETS[@]}"; do printf '%s\tidle\t%s\n' "$t" "$(rss_kib ${TPIDS[$t]})" >>"$RSSF"; done
 
 cat >"$TMP/report.lua" <<'EOF'
-done = function(summary, latency, requests)
+-- One RESULT line per run: requests, duration (us), p50 and p99 (us), non-2xx/3xx, socket
+-- errors, then whatever `extra` a script built on this one adds.
+result = function(summary, latency, extra)
   local e = summary.errors
-  io.write(string.format("RESULT %d %d %d %d %d %d\n", summary.requests, summary.duration,
+  io.write(string.format("RESULT %d %d %d %d %d %d%s\n", summary.requests, summary.duration,
     latency:percentile(50), latency:percentile(99), e.status,
-    e.connect + e.read + e.write + e.timeout))
+    e.connect + e.read + e.write + e.timeout, extra))
 end
+done = function(summary, latency, requests) result(summary, latency, "") end
 EOF
-cat >"$TMP/mix.lua" <<'EOF'
+# mix.lua: report.lua with a mix of requests, and the count of each status at the end of the line.
+{ cat "$TMP/report.lua"; cat <<'EOF'
 -- 8 of 10 requests succeed (/64), 1 gets the origin's 500, 1 goes to an upstream whose only
 -- endpoint refuses connections (502 from the proxy).
 local paths = {"/64", "/64", "/64", "/500", "/64", "/64", "/64", "/64", "/refused/x", "/64"}
@@ -403,7 +407,6 @@ end
 local threads = {}
 setup = function(thread) table.insert(threads, thread) end
 done = function(summary, latency, requests)
-  local e = summary.errors
   local agg = {}
   for _, t in ipairs(threads) do
     for k, v in pairs(t:get("counts")) do agg[k] = (agg[k] or 0) + v end
@@ -413,11 +416,10 @@ done = function(summary, latency, requests)
   table.sort(keys)
   local parts = {}
   for _, k in ipairs(keys) do table.insert(parts, k .. ":" .. agg[k]) end
-  io.write(string.format("RESULT %d %d %d %d %d %d %s\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), e.status,
-    e.connect + e.read + e.write + e.timeout, table.concat(parts, ",")))
+  result(summary, latency, " " .. table.concat(parts, ","))
 end
 EOF
+} >"$TMP/mix.lua"
 # count.lua: report.lua plus a stop after N responses (wrk has no request-count option). Args after
 # "--": N and a flag file, created when the Nth response arrives; the thread then stops and
 # count_wrk interrupts wrk's main thread, which otherwise sleeps the whole -d.
