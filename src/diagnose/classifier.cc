@@ -30,8 +30,8 @@ bool contains(std::string_view haystack, std::string_view needle) {
 }
 
 constexpr size_t kBodyPrefixBytes = 512;
-// A header value quoted as evidence (Server, Via, Proxy-Status, Retry-After) is cut after this
-// many bytes: it comes from the upstream, and every failure line and hint repeats it.
+// Header values quoted as evidence (Server, Via, Proxy-Status, X-Triaged-Cause, Retry-After)
+// are cut after this many bytes: they come from the upstream, and each failure line repeats them.
 constexpr size_t kMaxEvidenceValue = 256;
 
 }  // namespace
