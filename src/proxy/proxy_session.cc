@@ -605,35 +605,19 @@ void ProxySession::onClientGone(int err) {
   report();
   countRequest(499);
   logAccess(499);
-  if (const auto verdict = drainVerdict()) {
-    if (*verdict == observe::DrainResult::Pooled) {
-      // The upstream is answering a request nobody waits for: read the answer to its end and
-      // keep the connection, rather than close it and make the next request connect again.
-      cluster_->drain(detachUpstream());
-    } else {
-      cluster_->metrics().drains[static_cast<size_t>(*verdict)].add();  // closed by cancel()
-    }
+  if (upstreamDrainable()) {
+    // The upstream is answering a request nobody waits for: read the answer to its end and keep
+    // the connection, rather than close it and make the next request connect again. The drain
+    // judges the response (and counts how it ended).
+    cluster_->drain(detachUpstream());
   }
   cancel();
 }
 
-std::optional<observe::DrainResult> ProxySession::drainVerdict() const {
-  using observe::DrainResult;
-  if (!upstream_ || !upstream_->connected || response_parser_ == nullptr || tunnel_ ||
-      request_.upgrade || !request_complete_ || !request_sent_ || body_paused_) {
-    return std::nullopt;  // a request not wholly sent cannot be answered in full
-  }
-  if (!response_started_) return DrainResult::Pooled;  // the drain checks the head when it comes
-  const http::ResponseHead& resp = response_parser_->response();
-  if (!resp.keep_alive || resp.framing == http::BodyFraming::UntilClose) {
-    return DrainResult::NotReusable;
-  }
-  if (resp.framing == http::BodyFraming::ContentLength &&
-      resp.content_length - std::min(resp.content_length, response_body_bytes_) >
-          UpstreamCluster::kDrainMaxBody) {
-    return DrainResult::TooLarge;
-  }
-  return DrainResult::Pooled;
+bool ProxySession::upstreamDrainable() const {
+  // A request not wholly sent cannot be answered in full; a tunnel is no HTTP any more.
+  return upstream_ && upstream_->connected && response_parser_ != nullptr && !tunnel_ &&
+         !request_.upgrade && request_complete_ && request_sent_ && !body_paused_;
 }
 
 void ProxySession::countRequest(int status) {

@@ -90,6 +90,11 @@ void UpstreamConnection::startDrain(uint64_t max_body, MonotonicTime deadline) {
   connection_.setTimeouts(std::chrono::milliseconds(0), std::chrono::milliseconds(0));
   connection_.setDeadline(deadline);
   connection_.enableRead();
+  if (response_parser_.headComplete()) judgeHead();  // the session had read the head already
+  if (drain_verdict_ != observe::DrainResult::Pooled) {
+    endDrain(drain_verdict_);
+    return;
+  }
   // The session may have stopped reading for a slow client, with bytes already in the input.
   drainInput();
 }
@@ -137,10 +142,15 @@ void UpstreamConnection::onHead() {
     drain_interim_ = true;
     return;
   }
+  judgeHead();
+}
+
+void UpstreamConnection::judgeHead() {
+  const http::ResponseHead& resp = response_parser_.response();
   if (resp.status == 101 || !resp.keep_alive || resp.framing == http::BodyFraming::UntilClose) {
     drain_verdict_ = observe::DrainResult::NotReusable;
   } else if (resp.framing == http::BodyFraming::ContentLength &&
-             resp.content_length > drain_body_left_) {
+             response_parser_.contentLengthLeft() > drain_body_left_) {
     drain_verdict_ = observe::DrainResult::TooLarge;
   }
 }

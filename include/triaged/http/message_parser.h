@@ -103,6 +103,8 @@ class MessageParser {
   bool messageStarted() const { return message_started_; }
   bool headComplete() const { return head_complete_; }
   uint64_t headBytes() const { return head_bytes_; }
+  // With the head of a Content-Length message complete: how many body bytes are still to come.
+  uint64_t contentLengthLeft() const { return parser_.content_length; }
 
  private:
   friend struct ParserTrampolines;

@@ -96,11 +96,9 @@ class ProxySession final : public DeferredDeletable,
   void releaseUpstream(bool reusable);
   // Takes the upstream connection from the session: its parser and deadline are no longer ours.
   UpstreamConnectionPtr detachUpstream();
-  // The client went away: can the upstream connection be drained and pooled instead of closed?
-  // Pooled: yes, drain it. TooLarge or NotReusable: no, for what the response head announced
-  // (counted as a drain that ended at once). nullopt: there is nothing to drain (no request
-  // wholly sent on a connection, or a tunnel).
-  std::optional<observe::DrainResult> drainVerdict() const;
+  // The client went away: is there a response to drain (a request wholly sent on a connection,
+  // no tunnel)? Whether the drain can end with the connection pooled is the drain's to judge.
+  bool upstreamDrainable() const;
   void report();
   void logRetry();
   // Counts the request once in the metrics, by the status the client saw and its origin.

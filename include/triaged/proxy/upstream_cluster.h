@@ -87,6 +87,9 @@ class UpstreamConnection final : public net::ConnectionCallbacks, private http::
   // Feeds what was read to the response parser while draining; may end the drain.
   void drainInput();
   void endDrain(observe::DrainResult result);
+  // The final response head is complete (read by the drain, or by the session before it): sets
+  // drain_verdict_ when the response cannot end with the connection reusable within the drain.
+  void judgeHead();
   // http::ParserCallbacks, while draining
   void onHead() override;
   void onBody(const char* data, size_t len) override;
