@@ -1,5 +1,6 @@
 #include "triaged/server/daemon.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -91,14 +92,23 @@ int Daemon::run() {
   log.info(ready.str());
 
   loop_.run();
-  // Drained: a late SIGTERM (a supervisor's second one) must not turn a clean exit into 143
-  // once the signal events are gone.
-  std::signal(SIGTERM, SIG_IGN);
-  std::signal(SIGINT, SIG_IGN);
+  ignoreStopSignals();
 
   for (auto& w : workers_) w->join();
   log.info(observe::LogEvent("stopped").add("reason", "drained").str());
   return 0;
+}
+
+void Daemon::ignoreStopSignals() {
+  // Drained: a late SIGTERM (a supervisor's second one) must not turn a clean exit into 143.
+  // Freeing a signal event puts back the disposition libevent found when it was added (SIG_DFL),
+  // so the events go while the signals are blocked (the workers block them for good), and the
+  // signals are ignored before they are let through again; one pending meanwhile is discarded.
+  sigset_t stop = stopSignals();
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  signal_events_.clear();
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) std::signal(sig, SIG_IGN);
+  pthread_sigmask(SIG_UNBLOCK, &stop, nullptr);
 }
 
 void Daemon::onSignal(evutil_socket_t sig, short, void* ctx) noexcept {

@@ -11,6 +11,13 @@
 
 namespace triaged::server {
 
+sigset_t stopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, sig);
+  return set;
+}
+
 Worker::Worker(const config::Config& config, const proxy::Router& router,
                const diagnose::HintCatalog& hints, observe::WorkerMetrics& metrics,
                observe::TriageRecorder& triage, int listen_fd, uint32_t index,
@@ -67,6 +74,8 @@ Worker::~Worker() {
 
 void Worker::start() {
   thread_ = std::thread([this] {
+    const sigset_t stop = stopSignals();
+    pthread_sigmask(SIG_BLOCK, &stop, nullptr);
     loop_.run();
     on_stopped_();
   });

@@ -369,4 +369,25 @@ TEST_CASE("SIGTERM during a slow request: the response completes and the daemon 
   CHECK(p.daemon.process().waitExit(10s) == 0);
 }
 
+TEST_CASE("stop signals that keep coming while the daemon exits never turn exit 0 into a kill",
+          "[integration][proxy]") {
+  // A supervisor may send SIGTERM again (or a SIGHUP) at any moment of the exit, up to the last
+  // instruction: whichever moment one lands on, the exit stays 0. Several rounds, for the moment
+  // that matters is short.
+  for (int round = 0; round < 8; ++round) {
+    Proxied p;
+    Process& proc = p.daemon.process();
+    REQUIRE(proc.signal(SIGTERM));
+    std::optional<int> code;
+    const auto deadline = Clock::now() + 10s;
+    for (int n = 0; !code && Clock::now() < deadline; ++n) {
+      proc.signal(n % 4 == 3 ? SIGHUP : SIGTERM);
+      std::this_thread::sleep_for(20us);
+      code = proc.waitExit(0ms);
+    }
+    INFO("round " << round);
+    CHECK(code == 0);
+  }
+}
+
 }  // namespace triaged::test

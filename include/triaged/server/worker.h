@@ -6,6 +6,8 @@
 // is shared with other workers, so nothing there takes a lock. Created and joined by the
 // Daemon on the main thread; everything else runs on the worker's own thread.
 
+#include <signal.h>
+
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -24,6 +26,11 @@
 #include "triaged/proxy/worker_context.h"
 
 namespace triaged::server {
+
+// SIGTERM, SIGINT and SIGHUP: the daemon's main loop handles them, and worker threads block them
+// for their whole life, so that one never lands on a worker while the main thread changes how it
+// is handled.
+sigset_t stopSignals();
 
 class Worker final : public proxy::WorkerContext {
  public:
