@@ -161,7 +161,7 @@ wait_port() {  # wait_port PORT PID NAME
 children() { ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' '; }
 
 free_port P_ORIGIN; free_port P_NGINX; free_port P_HAPROXY; free_port P_TRIAGED
-free_port P_ADMIN; free_port P_CLOSED; free_port P_TRIAGED2; free_port P_ADMIN2
+free_port P_ADMIN; free_port P_CLOSED; free_port P_TRIAGED2; free_port P_ADMIN2; free_port P_RELAY
 
 # ---------------------------------------------------------------------------------------------
 # Configs.
@@ -247,6 +247,26 @@ backend origin
     server o1 127.0.0.1:$P_ORIGIN
 EOF
 
+# The relay: HAProxy in TCP mode, one server connection per client connection, bytes passed on
+# unread. It does the socket work every proxy here must do (recv and send on both legs, epoll)
+# and none of the HTTP work: the floor of proxy CPU per request on this machine, in the pinned
+# tables only.
+cat >"$TMP/relay.cfg" <<EOF
+global
+    nbthread 1
+    maxconn 8192
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend fe
+    bind 127.0.0.1:$P_RELAY
+    default_backend origin
+backend origin
+    server o1 127.0.0.1:$P_ORIGIN
+EOF
+
 # triaged_config PORT ADMIN_PORT WORKERS: the triaged config; the instances differ only in these.
 triaged_config() {
   cat <<EOF
@@ -290,7 +310,7 @@ done
 # ---------------------------------------------------------------------------------------------
 # Start everything in the pinned layout: origin on CPU_LOAD, proxies on CPU_PROXY.
 declare -A TPIDS  # target -> the PIDs whose CPU and RSS count for it
-log "starting origin, nginx, haproxy, triaged (workers = 1 and 2) in $TMP"
+log "starting origin, nginx, haproxy, the relay (haproxy mode tcp), triaged (workers = 1 and 2) in $TMP"
 taskset -c "$CPU_LOAD" nginx -e "$TMP/origin/error.log" -p "$TMP/origin" -c "$TMP/origin/nginx.conf" -g 'daemon off;' \
   >"$TMP/origin/stdout.log" 2>&1 &
 ORIGIN_PID=$!; track "$ORIGIN_PID"
@@ -299,6 +319,8 @@ taskset -c "$CPU_PROXY" nginx -e "$TMP/nginx/error.log" -p "$TMP/nginx" -c "$TMP
 NGINX_PID=$!; track "$NGINX_PID"
 taskset -c "$CPU_PROXY" haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
 HAPROXY_PID=$!; track "$HAPROXY_PID"
+taskset -c "$CPU_PROXY" haproxy -db -f "$TMP/relay.cfg" >"$TMP/relay.log" 2>&1 &
+RELAY_PID=$!; track "$RELAY_PID"
 for t in triaged triaged-w2; do
   taskset -c "$CPU_PROXY" "$TRIAGED_BIN" --config "$TMP/$t.toml" >"$TMP/$t.log" 2>&1 &
   TPIDS[$t]=$!; track "${TPIDS[$t]}"
@@ -308,6 +330,7 @@ TRIAGED_PID=${TPIDS[triaged]}
 wait_port "$P_ORIGIN" "$ORIGIN_PID" origin
 wait_port "$P_NGINX" "$NGINX_PID" nginx
 wait_port "$P_HAPROXY" "$HAPROXY_PID" haproxy
+wait_port "$P_RELAY" "$RELAY_PID" relay
 wait_port "$P_TRIAGED" "$TRIAGED_PID" triaged
 wait_port "$P_TRIAGED2" "${TPIDS[triaged-w2]}" triaged-w2
 for t in triaged triaged-w2; do
@@ -319,10 +342,12 @@ for pid in $ORIGIN_KIDS $NGINX_KIDS; do track "$pid"; done
 TPIDS[origin]="$ORIGIN_PID $ORIGIN_KIDS"
 TPIDS[nginx]="$NGINX_PID $NGINX_KIDS"
 TPIDS[haproxy]=$HAPROXY_PID
-declare -A TPORT=([origin]=$P_ORIGIN [nginx]=$P_NGINX [haproxy]=$P_HAPROXY [triaged]=$P_TRIAGED [triaged-w2]=$P_TRIAGED2)
+TPIDS[relay]=$RELAY_PID
+declare -A TPORT=([origin]=$P_ORIGIN [nginx]=$P_NGINX [haproxy]=$P_HAPROXY [triaged]=$P_TRIAGED [triaged-w2]=$P_TRIAGED2
+  [relay]=$P_RELAY)
 declare -A TADMIN=([triaged]=$P_ADMIN [triaged-w2]=$P_ADMIN2)
 TARGETS=(origin nginx haproxy triaged)  # the main tables; triaged-w2 joins only the scaling runs
-ALL_TARGETS=("${TARGETS[@]}" triaged-w2)
+ALL_TARGETS=("${TARGETS[@]}" triaged-w2 relay)  # relay joins only the pinned tables
 PROXIES=(nginx haproxy triaged)
 
 # cpu_ticks PID...: "utime+stime utime" of the given PIDs, in clock ticks; a process's stat sums
@@ -552,7 +577,7 @@ for t in "${PROXIES[@]}"; do measure_memory "$t"; done
 
 log "warming up"
 warm_up
-run_layout pinned "$CPU_LOAD" "$CONNS"
+run_layout pinned "$CPU_LOAD" "$CONNS" "${TARGETS[@]}" relay
 
 # Failure mix, triaged only, still pinned.
 log "failure mix through triaged: $ROUNDS round(s) x ${DUR}s"
@@ -572,7 +597,7 @@ fi
 
 # Layout 2: unpinned, with triaged workers = 2 interleaved for the worker scaling table.
 set_affinity "$ALL_CPUS"
-run_layout unpinned "$ALL_CPUS" "$CONNS" "${ALL_TARGETS[@]}"
+run_layout unpinned "$ALL_CPUS" "$CONNS" "${TARGETS[@]}" triaged-w2
 
 # Worker scaling, second variant: wrk on CPU_LOAD only, the origin and triaged on all CPUs.
 run_layout wrk0 "$CPU_LOAD" "$CONNS" triaged triaged-w2
@@ -613,7 +638,7 @@ mkdir -p "$(dirname "$OUT")"
   echo "| HAProxy | $(haproxy -v 2>&1 | head -1 | awk '{print $3}') |"
   echo "| wrk | $(wrk -v 2>&1 | head -1 | awk '{print $2}') |"
   echo "| triaged | commit $commit, $("$TRIAGED_BIN" --version 2>&1 | head -1), build ${TRIAGED_BUILD_TYPE:-unknown} |"
-  echo "| run | $( ((QUICK)) && echo quick || echo full): $ROUNDS round(s), wrk -t1 -d${DUR}s, interleaved origin nginx haproxy triaged (+ triaged workers = 2 in the unpinned and wrk0 layouts); ${ELAPSED}s of measuring |"
+  echo "| run | $( ((QUICK)) && echo quick || echo full): $ROUNDS round(s), wrk -t1 -d${DUR}s, interleaved origin nginx haproxy triaged (+ the relay in the pinned layout, triaged workers = 2 in the unpinned and wrk0 layouts); ${ELAPSED}s of measuring |"
   echo "| load average (1/5/15 min) | start $LOAD_START, end $LOAD_END |"
   echo
   awk -F'\t' -v hz="$CLK_TCK" -v conns="$CONNS" -v many="$MANY_CONNS" -v ncpu="$NCPU" -v cl="$CPU_LOAD" -v cp="$CPU_PROXY" \
