@@ -75,7 +75,7 @@ int Daemon::run() {
                                  fds[i], i, [this] { loop_.post([this] { onWorkerStopped(); }); }));
   }
 
-  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+  for (int sig : kDaemonSignals) {
     EventPtr ev(evsignal_new(loop_.base(), sig, &Daemon::onSignal, this));
     if (!ev || evsignal_add(ev.get(), nullptr) != 0) {
       throw std::runtime_error("cannot install signal handler");
@@ -92,23 +92,23 @@ int Daemon::run() {
   log.info(ready.str());
 
   loop_.run();
-  ignoreStopSignals();
+  ignoreSignalsAfterDrain();
 
   for (auto& w : workers_) w->join();
   log.info(observe::LogEvent("stopped").add("reason", "drained").str());
   return 0;
 }
 
-void Daemon::ignoreStopSignals() {
+void Daemon::ignoreSignalsAfterDrain() {
   // Drained: a late SIGTERM (a supervisor's second one) must not turn a clean exit into 143.
   // Freeing a signal event puts back the disposition libevent found when it was added (SIG_DFL),
   // so the events go while the signals are blocked (the workers block them for good), and the
   // signals are ignored before they are let through again; one pending meanwhile is discarded.
-  sigset_t stop = stopSignals();
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  const sigset_t handled = daemonSignalSet();
+  pthread_sigmask(SIG_BLOCK, &handled, nullptr);
   signal_events_.clear();
-  for (int sig : {SIGTERM, SIGINT, SIGHUP}) std::signal(sig, SIG_IGN);
-  pthread_sigmask(SIG_UNBLOCK, &stop, nullptr);
+  for (int sig : kDaemonSignals) std::signal(sig, SIG_IGN);
+  pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);
 }
 
 void Daemon::onSignal(evutil_socket_t sig, short, void* ctx) noexcept {

@@ -11,10 +11,10 @@
 
 namespace triaged::server {
 
-sigset_t stopSignals() {
+sigset_t daemonSignalSet() {
   sigset_t set;
   sigemptyset(&set);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, sig);
+  for (int sig : kDaemonSignals) sigaddset(&set, sig);
   return set;
 }
 
@@ -74,8 +74,8 @@ Worker::~Worker() {
 
 void Worker::start() {
   thread_ = std::thread([this] {
-    const sigset_t stop = stopSignals();
-    pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+    const sigset_t handled = daemonSignalSet();
+    pthread_sigmask(SIG_BLOCK, &handled, nullptr);
     loop_.run();
     on_stopped_();
   });

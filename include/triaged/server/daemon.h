@@ -32,7 +32,7 @@ class Daemon {
  private:
   static void onSignal(evutil_socket_t sig, short, void* ctx) noexcept;
   void handleSignal(int sig);
-  void ignoreStopSignals();
+  void ignoreSignalsAfterDrain();
   void onWorkerStopped();
 
   EventLoop loop_;  // first: destroyed last

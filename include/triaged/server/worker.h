@@ -27,10 +27,11 @@
 
 namespace triaged::server {
 
-// SIGTERM, SIGINT and SIGHUP: the daemon's main loop handles them, and worker threads block them
-// for their whole life, so that one never lands on a worker while the main thread changes how it
-// is handled.
-sigset_t stopSignals();
+// The signals the daemon's main loop handles. Worker threads block them for their whole life, so
+// that one never lands on a worker while the main thread changes how it is handled.
+inline constexpr int kDaemonSignals[] = {SIGTERM, SIGINT, SIGHUP};
+// kDaemonSignals as a set, for pthread_sigmask.
+sigset_t daemonSignalSet();
 
 class Worker final : public proxy::WorkerContext {
  public:
