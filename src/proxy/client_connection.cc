@@ -325,7 +325,7 @@ void ClientConnection::logClientFailure(FailureCause cause, int status, std::str
       .add("client", peer_)
       .add("method", req.method)
       .add("path", req.target)
-      .add("errno", net::errnoName(err))
+      .addNameOrNull("errno", net::errnoName(err))
       .add("detail", detail)
       .add("hint", hint);
   observe::logger(observe::LoggerId::Conn).warn(ev.str());

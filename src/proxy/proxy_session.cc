@@ -735,7 +735,7 @@ void ProxySession::logRetry() {
   line.add("cause", diagnose::causeName(cause))
       .add("upstream", cluster_->name())
       .add("endpoint", ev.endpoint)
-      .add("errno", net::errnoName(classifier_.verdict().err))
+      .addNameOrNull("errno", net::errnoName(classifier_.verdict().err))
       .add("reused_connection", ev.reused);
   if (ev.idle_ms >= 0) line.add("connection_idle_ms", ev.idle_ms);
   line.add("request_id", request_id_).add("method", request_.method).add("path", request_.target);
@@ -803,7 +803,7 @@ void ProxySession::report() {
       .add("request_id", request_id_)
       .add("method", request_.method)
       .add("path", request_.target)
-      .add("errno", net::errnoName(verdict.err))
+      .addNameOrNull("errno", net::errnoName(verdict.err))
       .add("reused_connection", ev.reused);
   if (ev.idle_ms >= 0) {
     line.add("connection_idle_ms", ev.idle_ms);

@@ -110,7 +110,7 @@ void Worker::onAcceptError(evconnlistener* listener, void* ctx) noexcept {
   const int err = EVUTIL_SOCKET_ERROR();
   observe::logger(observe::LoggerId::Listener)
       .error(observe::LogEvent("accept_error")
-                 .add("errno", net::errnoName(err))
+                 .addNameOrNull("errno", net::errnoName(err))
                  .add("error", std::strerror(err))
                  .add("worker", self->index_)
                  .str());

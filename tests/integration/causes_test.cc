@@ -197,7 +197,9 @@ struct Expected {
   Expected& errno_name(std::string v) {
     errno_ = std::move(v);
     return *this;
-  }  // "": none
+  }
+  // Causes without an errno write it as null, like every other absent value.
+  Expected& no_errno() { return errno_name("null"); }
   Expected& reused(std::optional<bool> v) {
     reused_ = v;
     return *this;
@@ -475,7 +477,7 @@ TEST_CASE("every endpoint marked down: 503 no_healthy_endpoint without a connect
   const std::string id = checkProxyReply(r, 503, "no_healthy_endpoint");
   // No endpoint was chosen: the hint names the upstream instead.
   const std::string line = expectOneLine(
-      daemon, Expected("no_healthy_endpoint", 503).phase("connect_upstream").errno_name(""), id);
+      daemon, Expected("no_healthy_endpoint", 503).phase("connect_upstream").no_errno(), id);
   CHECK(contains(jsonField(line, "hint").value_or(""), "app"));
   checkFailureCounted(metrics, "app", "no_healthy_endpoint", 503, "proxy");
 }
@@ -490,7 +492,7 @@ TEST_CASE("max_connections and max_pending full: 503 local_overload", "[integrat
   Response r = second.get("/");
   const std::string id = checkProxyReply(r, 503, "local_overload");
   const std::string line = expectOneLine(
-      p.daemon, Expected("local_overload", 503).phase("connect_upstream").errno_name(""), id);
+      p.daemon, Expected("local_overload", 503).phase("connect_upstream").no_errno(), id);
   CHECK(contains(jsonField(line, "hint").value_or(""), "max_connections 1"));
   checkFailureCounted(metrics, "app", "local_overload", 503, "proxy");
   CHECK(slow.readResponse(withTimeout(5s)).status == 200);
@@ -515,7 +517,7 @@ TEST_CASE(
   const std::string line = expectOneLine(p.daemon,
                                          Expected("upstream_closed_early", 502)
                                              .phase("read_response_headers")
-                                             .errno_name("")
+                                             .no_errno()
                                              .endpoint(p.fake.address()),
                                          id);
   CHECK(jsonField(line, "class") == "crash");
@@ -642,7 +644,7 @@ TEST_CASE(
   const std::string line = expectOneLine(p.daemon,
                                          Expected("stale_keepalive", 502)
                                              .phase("read_response_headers")
-                                             .errno_name("")
+                                             .no_errno()
                                              .reused(true)
                                              .endpoint(p.fake.address()),
                                          id);
@@ -668,7 +670,7 @@ TEST_CASE("no response head within response_header_timeout: 504 response_header_
   expectOneLine(p.daemon,
                 Expected("response_header_timeout", 504)
                     .phase("read_response_headers")
-                    .errno_name("")
+                    .no_errno()
                     .endpoint(p.fake.address()),
                 id);
   checkFailureCounted(metrics, "app", "response_header_timeout", 504, "proxy");
@@ -684,7 +686,7 @@ TEST_CASE("the exchange outlasts request_timeout before the head: 504 request_ti
   expectOneLine(p.daemon,
                 Expected("request_timeout", 504)
                     .phase("read_response_headers")
-                    .errno_name("")
+                    .no_errno()
                     .endpoint(p.fake.address()),
                 id);
   checkFailureCounted(metrics, "app", "request_timeout", 504, "proxy");
@@ -742,7 +744,7 @@ TEST_CASE(
                                          Expected("truncated_response", 200)
                                              .phase("stream_body")
                                              .origin("upstream")
-                                             .errno_name("")
+                                             .no_errno()
                                              .endpoint(p.fake.address()),
                                          id);
   CHECK(jsonField(line, "class") == "crash");
@@ -783,12 +785,10 @@ TEST_CASE("an upstream 500 is passed through as upstream_app_error with origin u
   CHECK_FALSE(r.hasHeader("X-Triaged-Cause"));
   const std::string id = r.header("X-Request-Id").value_or("");
   CHECK_FALSE(id.empty());
-  const std::string line = expectOneLine(p.daemon,
-                                         Expected("upstream_app_error", 500)
-                                             .origin("upstream")
-                                             .errno_name("")
-                                             .endpoint(p.fake.address()),
-                                         id);
+  const std::string line = expectOneLine(
+      p.daemon,
+      Expected("upstream_app_error", 500).origin("upstream").no_errno().endpoint(p.fake.address()),
+      id);
   CHECK(jsonField(line, "class") == "app_error");
   CHECK(contains(jsonField(line, "hint").value_or(""), id));  // find it in the app's logs
   checkFailureCounted(metrics, "app", "upstream_app_error", 500, "upstream");

@@ -40,6 +40,11 @@ class LogEvent {
   LogEvent& add(std::string_view key, double value);
   LogEvent& add(std::string_view key, bool value);
   LogEvent& addNull(std::string_view key);
+  // A name that some events lack (an errno name): the name, or null (text format: -) when empty,
+  // the way every other absent value is written.
+  LogEvent& addNameOrNull(std::string_view key, std::string_view name) {
+    return name.empty() ? addNull(key) : add(key, name);
+  }
 
   // JSON object text, or "event key=value ..." when the configured format is text.
   std::string str() const;
