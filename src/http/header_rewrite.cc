@@ -86,6 +86,16 @@ class HeadWriter {
     } while (v != 0);
     append(std::string_view(buf.data() + buf.size() - n, n));
   }
+  // The framing header of a body we frame ourselves; nothing for None and UntilClose.
+  void framing(BodyFraming framing, uint64_t content_length) {
+    if (framing == BodyFraming::ContentLength) {
+      append("Content-Length: ");
+      decimal(content_length);
+      append("\r\n");
+    } else if (framing == BodyFraming::Chunked) {
+      header("Transfer-Encoding", "chunked");
+    }
+  }
   void finish() { out_.resize(static_cast<size_t>(p_ - out_.data())); }
 
  private:
@@ -271,22 +281,13 @@ void buildUpstreamRequestHead(std::string& out, const RequestHead& request,
   if (host != nullptr) w.header("X-Forwarded-Host", host->value);
   if (!ctx.request_id.empty()) w.header("X-Request-Id", ctx.request_id);
 
-  switch (request.framing) {
-    case BodyFraming::ContentLength:
-      w.append("Content-Length: ");
-      w.decimal(request.content_length);
-      w.append("\r\n");
-      break;
-    case BodyFraming::Chunked:
-      w.header("Transfer-Encoding", "chunked");
-      break;
-    case BodyFraming::None:
-    case BodyFraming::UntilClose:  // not a request framing; treated as no body
-      // Some servers answer a bodiless POST without a length with 411.
-      if (!request.upgrade && methodExpectsBody(request.method)) {
-        w.header("Content-Length", "0");
-      }
-      break;
+  w.framing(request.framing, request.content_length);
+  // UntilClose is not a request framing and is treated as no body. Some servers answer a
+  // bodiless POST without a length with 411.
+  const bool bodiless =
+      request.framing == BodyFraming::None || request.framing == BodyFraming::UntilClose;
+  if (bodiless && !request.upgrade && methodExpectsBody(request.method)) {
+    w.header("Content-Length", "0");
   }
   w.append("\r\n");
   w.finish();
@@ -367,19 +368,7 @@ void buildClientResponseHead(std::string& out, const ResponseHead& response,
     w.header("Connection", "upgrade");
   }
 
-  switch (plan.framing) {
-    case BodyFraming::ContentLength:
-      w.append("Content-Length: ");
-      w.decimal(response.content_length);
-      w.append("\r\n");
-      break;
-    case BodyFraming::Chunked:
-      w.header("Transfer-Encoding", "chunked");
-      break;
-    case BodyFraming::None:
-    case BodyFraming::UntilClose:
-      break;
-  }
+  w.framing(plan.framing, response.content_length);
 
   if (!response.isInterim() && !switching) {
     if (plan.close_after) {

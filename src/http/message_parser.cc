@@ -317,6 +317,15 @@ int MessageParser::checkHeadLimit(const char* span_end) {
   return 0;
 }
 
+int MessageParser::checkFieldLimit(const char* at, size_t len) {
+  if (!in_trailers_) return checkHeadLimit(at + len);
+  trailer_bytes_ += len;
+  if (trailer_bytes_ > max_head_bytes_) {
+    return fail(ParseErrorKind::HeaderTooLarge, kTrailersTooLarge, "trailers over the limit");
+  }
+  return 0;
+}
+
 bool MessageParser::scanLineEndings(const char* from, const char* to) {
   // llhttp 8.1 strict mode refuses a bare CR anywhere (the "bare CR" vectors of
   // message_parser_test.cc), but still accepts obs-fold, a bare LF ending the start line or the
@@ -369,27 +378,13 @@ int MessageParser::onHeaderField(const char* at, size_t len) {
     field_open_ = true;
   }
   record(fields_.back().name, at, len);
-  if (in_trailers_) {
-    trailer_bytes_ += len;
-    if (trailer_bytes_ > max_head_bytes_) {
-      return fail(ParseErrorKind::HeaderTooLarge, kTrailersTooLarge, "trailers over the limit");
-    }
-    return 0;
-  }
-  return checkHeadLimit(at + len);
+  return checkFieldLimit(at, len);
 }
 
 int MessageParser::onHeaderValue(const char* at, size_t len) {
   if (!field_open_ || fields_.back().name.length == 0) return failEmptyName();
   record(fields_.back().value, at, len);
-  if (in_trailers_) {
-    trailer_bytes_ += len;
-    if (trailer_bytes_ > max_head_bytes_) {
-      return fail(ParseErrorKind::HeaderTooLarge, kTrailersTooLarge, "trailers over the limit");
-    }
-    return 0;
-  }
-  return checkHeadLimit(at + len);
+  return checkFieldLimit(at, len);
 }
 
 int MessageParser::onHeaderValueComplete() {

@@ -141,6 +141,8 @@ class MessageParser {
   int fail(ParseErrorKind kind, std::string_view code, std::string_view reason);
   int failEmptyName();
   int checkHeadLimit(const char* span_end);
+  // The same for a piece of a header field or value: trailers have their own budget.
+  int checkFieldLimit(const char* at, size_t len);
   bool scanLineEndings(const char* from, const char* to);
   // A piece of a name, value, target or reason. The head's pieces are only located here: the
   // head's raw bytes are copied into head_arena_ in one piece per feed() (copyRawHead), where
