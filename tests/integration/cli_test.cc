@@ -9,6 +9,7 @@
 
 #include "harness/daemon_process.h"
 #include "harness/process.h"
+#include "harness/test_support.h"
 
 namespace triaged::test {
 namespace {
@@ -35,10 +36,6 @@ Run runTriaged(const std::vector<std::string>& args) {
 
 bool startsWith(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
 }
 
 const char* const kGoodConfig =

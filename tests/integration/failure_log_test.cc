@@ -18,15 +18,12 @@
 #include "harness/daemon_process.h"
 #include "harness/fake_upstream.h"
 #include "harness/http_client.h"
+#include "harness/test_support.h"
 
 namespace triaged::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 // A loopback port that is bound but never listens: every connect is answered RST
 // (ECONNREFUSED), and no other process can take the port while this object lives.

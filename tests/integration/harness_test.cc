@@ -9,21 +9,12 @@
 #include "harness/daemon_process.h"
 #include "harness/fake_upstream.h"
 #include "harness/http_client.h"
+#include "harness/test_support.h"
 
 namespace triaged::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-HttpClient::Options withTimeout(std::chrono::milliseconds t) {
-  HttpClient::Options o;
-  o.timeout = t;
-  return o;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 }  // namespace
 

@@ -26,6 +26,7 @@
 #include "harness/fake_upstream.h"
 #include "harness/http_client.h"
 #include "harness/process.h"
+#include "harness/test_support.h"
 
 namespace triaged::test {
 namespace {
@@ -34,24 +35,6 @@ constexpr const char* kPromtool = "/usr/bin/promtool";
 constexpr const char* kPrometheus = "/usr/bin/prometheus";
 
 bool executable(const char* path) { return ::access(path, X_OK) == 0; }
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-// "app" on the fake, "gone" on a closed port (no retry, so one request is one failure), with
-// routes "/" and "/gone".
-std::string twoUpstreamConfig(const FakeUpstream& fake) {
-  return "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n"
-         "[[upstream]]\nname = \"app\"\nendpoints = [\"" +
-         fake.address() +
-         "\"]\n"
-         "[[upstream]]\nname = \"gone\"\nendpoints = [\"127.0.0.1:" +
-         std::to_string(closedPort()) +
-         "\"]\nretries = 0\n"
-         "[[route]]\nprefix = \"/\"\nupstream = \"app\"\n"
-         "[[route]]\nprefix = \"/gone\"\nupstream = \"gone\"\n";
-}
 
 // A loopback port that was free a moment ago: bound to port 0, read back, closed.
 uint16_t freePort() {
@@ -158,7 +141,7 @@ TEST_CASE("promtool check metrics finds no problem in a live scrape", "[integrat
     return;
   }
   FakeUpstream fake;
-  DaemonProcess daemon(twoUpstreamConfig(fake));
+  DaemonProcess daemon(configWithRefusedUpstream(fake.address()));
   HttpClient client(daemon.port());
   CHECK(client.get("/?status=200").status == 200);
   CHECK(client.get("/?status=500").status == 500);
@@ -194,7 +177,7 @@ TEST_CASE("a real Prometheus server scrapes a refused request's failure counter"
     return;
   }
   FakeUpstream fake;
-  DaemonProcess daemon(twoUpstreamConfig(fake));
+  DaemonProcess daemon(configWithRefusedUpstream(fake.address()));
   HttpClient client(daemon.port());
   REQUIRE(client.get("/gone/x").status == 502);
 

@@ -12,6 +12,8 @@
 #include "harness/daemon_process.h"
 #include "harness/fake_upstream.h"
 #include "harness/http_client.h"
+#include "harness/proxied.h"
+#include "harness/test_support.h"
 
 namespace triaged::test {
 namespace {
@@ -19,31 +21,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // One fake upstream and one triaged routing everything to it.
-struct Proxied {
-  explicit Proxied(const std::string& extra_upstream_keys = "",
-                   const std::string& extra_server_keys = "")
-      : daemon(basicConfig(fake.address(), extra_upstream_keys, extra_server_keys)) {}
-
-  HttpClient client() const { return HttpClient(daemon.port()); }
-
-  FakeUpstream fake;
-  DaemonProcess daemon;
-};
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 std::string lowered(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
-}
-
-HttpClient::Options withTimeout(std::chrono::milliseconds t) {
-  HttpClient::Options o;
-  o.timeout = t;
-  return o;
 }
 
 // A GET of the fake upstream's pattern body of `size` bytes on `client` arrives whole.

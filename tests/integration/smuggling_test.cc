@@ -8,17 +8,10 @@
 #include "harness/daemon_process.h"
 #include "harness/fake_upstream.h"
 #include "harness/http_client.h"
+#include "harness/proxied.h"
 
 namespace triaged::test {
 namespace {
-
-struct Proxied {
-  explicit Proxied(const std::string& extra_server_keys = "")
-      : daemon(basicConfig(fake.address(), "", extra_server_keys)) {}
-
-  FakeUpstream fake;
-  DaemonProcess daemon;
-};
 
 // Sends `raw` on a fresh connection and checks that triaged answers `status` itself, closes the
 // connection, and that a well-formed request sent afterwards is the only one the upstream saw.
@@ -88,14 +81,14 @@ TEST_CASE("Transfer-Encoding: chunked, identity is refused with 400", "[integrat
 
 TEST_CASE("a request head over max_request_header_bytes is refused with 431",
           "[integration][smuggling]") {
-  Proxied p("max_request_header_bytes = 2048");
+  Proxied p("", "max_request_header_bytes = 2048");
   std::string raw = "GET / HTTP/1.1\r\nHost: app\r\nX-Big: " + std::string(3000, 'a') + "\r\n\r\n";
   expectRefusedLocally(p, raw, 431, "client_bad_request");
 }
 
 TEST_CASE("a request body over max_request_body_bytes is refused with 413",
           "[integration][smuggling]") {
-  Proxied p("max_request_body_bytes = 1000");
+  Proxied p("", "max_request_body_bytes = 1000");
   std::string raw =
       "POST / HTTP/1.1\r\nHost: app\r\nContent-Length: 2000\r\n\r\n" + std::string(2000, 'b');
   expectRefusedLocally(p, raw, 413, "client_bad_request");
@@ -103,7 +96,7 @@ TEST_CASE("a request body over max_request_body_bytes is refused with 413",
 
 TEST_CASE("a request head not finished within client_header_timeout gets 408",
           "[integration][smuggling]") {
-  Proxied p("client_header_timeout = \"300ms\"");
+  Proxied p("", "client_header_timeout = \"300ms\"");
   HttpClient client(p.daemon.port());
   REQUIRE(client.send("GET / HTTP/1.1\r\nHost: app\r\nX-Partial: "));
   HttpClient::Options options;

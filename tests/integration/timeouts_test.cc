@@ -11,26 +11,13 @@
 #include "harness/daemon_process.h"
 #include "harness/fake_upstream.h"
 #include "harness/http_client.h"
+#include "harness/proxied.h"
+#include "harness/test_support.h"
 
 namespace triaged::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-struct Proxied {
-  explicit Proxied(const std::string& extra_upstream_keys = "",
-                   const std::string& extra_server_keys = "")
-      : daemon(basicConfig(fake.address(), extra_upstream_keys, extra_server_keys)) {}
-
-  FakeUpstream fake;
-  DaemonProcess daemon;
-};
-
-HttpClient::Options withTimeout(std::chrono::milliseconds t) {
-  HttpClient::Options o;
-  o.timeout = t;
-  return o;
-}
 
 std::optional<std::string> waitForFailure(DaemonProcess& daemon, const std::string& cause) {
   return daemon.waitForLog([&](const std::string& l) {

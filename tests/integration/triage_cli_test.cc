@@ -18,6 +18,7 @@
 #include "harness/fake_upstream.h"
 #include "harness/http_client.h"
 #include "harness/process.h"
+#include "harness/test_support.h"
 
 namespace triaged::test {
 namespace {
@@ -43,25 +44,8 @@ Run runTriage(const std::vector<std::string>& args, std::map<std::string, std::s
   return runProgram(std::move(argv), std::move(env));
 }
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 std::string adminAddress(const DaemonProcess& daemon) {
   return "127.0.0.1:" + std::to_string(daemon.adminPort());
-}
-
-// "app" on the fake, "gone" on a closed port with no retry; routes "/" and "/gone".
-std::string configWithRefusedUpstream(const FakeUpstream& fake) {
-  return "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n"
-         "[[upstream]]\nname = \"app\"\nendpoints = [\"" +
-         fake.address() +
-         "\"]\n"
-         "[[upstream]]\nname = \"gone\"\nendpoints = [\"127.0.0.1:" +
-         std::to_string(closedPort()) +
-         "\"]\nretries = 0\n"
-         "[[route]]\nprefix = \"/\"\nupstream = \"app\"\n"
-         "[[route]]\nprefix = \"/gone\"\nupstream = \"gone\"\n";
 }
 
 // Sends `n` requests to the refused upstream (the first at least is connect_refused) and waits (at
@@ -91,7 +75,7 @@ void refusedBurst(const DaemonProcess& daemon, int n) {
 TEST_CASE("triage prints the text report naming the cause and the upstream, without colour",
           "[integration][triage_cli]") {
   FakeUpstream fake;
-  DaemonProcess daemon(configWithRefusedUpstream(fake));
+  DaemonProcess daemon(configWithRefusedUpstream(fake.address()));
   refusedBurst(daemon, 5);
 
   Run run = runTriage({"--admin", adminAddress(daemon)});
@@ -104,7 +88,7 @@ TEST_CASE("triage prints the text report naming the cause and the upstream, with
 
 TEST_CASE("triage --json prints the JSON report", "[integration][triage_cli]") {
   FakeUpstream fake;
-  DaemonProcess daemon(configWithRefusedUpstream(fake));
+  DaemonProcess daemon(configWithRefusedUpstream(fake.address()));
   refusedBurst(daemon, 3);
 
   Run run = runTriage({"--admin=" + adminAddress(daemon), "--json"});
@@ -125,7 +109,7 @@ TEST_CASE("triage colours the report on a terminal unless NO_COLOR is set",
     return;
   }
   FakeUpstream fake;
-  DaemonProcess daemon(configWithRefusedUpstream(fake));
+  DaemonProcess daemon(configWithRefusedUpstream(fake.address()));
   refusedBurst(daemon, 2);
   // script(1) runs the command (one shell string) with a pseudo-terminal as its stdout.
   const std::string command =

@@ -16,6 +16,7 @@
 #include "harness/fake_upstream.h"
 #include "harness/http_client.h"
 #include "harness/metrics_scrape.h"
+#include "harness/test_support.h"
 
 namespace triaged::test {
 namespace {
@@ -23,12 +24,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 std::string closedAddress() { return "127.0.0.1:" + std::to_string(closedPort()); }
-
-HttpClient::Options withTimeout(std::chrono::milliseconds t) {
-  HttpClient::Options o;
-  o.timeout = t;
-  return o;
-}
 
 // The first log line of `event` whose `cause` is `cause`.
 std::optional<std::string> waitForEvent(DaemonProcess& daemon, const std::string& event,

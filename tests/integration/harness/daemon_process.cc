@@ -8,6 +8,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "harness/fake_upstream.h"
+
 namespace triaged::test {
 namespace {
 
@@ -221,6 +223,18 @@ std::string basicConfig(const std::string& upstream_address, const std::string& 
   c += "\n[[route]]\n";
   c += "prefix = \"/\"\n";
   c += "upstream = \"app\"\n";
+  return c;
+}
+
+std::string configWithRefusedUpstream(const std::string& app_address) {
+  std::string c = basicConfig(app_address);
+  c += "\n[[upstream]]\n";
+  c += "name = \"gone\"\n";
+  c += "endpoints = [\"127.0.0.1:" + std::to_string(closedPort()) + "\"]\n";
+  c += "retries = 0\n";
+  c += "\n[[route]]\n";
+  c += "prefix = \"/gone\"\n";
+  c += "upstream = \"gone\"\n";
   return c;
 }
 

@@ -83,6 +83,10 @@ std::string basicConfig(const std::string& upstream_address,
                         const std::string& extra_upstream_keys = "",
                         const std::string& extra_server_keys = "");
 
+// basicConfig() plus a second [[upstream]] "gone" on a closed port with no retry (so one
+// request is one connect_refused failure), routed from "/gone".
+std::string configWithRefusedUpstream(const std::string& app_address);
+
 // The value of the first `"key":` in a JSON text, as text: strings unescaped, numbers, bools and
 // null as written, objects and arrays as their raw JSON. nullopt when absent.
 std::optional<std::string> jsonField(const std::string& json, const std::string& key);
