@@ -52,6 +52,24 @@ Scenario upstreamDoes(std::string target, std::set<Outcome> expected) {
           std::move(expected)};
 }
 
+// The client sends `raw`, waits `linger`, and leaves with a FIN or (`reset`) an RST.
+Scenario clientLeaves(std::string name, std::string raw, std::chrono::milliseconds linger,
+                      bool reset) {
+  return {std::move(name),
+          [raw, linger, reset](uint16_t port) {
+            HttpClient c(port);
+            c.send(raw);
+            std::this_thread::sleep_for(linger);
+            if (reset) {
+              c.resetConnection();
+            } else {
+              c.close();
+            }
+            return Outcome("-");
+          },
+          {"-"}};
+}
+
 std::vector<Scenario> everyFailure() {
   std::vector<Scenario> s = {
       upstreamDoes("/?size=100", {"200"}),
@@ -85,15 +103,8 @@ std::vector<Scenario> everyFailure() {
                  return last;
                },
                {"200"}});
-  s.push_back({"client closes while the upstream thinks",
-               [](uint16_t port) {
-                 HttpClient c(port);
-                 c.send("GET /?delay_headers=300 HTTP/1.1\r\nHost: app\r\n\r\n");
-                 std::this_thread::sleep_for(20ms);
-                 c.close();
-                 return Outcome("-");
-               },
-               {"-"}});
+  s.push_back(clientLeaves("client closes while the upstream thinks",
+                           "GET /?delay_headers=300 HTTP/1.1\r\nHost: app\r\n\r\n", 20ms, false));
   s.push_back({"client resets in the middle of a large body",
                [](uint16_t port) {
                  HttpClient c(port);
@@ -109,24 +120,11 @@ std::vector<Scenario> everyFailure() {
                  return outcomeOf(c.rawRequest("THIS IS NOT HTTP\r\n\r\n"));
                },
                {"400"}});
-  s.push_back({"client stops inside its request head",
-               [](uint16_t port) {
-                 HttpClient c(port);
-                 c.send("GET / HTTP/1.1\r\nHost: app\r\nX-Half: ");
-                 std::this_thread::sleep_for(10ms);
-                 c.close();
-                 return Outcome("-");
-               },
-               {"-"}});
-  s.push_back({"client promises a body and never sends it",
-               [](uint16_t port) {
-                 HttpClient c(port);
-                 c.send("POST /echo HTTP/1.1\r\nHost: app\r\nContent-Length: 100000\r\n\r\nabc");
-                 std::this_thread::sleep_for(10ms);
-                 c.resetConnection();
-                 return Outcome("-");
-               },
-               {"-"}});
+  s.push_back(clientLeaves("client stops inside its request head",
+                           "GET / HTTP/1.1\r\nHost: app\r\nX-Half: ", 10ms, false));
+  s.push_back(clientLeaves("client promises a body and never sends it",
+                           "POST /echo HTTP/1.1\r\nHost: app\r\nContent-Length: 100000\r\n\r\nabc",
+                           10ms, true));
   return s;
 }
 
