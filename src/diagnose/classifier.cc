@@ -51,6 +51,14 @@ void Classifier::onRouted() { phase_ = Phase::ConnectUpstream; }
 void Classifier::onAcquireFailed(FailureCause cause, std::string detail) {
   phase_ = Phase::ConnectUpstream;
   evidence_.detail = std::move(detail);
+  // No endpoint was tried for this outcome. After a retry the evidence still describes the
+  // attempt before (its endpoint, connect time, connection): that attempt is in the chain, and
+  // must not pass for this one.
+  evidence_.endpoint.clear();
+  evidence_.reused = false;
+  evidence_.requests_on_connection = 0;
+  evidence_.idle_ms = -1;
+  evidence_.connect_ms.reset();
   fail(cause, 0);
 }
 

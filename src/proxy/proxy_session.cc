@@ -168,7 +168,9 @@ void ProxySession::acquire() {
       if (!pending_timer_.armed()) pending_timer_.arm(upstream_config_->pending_timeout);
       return;
     case Acquired::Kind::Failed:
-      if (a.endpoint != nullptr) endpoint_ = a.endpoint;
+      // None when no endpoint was chosen (none healthy, local overload): not the one a retry
+      // moved away from.
+      endpoint_ = a.endpoint;
       if (a.cause == FailureCause::ConnectRefused || a.cause == FailureCause::ConnectError) {
         // connect() failed at once: an attempt that ended before it began.
         ++attempts_;
@@ -798,7 +800,7 @@ void ProxySession::report() {
       .add("status", verdict.status)
       .add("origin", diagnose::originName(info.origin))
       .add("upstream", upstream)
-      .add("endpoint", endpoint)
+      .addNameOrNull("endpoint", endpoint)
       .add("phase", diagnose::phaseName(verdict.phase))
       .add("request_id", request_id_)
       .add("method", request_.method)
@@ -832,8 +834,8 @@ void ProxySession::report() {
       chain += fmt::format("{}@{}{}{} -> ", diagnose::causeName(a.cause), a.endpoint,
                            a.err != 0 ? " " : "", net::errnoName(a.err));
     }
-    chain += fmt::format("{}@{}{}{}", info.name, endpoint, verdict.err != 0 ? " " : "",
-                         net::errnoName(verdict.err));
+    chain += fmt::format("{}{}{}{}{}", info.name, endpoint.empty() ? "" : "@", endpoint,
+                         verdict.err != 0 ? " " : "", net::errnoName(verdict.err));
     line.add("attempt_chain", chain);
   }
   if (ev.partial_head) line.add("partial_head", true);

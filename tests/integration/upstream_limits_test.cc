@@ -76,6 +76,36 @@ TEST_CASE("an endpoint refusing three connections is marked down and then answer
   CHECK(jsonField(*line, "upstream") == "app");
 }
 
+TEST_CASE("a retry that finds no endpoint left reports no connect of its own",
+          "[integration][limits]") {
+  // One endpoint, refusing: its third refusal marks it down, so that request's retry finds
+  // nothing healthy. The line must describe that outcome, not the refused attempt before it
+  // (which is in attempt_chain).
+  const std::string endpoint = closedAddress();
+  DaemonProcess daemon(basicConfig(endpoint, "retries = 1"));
+  std::optional<std::string> line;
+  for (int i = 0; i < 4 && !line; ++i) {
+    HttpClient client(daemon.port());
+    Response r = client.get("/");
+    INFO("request " << i + 1);
+    REQUIRE((r.status == 502 || r.status == 503));
+    if (r.status != 503) continue;
+    CHECK(r.header("X-Triaged-Cause") == "no_healthy_endpoint");
+    line = daemon.waitForLog([](const std::string& l) {
+      return jsonField(l, "cause") == "no_healthy_endpoint" && jsonField(l, "retried") == "true";
+    });
+  }
+  REQUIRE(line.has_value());
+  CHECK(jsonField(*line, "endpoint") == "null");
+  CHECK(jsonField(*line, "connect_ms") == "null");
+  CHECK(jsonField(*line, "connection_idle_ms") == "null");
+  CHECK(jsonField(*line, "reused_connection") == "false");
+  CHECK(jsonField(*line, "errno") == "null");
+  CHECK(jsonField(*line, "absorbed_cause") == "connect_refused");
+  CHECK(jsonField(*line, "attempt_chain") ==
+        "connect_refused@" + endpoint + " ECONNREFUSED -> no_healthy_endpoint");
+}
+
 TEST_CASE("a refused connection is retried on the other endpoint and the client gets 200",
           "[integration][limits]") {
   FakeUpstream healthy;

@@ -164,6 +164,25 @@ TEST_CASE("pooled connection closed before any byte is stale_keepalive, retried 
   CHECK(c.verdict().cause == FailureCause::None);
 }
 
+TEST_CASE("a retry that finds no endpoint keeps none of the refused attempt's evidence",
+          "[unit][classifier]") {
+  Classifier c = reusedGet();
+  c.onUpstreamClosed(false, 0);
+  c.beginRetry();
+  c.onAcquireFailed(FailureCause::NoHealthyEndpoint, "");
+  expectVerdict(c, FailureCause::NoHealthyEndpoint, 503, Phase::ConnectUpstream);
+  CHECK(c.evidence().endpoint.empty());
+  CHECK_FALSE(c.evidence().connect_ms.has_value());
+  CHECK_FALSE(c.evidence().reused);
+  CHECK(c.evidence().idle_ms == -1);
+  CHECK(c.evidence().requests_on_connection == 0);
+  // The attempt before is still on record, with what it saw.
+  REQUIRE(c.attempts().size() == 1);
+  CHECK(c.attempts()[0].endpoint == "10.0.3.7:8080");
+  CHECK(c.attempts()[0].reused);
+  CHECK(c.attempts()[0].idle_ms == 29'000);
+}
+
 TEST_CASE("a reset pooled connection with a body that cannot be replayed is not retried",
           "[unit][classifier]") {
   Classifier c(kT0, "POST", true);
