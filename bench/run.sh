@@ -644,7 +644,8 @@ mkdir -p "$(dirname "$OUT")"
   awk -F'\t' -v hz="$CLK_TCK" -v conns="$CONNS" -v many="$MANY_CONNS" -v ncpu="$NCPU" -v cl="$CPU_LOAD" -v cp="$CPU_PROXY" \
     -v allc="$ALL_CPUS" -v failines="$FAIL_LINES" -f "$ROOT/bench/report.awk" "$RSSF" "$RAW"
 } >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
-cp "$RAW" "$(dirname "$OUT")/latest-raw.tsv" 2>/dev/null
+# The per-run figures beside the report: latest.md -> latest-raw.tsv, /tmp/q.md -> /tmp/q-raw.tsv.
+cp "$RAW" "${OUT%.md}-raw.tsv" 2>/dev/null
 cat "$OUT"
 log "report written to ${OUT#"$ROOT"/}"
 exit 0
