@@ -17,7 +17,13 @@ std::string SocketAddress::toString() const {
   if (storage.ss_family == AF_INET6) {
     const auto* a = reinterpret_cast<const sockaddr_in6*>(&storage);
     inet_ntop(AF_INET6, &a->sin6_addr, buf.data(), buf.size());
-    return "[" + std::string(buf.data()) + "]:" + std::to_string(ntohs(a->sin6_port));
+    // Appended rather than "[" + ...: GCC 12 at -O3 warns (-Wrestrict, falsely) about the
+    // operator+ that inserts at the front, which breaks -Werror Release builds.
+    std::string out = "[";
+    out += buf.data();
+    out += "]:";
+    out += std::to_string(ntohs(a->sin6_port));
+    return out;
   }
   const auto* a = reinterpret_cast<const sockaddr_in*>(&storage);
   inet_ntop(AF_INET, &a->sin_addr, buf.data(), buf.size());

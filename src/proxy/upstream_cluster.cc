@@ -238,7 +238,10 @@ void UpstreamCluster::onResolved(Endpoint& ep, const net::Resolution& r) {
     auto& log = observe::logger(observe::LoggerId::Upstream);
     if (log.should_log(spdlog::level::debug)) {
       std::string list;
-      for (const auto& a : ep.addresses) list += (list.empty() ? "" : ",") + a.toString();
+      for (const auto& a : ep.addresses) {
+        if (!list.empty()) list += ',';
+        list += a.toString();
+      }
       log.debug(observe::LogEvent("dns_resolved")
                     .add("upstream", config_.name)
                     .add("endpoint", ep.name)
