@@ -76,8 +76,8 @@ for t in wrk nginx haproxy taskset getconf ps timeout; do
   command -v "$t" >/dev/null || die "$t not found"
 done
 
-# triaged: a Release build in build-bench/ unless TRIAGED_BIN says otherwise. TRIAGED_WERROR is
-# off there because GCC 12 at -O3 reports a false -Werror=restrict inside libstdc++.
+# triaged: a Release build (LTO) in build-bench/ unless TRIAGED_BIN says otherwise. TRIAGED_WERROR
+# is off there: a warning of another compiler must not stop a measurement.
 if [[ -z ${TRIAGED_BIN:-} ]]; then
   TRIAGED_BIN=$ROOT/build-bench/triaged
   # Always through the (incremental) build, so a binary left from an older checkout is never the
