@@ -121,7 +121,7 @@ TEST_CASE("a daemon with workers = 2 says so and serves every request", "[integr
     Response r = client.get("/?body=w" + std::to_string(i));
     INFO("request " << i);
     REQUIRE(r.status == 200);
-    CHECK(r.body == "w" + std::to_string(i));
+    CHECK(r.body == std::string("w").append(std::to_string(i)));
   }
   CHECK(p.fake.stats().requests == 20);
   CHECK(p.daemon.logLinesContaining("\"event\":\"upstream_failure\"").empty());

@@ -521,7 +521,9 @@ std::string describeDifference(std::string_view actual, std::string_view expecte
   while (i < actual.size() && i < expected.size() && actual[i] == expected[i]) ++i;
   auto excerpt = [i](std::string_view s) {
     std::string_view part = i < s.size() ? s.substr(i, 16) : std::string_view();
-    return "'" + std::string(part) + "'";
+    std::string quoted = "'";
+    quoted.append(part).append("'");
+    return quoted;
   };
   return "got " + std::to_string(actual.size()) + " bytes, expected " +
          std::to_string(expected.size()) + "; first difference at offset " + std::to_string(i) +
