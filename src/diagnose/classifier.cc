@@ -143,7 +143,8 @@ void Classifier::onUpstreamClosed(bool reset, int err) {
   fail(reset ? FailureCause::UpstreamResetEarly : FailureCause::UpstreamClosedEarly, err);
 }
 
-void Classifier::onTimeout(TimeoutKind kind) {
+void Classifier::onTimeout(TimeoutKind kind, std::string detail) {
+  if (!detail.empty()) evidence_.detail = std::move(detail);
   switch (kind) {
     case TimeoutKind::Connect:
       fail(FailureCause::ConnectTimeout, ETIMEDOUT);

@@ -93,7 +93,12 @@ ProxySession::ProxySession(ClientConnection& client, const http::RequestHead& re
                      }),
       pending_timer_(loop_,
                      [this] {
-                       classifier_.onTimeout(TimeoutKind::Pending);
+                       classifier_.onTimeout(
+                           TimeoutKind::Pending,
+                           fmt::format("waited pending_timeout {} and none of this worker's {} "
+                                       "connections came free",
+                                       formatMs(upstream_config_->pending_timeout),
+                                       cluster_->maxConnections()));
                        failRequest();
                      }),
       tunnel_timer_(loop_, [this] {

@@ -333,7 +333,12 @@ Acquired UpstreamCluster::acquire(ClusterWaiter& waiter, const Endpoint* avoid, 
   if (open_ >= max_connections_) {
     if (waiters_.size() >= max_pending_) {
       out.cause = FailureCause::LocalOverload;
-      out.detail = "max_connections and max_pending reached";
+      // The limits are per worker (the configured ones split over the workers): say so, with
+      // what was in use, so the operator sees which of the two filled up.
+      out.detail = fmt::format(
+          "max_connections and max_pending reached: {} of {} connections busy and {} of {} "
+          "waiting in this worker, rejected at once",
+          open_, max_connections_, waiters_.size(), max_pending_);
       return out;
     }
     waiters_.push_back(&waiter);

@@ -478,6 +478,11 @@ TEST_CASE("max_connections and max_pending full: 503 local_overload", "[integrat
   const std::string line = expectOneLine(
       p.daemon, Expected("local_overload", 503).phase("connect_upstream").no_errno(), id);
   CHECK(contains(jsonField(line, "hint").value_or(""), "max_connections 1"));
+  // Which limit filled up, with what was in use: the one connection busy, no waiting slot.
+  CHECK(jsonField(line, "detail") ==
+        "max_connections and max_pending reached: 1 of 1 connections busy and 0 of 0 waiting in "
+        "this worker, rejected at once");
+  CHECK(contains(jsonField(line, "hint").value_or(""), "rejected at once"));
   checkFailureCounted(metrics, "app", "local_overload", 503, "proxy");
   CHECK(slow.readResponse(withTimeout(5s)).status == 200);
   // Then the slow request completes as the upstream's 200, and is the only other thing counted.

@@ -174,7 +174,13 @@ TEST_CASE("a pending request that waits longer than pending_timeout gets 503 loc
   CHECK(waited < 1200ms);
 
   CHECK(slow.readResponse(withTimeout(5s)).status == 200);
-  CHECK(waitForEvent(p.daemon, "upstream_failure", "local_overload").has_value());
+  auto line = waitForEvent(p.daemon, "upstream_failure", "local_overload");
+  REQUIRE(line.has_value());
+  // Not the full-queue rejection: the wait ran out, and the hint says so.
+  const std::string detail =
+      "waited pending_timeout 300ms and none of this worker's 1 connections came free";
+  CHECK(jsonField(*line, "detail") == detail);
+  CHECK(jsonField(*line, "hint").value_or("").find(detail) != std::string::npos);
   CHECK(p.fake.stats().requests == 1);
 }
 

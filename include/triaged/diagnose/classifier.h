@@ -79,7 +79,8 @@ class Classifier {
   void onMalformedResponse(std::string detail);
   // EOF (reset == false) or RST before the response completed.
   void onUpstreamClosed(bool reset, int err);
-  void onTimeout(TimeoutKind kind);
+  // `detail` says what ran out where the timer alone does not (a pending wait: for what).
+  void onTimeout(TimeoutKind kind, std::string detail = {});
   void onResponseComplete();
   void onClientGone(int err);
 

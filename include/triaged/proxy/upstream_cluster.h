@@ -179,6 +179,8 @@ class UpstreamCluster {
   void closeIdleConnection(UpstreamConnection& connection);
 
   uint32_t openConnections() const { return open_; }
+  // This worker's share of max_connections (the configured limit split over the workers).
+  uint32_t maxConnections() const { return max_connections_; }
   uint32_t idleConnections() const;
   const std::vector<std::unique_ptr<Endpoint>>& endpoints() const { return endpoints_; }
 

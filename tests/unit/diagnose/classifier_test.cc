@@ -102,8 +102,9 @@ TEST_CASE("acquire failures keep their cause: dns, no healthy endpoint, overload
 TEST_CASE("pending wait that expires is local_overload, 503", "[unit][classifier]") {
   Classifier c(kT0, "GET", false);
   c.onRouted();
-  c.onTimeout(TimeoutKind::Pending);
+  c.onTimeout(TimeoutKind::Pending, "waited pending_timeout 5000ms");
   expectVerdict(c, FailureCause::LocalOverload, 503, Phase::ConnectUpstream);
+  CHECK(c.evidence().detail == "waited pending_timeout 5000ms");
 }
 
 TEST_CASE("FIN on a fresh connection before any response byte is upstream_closed_early",
