@@ -2,7 +2,7 @@
 # Input 1, rss.tsv:  target  phase(idle|mem10k|mem100k|pinned|many|manysettled|unpinned|wrk0|c1)  rss_kib
 #                    [requests_served  counter|wrk]   (the last two on the mem* rows only)
 # Input 2, raw.tsv:  layout size target round requests duration_us p50_us p99_us status_errors
-#                    socket_errors cpu_ticks [statuses] user_ticks
+#                    socket_errors cpu_ticks [statuses] user_ticks [voluntary_context_switches]
 # Variables: hz (CLK_TCK), conns, many (the many layout's connections), ncpu, cl/cp (load and proxy CPU), allc (all CPUs), failines.
 BEGIN { FS = "\t" }
 FILENAME == ARGV[1] { rss[$1, $2] = $3; if ($4 != "") { served[$1, $2] = $4; src[$1, $2] = $5 } next }
@@ -11,6 +11,7 @@ FILENAME == ARGV[1] { rss[$1, $2] = $3; if ($4 != "") { served[$1, $2] = $4; src
   rps = ($6 > 0) ? $5 / ($6 / 1e6) : 0
   cpu = ($5 > 0) ? $11 * 1e6 / hz / $5 : 0
   usr = ($5 > 0) ? $13 * 1e6 / hz / $5 : 0
+  if ($14 != "" && $5 > 0) B[k] = B[k] " " $14 / $5
   R[k] = R[k] " " rps; C[k] = C[k] " " cpu; U[k] = U[k] " " usr; P50[k] = P50[k] " " $7; P99[k] = P99[k] " " $8
   ERR[k] += $9 + $10; SE[k] += $10; REQ[k] += $5
   if ($12 != "") {
@@ -37,6 +38,7 @@ function minof(list,    a, n) {
   n = sortnum(list, a)
   return (n == 0) ? "" : a[1] + 0
 }
+function per(list,    m) { m = median(list); return (m == "") ? "–" : sprintf("%.2f", m) }
 function ratio(x, y) { return (y > 0 && x != "") ? sprintf("%.2fx", x / y) : "–" }
 function mib(kib) { return (kib == "") ? "?" : sprintf("%.1f", kib / 1024) }
 function label(t) { return (t == "origin") ? "origin (direct)" : (t == "relay") ? "relay (HAProxy mode tcp, no HTTP)" : t }
@@ -92,8 +94,8 @@ function table(layout, size, title,    t, k, kn, ko, r, rn, ro, c, cn, p50, p99,
   kn = layout SUBSEP size SUBSEP "nginx"; ko = layout SUBSEP size SUBSEP "origin"
   rn = median(R[kn]); ro = median(R[ko]); cn = median(C[kn])
   o50 = median(P50[ko]); o99 = median(P99[ko])
-  printf "| target | req/s (median) | min–max | vs nginx | vs origin | p50 µs | p99 µs |%s CPU µs/req | of it user | CPU vs nginx | errors | RSS idle / after MiB |\n", extra ? " added p50 / p99 µs | p99 µs, quietest round (added) |" : ""
-  printf "| --- | ---: | ---: | ---: | ---: | ---: | ---: |%s ---: | ---: | ---: | ---: | ---: |\n", extra ? " ---: | ---: |" : ""
+  printf "| target | req/s (median) | min–max | vs nginx | vs origin | p50 µs | p99 µs |%s CPU µs/req | of it user | sleeps/req | CPU vs nginx | errors | RSS idle / after MiB |\n", extra ? " added p50 / p99 µs | p99 µs, quietest round (added) |" : ""
+  printf "| --- | ---: | ---: | ---: | ---: | ---: | ---: |%s ---: | ---: | ---: | ---: | ---: | ---: |\n", extra ? " ---: | ---: |" : ""
   for (t = 1; t <= 5; t++) {
     k = layout SUBSEP size SUBSEP T[t]
     if (!(k in seen)) continue
@@ -103,7 +105,7 @@ function table(layout, size, title,    t, k, kn, ko, r, rn, ro, c, cn, p50, p99,
       printf(T[t] == "origin" ? " – |" : " %+d / %+d |", p50 - o50, p99 - o99)
       printf(T[t] == "origin" ? " %d |" : " %d (%+d) |", minof(P99[k]), minof(P99[k]) - minof(P99[ko]))
     }
-    printf " %.1f | %.1f | %s | %d | %s / %s |\n", c, median(U[k]), (T[t] == "origin") ? "–" : ratio(c, cn), ERR[k], mib(rss[T[t], "idle"]), mib(rss[T[t], layout])
+    printf " %.1f | %.1f | %s | %s | %d | %s / %s |\n", c, median(U[k]), per(B[k]), (T[t] == "origin") ? "–" : ratio(c, cn), ERR[k], mib(rss[T[t], "idle"]), mib(rss[T[t], layout])
   }
   print ""
 }

@@ -363,6 +363,18 @@ cpu_ticks() {
   done
   echo "$total $user"
 }
+# blocks PID...: voluntary context switches summed over all threads: how often the process ran out
+# of work and slept (in epoll_wait, for a proxy). Each sleep costs a wake-up later.
+blocks() {
+  local pid f n total=0
+  for pid in "$@"; do
+    for f in /proc/"$pid"/task/*/status; do
+      n=$(awk '/^voluntary_ctxt_switches:/ {print $2}' "$f" 2>/dev/null)
+      total=$((total + ${n:-0}))
+    done
+  done
+  echo "$total"
+}
 rss_kib() {
   local pid v total=0
   for pid in "$@"; do
@@ -485,20 +497,20 @@ wrk_result() {
 # run_wrk LAYOUT SIZE TARGET ROUND WRK_CPUS CONNS [PATH] [LUA]: one measured wrk run.
 run_wrk() {
   local layout=$1 size=$2 target=$3 round=$4 cpus=$5 conns=$6 path=${7:-/$2} lua=${8:-$TMP/report.lua}
-  local before after
-  read -r -a before <<<"$(cpu_ticks ${TPIDS[$target]})"
+  local before after slept
+  read -r -a before <<<"$(cpu_ticks ${TPIDS[$target]}) $(blocks ${TPIDS[$target]})"
   start_wrk "$DUR" "$cpus" "$conns" --timeout 5s --latency -s "$lua" "http://127.0.0.1:${TPORT[$target]}$path"
   wait_wrk
-  read -r -a after <<<"$(cpu_ticks ${TPIDS[$target]})"
+  read -r -a after <<<"$(cpu_ticks ${TPIDS[$target]}) $(blocks ${TPIDS[$target]})"
   wrk_result "$layout $size $target" || return
   set -- $WRK_RESULT
-  local ticks=$((after[0] - before[0])) user=$((after[1] - before[1]))
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$layout" "$size" "$target" "$round" \
-    "$1" "$2" "$3" "$4" "$5" "$6" "$ticks" "${7:-}" "$user" >>"$RAW"
-  awk -v r="$1" -v d="$2" -v p50="$3" -v p99="$4" -v t="$ticks" -v u="$user" -v hz="$CLK_TCK" \
+  local ticks=$((after[0] - before[0])) user=$((after[1] - before[1])) slept=$((after[2] - before[2]))
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$layout" "$size" "$target" "$round" \
+    "$1" "$2" "$3" "$4" "$5" "$6" "$ticks" "${7:-}" "$user" "$slept" >>"$RAW"
+  awk -v r="$1" -v d="$2" -v p50="$3" -v p99="$4" -v t="$ticks" -v u="$user" -v hz="$CLK_TCK" -v b="$slept" \
     -v lbl="$layout $size $target round $round" -v st="${7:-}" -v e="$(($5 + $6))" 'BEGIN {
-      printf "[bench]   %-34s %9.0f req/s  p50 %6d us  p99 %6d us  cpu %6.1f us/req (user %4.1f)  err %d %s\n",
-        lbl, r / (d / 1e6), p50, p99, (r ? t * 1e6 / hz / r : 0), (r ? u * 1e6 / hz / r : 0), e, st }' >&2
+      printf "[bench]   %-34s %9.0f req/s  p50 %6d us  p99 %6d us  cpu %6.1f us/req (user %4.1f)  sleeps/req %.2f  err %d %s\n",
+        lbl, r / (d / 1e6), p50, p99, (r ? t * 1e6 / hz / r : 0), (r ? u * 1e6 / hz / r : 0), (r ? b / r : 0), e, st }' >&2
 }
 warm_up() {  # warm_up [CONNS [TARGET...]]: every target (default all) and size, briefly
   local conns=${1:-$CONNS} t s
