@@ -497,7 +497,7 @@ wrk_result() {
 # run_wrk LAYOUT SIZE TARGET ROUND WRK_CPUS CONNS [PATH] [LUA]: one measured wrk run.
 run_wrk() {
   local layout=$1 size=$2 target=$3 round=$4 cpus=$5 conns=$6 path=${7:-/$2} lua=${8:-$TMP/report.lua}
-  local before after slept
+  local before after
   read -r -a before <<<"$(cpu_ticks ${TPIDS[$target]}) $(blocks ${TPIDS[$target]})"
   start_wrk "$DUR" "$cpus" "$conns" --timeout 5s --latency -s "$lua" "http://127.0.0.1:${TPORT[$target]}$path"
   wait_wrk
