@@ -117,7 +117,7 @@ show() {  # description, curl arguments...
 echo "== traffic"
 show "GET / (healthy)" "http://$listen/"
 show "the app answers 500 (application error)" "http://$listen/?status=500"
-show "the app crashes before its response header (POST)" -d 'order=1' \
+show "the app crashes before its response header (retried once)" \
   "http://$listen/?action=reset_before_headers"
 show "/billing: nothing listens on $refused" "http://$listen/billing/invoice"
 show "the app is slower than response_header_timeout (1s)" "http://$listen/?delay_headers=3000"

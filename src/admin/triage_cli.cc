@@ -89,14 +89,9 @@ bool isHeading(std::string_view line) {
 const char* severityColour(std::string_view line) {
   if (containsWord(line, "502") || containsWord(line, "504")) return kRed;
   if (containsWord(line, "503")) return kYellow;
-  const auto first = static_cast<int>(diagnose::FailureCause::ConnectRefused);
-  const auto last = static_cast<int>(diagnose::FailureCause::NoRoute);
-  for (int i = first; i <= last; ++i) {
-    const auto& info = diagnose::causeInfo(static_cast<diagnose::FailureCause>(i));
+  for (const auto& info : diagnose::allCauses()) {
     if (!containsWord(line, info.name)) continue;
-    const bool mild = info.cause_class == "overload" || info.cause_class == "unavailable" ||
-                      info.cause_class == "client";
-    return mild ? kYellow : kRed;
+    return info.severity == diagnose::Severity::Error ? kRed : kYellow;
   }
   return nullptr;
 }

@@ -107,6 +107,8 @@ void writeServer(JsonWriter& w, const ServerConfig& s) {
   w.number(s.max_request_header_bytes);
   w.key("max_request_body_bytes");
   w.number(s.max_request_body_bytes);
+  w.key("max_client_connections");
+  w.number(s.max_client_connections);
   w.key("dns_servers");
   w.beginArray();
   for (const HostPort& server : s.dns_servers) w.address(server);
@@ -162,7 +164,11 @@ void writeUpstream(JsonWriter& w, const UpstreamConfig& u) {
   w.key("keepalive_idle_timeout");
   w.duration(u.keepalive_idle_timeout);
   w.key("max_idle_connections");
-  w.number(u.max_idle_connections);
+  if (u.max_idle_connections) {
+    w.number(*u.max_idle_connections);
+  } else {
+    w.null();  // sized from demand: every open connection may stay pooled
+  }
   w.key("max_response_header_bytes");
   w.number(u.max_response_header_bytes);
   w.key("retries");

@@ -55,7 +55,7 @@ constexpr size_t kMaxHostNameLength = 253;  // RFC 1035, without the trailing do
 
 constexpr std::array<std::string_view, 5> kTopLevelKeys = {"server", "log", "upstream", "route",
                                                            "hints"};
-constexpr std::array<std::string_view, 10> kServerKeys = {"listen",
+constexpr std::array<std::string_view, 11> kServerKeys = {"listen",
                                                           "admin_listen",
                                                           "workers",
                                                           "drain_timeout",
@@ -64,7 +64,8 @@ constexpr std::array<std::string_view, 10> kServerKeys = {"listen",
                                                           "max_request_header_bytes",
                                                           "max_request_body_bytes",
                                                           "dns_servers",
-                                                          "dns_refresh"};
+                                                          "dns_refresh",
+                                                          "max_client_connections"};
 constexpr std::array<std::string_view, 8> kLogKeys = {
     "level",          "format",       "access_log",        "hint_language",
     "expose_details", "hint_catalog", "failure_log_burst", "failure_log_interval"};
@@ -85,14 +86,13 @@ constexpr std::array<std::string_view, 3> kRouteKeys = {"prefix", "host", "upstr
 constexpr std::array<std::string_view, 3> kHintKeys = {"en", "zh", "runbook"};
 constexpr std::string_view kBuiltinHintCatalogName = "config/hints.toml (built in)";
 
-// Every cause a hint can be written for: the FailureCause enum without None.
+// Every entry a hint can be written for: each cause of the cause table, then the events whose
+// lines carry a hint of their own (endpoint_recovered, ...).
 const std::vector<std::string_view>& hintCauseNames() {
   static const std::vector<std::string_view> names = [] {
     std::vector<std::string_view> out;
-    for (auto i = static_cast<size_t>(diagnose::FailureCause::None) + 1;
-         i <= static_cast<size_t>(diagnose::FailureCause::NoRoute); ++i) {
-      out.push_back(diagnose::causeName(static_cast<diagnose::FailureCause>(i)));
-    }
+    for (const auto& info : diagnose::allCauses()) out.push_back(info.name);
+    for (const auto event : diagnose::eventHintNames()) out.push_back(event);
     return out;
   }();
   return names;
@@ -567,6 +567,8 @@ class Loader {
                 std::numeric_limits<int64_t>::max(), server.max_request_header_bytes);
     readInteger(*table, "max_request_body_bytes", path, 0, std::numeric_limits<int64_t>::max(),
                 server.max_request_body_bytes);
+    readInteger(*table, "max_client_connections", path, 0, std::numeric_limits<uint32_t>::max(),
+                server.max_client_connections);
     if (const toml::value* dns = find(*table, "dns_servers")) {
       if (auto servers = readAddressList(*dns, "server.dns_servers", AddressUse::DnsServer,
                                          "[\"10.96.0.10:53\"]")) {
@@ -750,8 +752,12 @@ class Loader {
                   upstream.max_pending);
       readDuration(*table, "pending_timeout", path, false, upstream.pending_timeout);
       readDuration(*table, "keepalive_idle_timeout", path, false, upstream.keepalive_idle_timeout);
-      readInteger(*table, "max_idle_connections", path, 0, std::numeric_limits<uint32_t>::max(),
-                  upstream.max_idle_connections);
+      if (find(*table, "max_idle_connections") != nullptr) {
+        uint32_t cap = 0;
+        readInteger(*table, "max_idle_connections", path, 0, std::numeric_limits<uint32_t>::max(),
+                    cap);
+        upstream.max_idle_connections = cap;
+      }
       readInteger(*table, "max_response_header_bytes", path, kMinHeaderBytes,
                   std::numeric_limits<int64_t>::max(), upstream.max_response_header_bytes);
       readInteger(*table, "retries", path, 0, kMaxRetries, upstream.retries);

@@ -12,19 +12,6 @@ double msBetween(TimePoint from, TimePoint to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
 }
 
-bool isIdempotent(std::string_view method) {
-  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
-         method == "PUT" || method == "DELETE";
-}
-
-// The cause an upstream's own 5xx is reported under (it is passed through, origin upstream).
-FailureCause statusCause(int status) {
-  if (status == 503) return FailureCause::UpstreamUnavailable;
-  if (status == 502 || status == 504) return FailureCause::UpstreamGatewayError;
-  if (status >= 500) return FailureCause::UpstreamAppError;
-  return FailureCause::None;
-}
-
 bool contains(std::string_view haystack, std::string_view needle) {
   return haystack.find(needle) != std::string_view::npos;
 }
@@ -36,13 +23,19 @@ constexpr size_t kMaxEvidenceValue = 256;
 
 }  // namespace
 
-Classifier::Classifier(TimePoint start, std::string_view method, bool has_body)
-    : start_(start), idempotent_(isIdempotent(method)), has_body_(has_body) {}
+bool isIdempotentMethod(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
+         method == "PUT" || method == "DELETE";
+}
+
+Classifier::Classifier(TimePoint start, bool idempotent, bool has_body)
+    : start_(start), idempotent_(idempotent), has_body_(has_body) {}
 
 void Classifier::fail(FailureCause cause, int err) {
   if (attempt_cause_ != FailureCause::None) return;  // the first failure is the cause
   attempt_cause_ = cause;
   fail_phase_ = phase_;
+  fail_after_head_ = head_complete_;
   err_ = err;
 }
 
@@ -102,7 +95,7 @@ void Classifier::onResponseHead(int status, const http::Headers& headers, TimePo
   evidence_.upstream_status = status;
   evidence_.header_ms =
       msBetween(request_sent_ == TimePoint{} ? attempt_start_ : request_sent_, now);
-  status_cause_ = statusCause(status);
+  status_cause_ = causeForUpstreamStatus(status);
   if (status == 503) {
     const http::Header* ra = http::findHeader(headers, "retry-after");
     if (ra != nullptr) evidence_.retry_after = printable(ra->value, kMaxEvidenceValue);
@@ -179,19 +172,34 @@ void Classifier::onClientGone(int err) {
 bool Classifier::retryable(uint32_t attempts_made, uint32_t max_attempts,
                            bool body_replayable) const {
   if (head_complete_ || attempts_made >= max_attempts) return false;
-  switch (attempt_cause_) {
-    case FailureCause::ConnectRefused:
-    case FailureCause::ConnectTimeout:
-    case FailureCause::ConnectError:
+  if (attempt_cause_ == FailureCause::None) return false;
+  switch (causeInfo(attempt_cause_).retry) {
+    case RetryRule::NothingSent:
       return true;  // nothing reached the upstream
-    case FailureCause::StaleKeepalive:
-      return !has_body_ || body_replayable;
-    case FailureCause::UpstreamClosedEarly:
-    case FailureCause::UpstreamResetEarly:
-      return idempotent_ && !has_body_;
-    default:
+    case RetryRule::IfIdempotent:
+      // Nothing of the request left triaged: as safe as a failed connect.
+      if (nothing_written_) return true;
+      return idempotent_ && (!has_body_ || body_replayable);
+    case RetryRule::Never:
       return false;
   }
+  return false;
+}
+
+std::string_view Classifier::refusedRetryReason(uint32_t attempts_made, uint32_t max_attempts,
+                                                bool body_replayable) const {
+  if (attempt_cause_ == FailureCause::None || head_complete_) return {};
+  if (retryable(attempts_made, max_attempts, body_replayable)) return {};
+  const RetryRule rule = causeInfo(attempt_cause_).retry;
+  if (rule == RetryRule::Never) return {};
+  if (attempts_made >= max_attempts) {
+    return max_attempts <= 1 ? "not retried: retries = 0" : "not retried: the retries were spent";
+  }
+  if (!idempotent_) {
+    return "not retried: the method is not idempotent (RFC 9110 9.2.2) and the request carried "
+           "no Idempotency-Key, so the upstream may have applied it";
+  }
+  return "not retried: the request body was too large to keep for a replay";
 }
 
 void Classifier::beginRetry() {
@@ -207,6 +215,7 @@ void Classifier::beginRetry() {
   absorbed_ = attempt_cause_;
   attempt_cause_ = FailureCause::None;
   err_ = 0;
+  nothing_written_ = false;
   evidence_.request_bytes_sent = 0;
   evidence_.response_bytes_received = 0;
   evidence_.partial_head = false;
@@ -217,12 +226,21 @@ void Classifier::beginRetry() {
 Verdict Classifier::verdict() const {
   Verdict v;
   if (attempt_cause_ != FailureCause::None) {
+    const auto& info = causeInfo(attempt_cause_);
     v.cause = attempt_cause_;
     v.phase = fail_phase_;
     v.err = err_;
-    const int table_status = causeInfo(v.cause).status;
-    // Truncation and body stalls keep the status that already went out.
-    v.status = table_status != 0 ? table_status : evidence_.upstream_status;
+    v.after_head = fail_after_head_;
+    // Once the head went out, the client saw the upstream's status whatever cut the body short
+    // (a truncation, a stalled body, request_timeout): that is the status to log and count, and
+    // the contract's origin for failures after the head is the upstream.
+    if (fail_after_head_ || info.status == 0) {
+      v.status = evidence_.upstream_status;
+      v.origin = Origin::Upstream;
+    } else {
+      v.status = info.status;
+      v.origin = info.origin;
+    }
     return v;
   }
   if (client_gone_) {
@@ -230,11 +248,13 @@ Verdict Classifier::verdict() const {
     v.phase = phase_;
     v.err = client_err_;
     v.status = 499;
+    v.origin = Origin::Client;
     return v;
   }
   v.cause = status_cause_;
   v.phase = phase_;
   v.status = evidence_.upstream_status;
+  v.origin = Origin::Upstream;
   return v;
 }
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
+#include <stdexcept>
 #include <utility>
 
 #include "triaged/diagnose/failure_table.h"
@@ -9,40 +11,25 @@
 namespace triaged::diagnose {
 namespace {
 
-// Kept in step with the evidence the session puts into HintFields and with the list at the top
-// of config/hints.toml.
 constexpr auto kPlaceholderNames = std::to_array<std::string_view>({
-    "upstream",
-    "endpoint",
-    "status",
-    "cause",
-    "phase",
-    "errno",
-    "errno_text",
-    "connect_ms",
-    "header_ms",
-    "total_ms",
-    "idle_ms",
-    "requests_on_connection",
-    "request_bytes_sent",
-    "response_bytes_received",
-    "method",
-    "path",
-    "request_id",
-    "connect_timeout",
-    "response_header_timeout",
-    "body_idle_timeout",
-    "request_timeout",
-    "keepalive_idle_timeout",
-    "max_connections",
-    "max_pending",
-    "pending_timeout",
-    "dns_error",
-    "hop",
-    "retry_after",
-    "detail",
-    "client",
+#define TRIAGED_HINT_NAME(member, name) name,
+    TRIAGED_HINT_FIELDS(TRIAGED_HINT_NAME)
+#undef TRIAGED_HINT_NAME
 });
+
+using FieldMember = std::string HintFields::*;
+constexpr auto kFieldMembers = std::to_array<FieldMember>({
+#define TRIAGED_HINT_POINTER(member, name) &HintFields::member,
+    TRIAGED_HINT_FIELDS(TRIAGED_HINT_POINTER)
+#undef TRIAGED_HINT_POINTER
+});
+
+std::optional<FieldMember> memberFor(std::string_view name) {
+  for (size_t i = 0; i < kPlaceholderNames.size(); ++i) {
+    if (kPlaceholderNames[i] == name) return kFieldMembers[i];
+  }
+  return std::nullopt;
+}
 
 constexpr std::string_view kMissingValue = "?";
 constexpr std::string_view kRunbookPrefix = " Runbook: ";
@@ -93,6 +80,28 @@ void scanTemplate(std::string_view templ, OnText on_text, OnPlaceholder on_place
 
 }  // namespace
 
+const std::string* HintFields::find(std::string_view name) const {
+  const auto member = memberFor(name);
+  return member ? &(this->**member) : nullptr;
+}
+
+bool HintFields::set(std::string_view name, std::string value) {
+  const auto member = memberFor(name);
+  if (!member) return false;
+  this->** member = std::move(value);
+  return true;
+}
+
+HintFields HintFields::of(std::initializer_list<std::pair<std::string_view, std::string>> values) {
+  HintFields fields;
+  for (const auto& [name, value] : values) {
+    if (!fields.set(name, value)) {
+      throw std::invalid_argument("not a hint placeholder: " + std::string(name));
+    }
+  }
+  return fields;
+}
+
 void HintCatalog::set(std::string_view cause_name, HintText text) {
   const auto it = texts_.find(cause_name);
   if (it != texts_.end()) {
@@ -118,7 +127,13 @@ const HintText* HintCatalog::find(std::string_view cause_name) const {
 
 std::string HintCatalog::render(FailureCause cause, std::string_view language,
                                 const HintFields& fields) const {
-  const HintText* text = find(causeName(cause));
+  if (cause == FailureCause::None) return {};
+  return render(causeName(cause), language, fields);
+}
+
+std::string HintCatalog::render(std::string_view entry, std::string_view language,
+                                const HintFields& fields) const {
+  const HintText* text = find(entry);
   if (text == nullptr) return {};
   // A language without a text for this cause falls back to English, and a catalog that only
   // has the other language still says something rather than nothing.
@@ -135,15 +150,18 @@ std::string HintCatalog::render(FailureCause cause, std::string_view language,
 }
 
 std::string renderTemplate(std::string_view templ, const HintFields& fields) {
+  return renderTemplate(templ, [&fields](std::string_view name) { return fields.find(name); });
+}
+
+std::string renderTemplate(std::string_view templ, const FieldLookup& lookup) {
   std::string out;
   out.reserve(templ.size() + 64);
   scanTemplate(
       templ, [&out](std::string_view text) { out += text; },
-      [&out, &fields](std::string_view name) {
-        const auto it = fields.find(name);
+      [&out, &lookup](std::string_view name) {
+        const std::string* value = lookup(name);
         // An empty value would leave a hole in the sentence; "?" says "not observed".
-        out += (it == fields.end() || it->second.empty()) ? kMissingValue
-                                                          : std::string_view(it->second);
+        out += (value == nullptr || value->empty()) ? kMissingValue : std::string_view(*value);
       });
   return out;
 }

@@ -26,34 +26,6 @@ std::string iso(WallTime t) {
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-// What a burst of this cause usually means, for the episode sentence.
-std::string_view episodeMeaning(FailureCause cause) {
-  switch (cause) {
-    case FailureCause::ConnectRefused:
-    case FailureCause::UpstreamClosedEarly:
-    case FailureCause::UpstreamResetEarly:
-    case FailureCause::TruncatedResponse:
-      return "looks like a restart or crash of the upstream";
-    case FailureCause::StaleKeepalive:
-      return "keep-alive races: the upstream closes idle connections sooner than triaged";
-    case FailureCause::ConnectTimeout:
-    case FailureCause::ResponseHeaderTimeout:
-    case FailureCause::RequestTimeout:
-    case FailureCause::BodyIdleTimeout:
-      return "a slow period of the upstream";
-    case FailureCause::LocalOverload:
-    case FailureCause::UpstreamUnavailable:
-    case FailureCause::NoHealthyEndpoint:
-      return "an overload or capacity shortfall";
-    case FailureCause::DnsFailure:
-      return "a DNS outage or a missing name";
-    case FailureCause::UpstreamAppError:
-      return "an application error burst: check the app's logs for that time";
-    default:
-      return "a burst of failures";
-  }
-}
-
 }  // namespace
 
 std::string clockTime(WallTime t) {

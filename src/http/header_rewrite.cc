@@ -385,7 +385,8 @@ void buildClientResponseHead(std::string& out, const ResponseHead& response,
 }
 
 std::string buildLocalReply(int status, std::string_view cause, std::string_view request_id,
-                            std::string_view body, bool close) {
+                            std::string_view body, bool close, bool announce_keep_alive,
+                            std::string_view extra_header_lines) {
   std::string out;
   out.reserve(192 + body.size());
   out.append("HTTP/1.1 ");
@@ -399,10 +400,30 @@ std::string buildLocalReply(int status, std::string_view cause, std::string_view
   appendHeader(out, "Cache-Control", "no-store");
   if (!request_id.empty()) appendHeader(out, "X-Request-Id", request_id);
   if (!cause.empty()) appendHeader(out, "X-Triaged-Cause", cause);
-  if (close) appendHeader(out, "Connection", "close");
+  if (close) {
+    appendHeader(out, "Connection", "close");
+  } else if (announce_keep_alive) {
+    appendHeader(out, "Connection", "keep-alive");
+  }
+  out.append(extra_header_lines);
   out.append("\r\n");
   out.append(body);
   return out;
+}
+
+void buildInterimResponseHead(std::string& out, const ResponseHead& response) {
+  out.clear();
+  out.append("HTTP/1.1 ");
+  out.append(std::to_string(response.status));
+  out.push_back(' ');
+  out.append(response.reason.empty() ? reasonPhrase(response.status) : response.reason);
+  out.append("\r\n");
+  const ConnectionTokens listed(response.headers);
+  for (const Header& h : response.headers) {
+    if (isHopByHop(h, listed)) continue;
+    appendHeader(out, h.name, h.value);
+  }
+  out.append("\r\n");
 }
 
 std::string_view reasonPhrase(int status) {

@@ -70,7 +70,7 @@ void Connection::close() {
 // --- writing --------------------------------------------------------------------------------
 
 void Connection::write(const char* data, size_t len) {
-  if (fd_ < 0 || len == 0) return;
+  if (fd_ < 0 || len == 0 || write_failed_) return;
   noteWriteStart();
   // Into the block while nothing waits in the overflow: its bytes must stay behind the block's.
   if (!overflow_used_ && BufferPool::kBlockSize - out_end_ >= len) {
@@ -86,6 +86,7 @@ void Connection::write(const char* data, size_t len) {
 }
 
 void Connection::writeBuffer(evbuffer* source) {
+  if (write_failed_) evbuffer_drain(source, evbuffer_get_length(source));
   if (fd_ < 0 || evbuffer_get_length(source) == 0) return;
   noteWriteStart();
   evbuffer_add_buffer(overflow_.get(), source);
@@ -142,7 +143,7 @@ bool Connection::flush(const bool& destroyed) {
       if (err == EINTR) continue;
       write_ready_ = false;
       if (err == EAGAIN || err == EWOULDBLOCK) return true;
-      return notify(static_cast<short>(kEventError | kEventWriting), err, destroyed);
+      return onWriteFailed(err, destroyed);
     }
     // The block's bytes went first.
     const size_t from_block = std::min(static_cast<size_t>(sent), in_block);
@@ -164,6 +165,34 @@ bool Connection::flush(const bool& destroyed) {
     }
   }
   return true;
+}
+
+bool Connection::onWriteFailed(int err, const bool& destroyed) {
+  if (!read_on_write_error_)
+    return notify(static_cast<short>(kEventError | kEventWriting), err, destroyed);
+  // The peer is gone for writing (EPIPE, ECONNRESET), but what it sent before it went may still
+  // wait in the receive buffer: an upstream that answers early (413, 401, or a 200) and closes
+  // with the request body unread makes its kernel send RST, and the answer arrived before it.
+  // Read that first; the error is reported once reading reaches the end (readSocket). What was
+  // queued for writing can never be sent: it is dropped, and for the owner the output drained.
+  write_failed_ = true;
+  write_err_ = err;
+  releaseOutputBlock();
+  evbuffer_drain(overflow_.get(), evbuffer_get_length(overflow_.get()));
+  overflow_used_ = false;
+  more_expected_ = false;
+  callbacks_->onWriteDrained();
+  if (destroyed || fd_ < 0) return false;
+  read_ready_ = true;
+  // Already at the end of the input: nothing left to rescue. Otherwise the error waits for the
+  // reads (now, or once the owner enables reading again).
+  if (eof_) return notify(static_cast<short>(kEventError | kEventWriting), err, destroyed);
+  return wantsRead() ? readSocket(destroyed) : true;
+}
+
+void Connection::shutdownWrite() {
+  if (fd_ < 0) return;
+  ::shutdown(fd_, SHUT_WR);
 }
 
 // --- reading --------------------------------------------------------------------------------
@@ -304,6 +333,12 @@ bool Connection::readSocket(const bool& destroyed) {
     if (read_timeout_.count() > 0) last_read_ = loop_.now();
     callbacks_->onReadable();
     if (destroyed || fd_ < 0) return false;
+  }
+  if (write_failed_ && (eof || err != 0)) {
+    // The read side ended too: now the failure a write met is the news (the RST, not the FIN
+    // that the reset socket reads as).
+    eof_ = true;
+    return notify(static_cast<short>(kEventError | kEventWriting), write_err_, destroyed);
   }
   if (eof) {
     eof_ = true;

@@ -49,10 +49,11 @@ FailureLog::FailureLog(EventLoop& loop, uint32_t burst, std::chrono::millisecond
       limiter_(burst, interval),
       timer_(loop, [this] { flush(); }) {}
 
-void FailureLog::write(std::string_view upstream, std::string_view cause, const std::string& line) {
+void FailureLog::write(std::string_view event, std::string_view upstream, std::string_view cause,
+                       const std::string& line) {
   std::string key;
-  key.reserve(upstream.size() + cause.size() + 1);
-  key.append(upstream).append(1, '\0').append(cause);
+  key.reserve(event.size() + upstream.size() + cause.size() + 2);
+  key.append(event).append(1, '\0').append(upstream).append(1, '\0').append(cause);
   if (limiter_.admit(key, loop_.now())) {
     logger(LoggerId::Diagnose).warn(line);
     return;
@@ -62,10 +63,12 @@ void FailureLog::write(std::string_view upstream, std::string_view cause, const 
 
 void FailureLog::flush() {
   for (const auto& s : limiter_.takeSuppressed(loop_.now())) {
-    const auto sep = s.key.find('\0');
-    LogEvent ev("upstream_failure_suppressed");
-    ev.add("upstream", std::string_view(s.key).substr(0, sep))
-        .add("cause", std::string_view(s.key).substr(sep + 1))
+    const std::string_view key = s.key;
+    const auto first = key.find('\0');
+    const auto second = key.find('\0', first + 1);
+    LogEvent ev(std::string(key.substr(0, first)) + "_suppressed");
+    ev.add("upstream", key.substr(first + 1, second - first - 1))
+        .add("cause", key.substr(second + 1))
         .add("suppressed", s.count)
         .add("interval_ms", static_cast<int64_t>(interval_.count()));
     logger(LoggerId::Diagnose).warn(ev.str());

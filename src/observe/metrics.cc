@@ -3,6 +3,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <limits>
 #include <sstream>
 
@@ -62,6 +63,41 @@ std::string_view drainResultName(DrainResult result) {
       return "malformed";
   }
   return "unknown";
+}
+
+std::string_view acceptPauseName(AcceptPause reason) {
+  switch (reason) {
+    case AcceptPause::ConnectionLimit:
+      return "max_client_connections";
+    case AcceptPause::Emfile:
+      return "EMFILE";
+    case AcceptPause::Enfile:
+      return "ENFILE";
+    case AcceptPause::Enobufs:
+      return "ENOBUFS";
+    case AcceptPause::Enomem:
+      return "ENOMEM";
+    case AcceptPause::OtherError:
+      return "other_error";
+  }
+  return "other_error";
+}
+
+AcceptPause acceptPauseFor(int err) {
+  switch (err) {
+    case 0:
+      return AcceptPause::ConnectionLimit;
+    case EMFILE:
+      return AcceptPause::Emfile;
+    case ENFILE:
+      return AcceptPause::Enfile;
+    case ENOBUFS:
+      return AcceptPause::Enobufs;
+    case ENOMEM:
+      return AcceptPause::Enomem;
+    default:
+      return AcceptPause::OtherError;
+  }
 }
 
 void RelaxedHistogram::observe(double seconds) {
@@ -213,6 +249,21 @@ std::vector<MetricFamily> MetricsRegistry::collect() const {
   d.gauge.value = static_cast<double>(clients);
   downstream.metric.push_back(std::move(d));
 
+  MetricFamily pauses = family(kAcceptPauses);
+  for (size_t r = 0; r < kAcceptPauseReasons; ++r) {
+    const std::string reason(acceptPauseName(static_cast<AcceptPause>(r)));
+    uint64_t data = 0;
+    for (const auto& w : workers_) data += w->listener.pauses[r].get();
+    // At 0 from the start, like the failures.
+    for (const auto& [listener, n] : {std::pair<const char*, uint64_t>{"data", data},
+                                      {"admin", admin_listener_.pauses[r].get()}}) {
+      ClientMetric m;
+      m.label = {label("listener", listener), label("reason", reason)};
+      m.counter.value = static_cast<double>(n);
+      pauses.metric.push_back(std::move(m));
+    }
+  }
+
   MetricFamily build = family(kBuildInfo);
   ClientMetric b;
   b.label = {label("version", version_)};
@@ -221,7 +272,7 @@ std::vector<MetricFamily> MetricsRegistry::collect() const {
 
   for (auto* f :
        {&requests, &failures, &retries, &request_duration, &connect_duration, &header_duration,
-        &in_flight, &downstream, &upstream_connections, &drains, &build}) {
+        &in_flight, &downstream, &upstream_connections, &drains, &pauses, &build}) {
     out.push_back(std::move(*f));
   }
   for (auto& f : processMetricFamilies(readProcessStats())) out.push_back(std::move(f));

@@ -6,12 +6,24 @@
 #include "triaged/diagnose/failure_table.h"
 #include "triaged/http/header_rewrite.h"
 #include "triaged/observe/loggers.h"
+#include "triaged/proxy/local_reply.h"
 #include "triaged/proxy/proxy_session.h"
 
 namespace triaged::proxy {
 namespace {
 
 using diagnose::FailureCause;
+
+// A lingering close (after nginx's lingering_close): once the last response is written, FIN,
+// then read and drop what the client still sends, until it closes, is silent for kLingerIdle,
+// or kLingerTime passes. Closing with its bytes unread would make our kernel answer them with
+// RST, and an RST can destroy the response in the client's receive buffer before it is read:
+// exactly the early answers (413, 401) that are sent while the client is still uploading.
+constexpr std::chrono::milliseconds kLingerTime{10'000};
+constexpr std::chrono::milliseconds kLingerIdle{2'000};
+
+// 405 to CONNECT: what a reverse proxy does accept (RFC 9110 15.5.6: Allow is required).
+constexpr std::string_view kAllowedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE";
 
 }  // namespace
 
@@ -53,11 +65,15 @@ void ClientConnection::armTimer(TimerMode mode) {
 
 void ClientConnection::onTimer() {
   if (closed_) return;
+  if (lingering_) {
+    close();  // kLingerTime is up
+    return;
+  }
   if (timer_mode_ == TimerMode::Header && (parser_.messageStarted() || connection_.inputLength())) {
     // A partial request head that never completed: slow or stuck client (or slowloris).
     const std::string id = generateRequestId();
-    logClientFailure(FailureCause::ClientTimeout, 408, "request header not received in time", 0,
-                     id);
+    reportClientFailure(FailureCause::ClientTimeout, 408, "request header not received in time", 0,
+                        id);
     sendLocalReply(408, FailureCause::ClientTimeout, id, "");
     return;
   }
@@ -81,14 +97,36 @@ void ClientConnection::close() {
   worker_.onClientClosed(*this);
 }
 
-void ClientConnection::closeWhenDrained() {
+void ClientConnection::closeWhenDrained(bool client_may_send) {
+  if (close_when_drained_) return;
   close_when_drained_ = true;
-  connection_.disableRead();
+  // Linger only when the client may still be sending: the rest of a request that was answered
+  // before it was read, or bytes pipelined behind the last request answered.
+  linger_ = !read_eof_ && (client_may_send || connection_.inputLength() > 0);
   armTimer(TimerMode::None);
-  if (connection_.outputLength() == 0) close();
+  if (!linger_) connection_.disableRead();
+  if (connection_.outputLength() == 0) finishClose();
+}
+
+void ClientConnection::finishClose() {
+  if (!linger_ || read_eof_) {
+    close();
+    return;
+  }
+  lingering_ = true;
+  connection_.consumeInput(connection_.inputLength());
+  connection_.shutdownWrite();
+  connection_.setDeadline(worker_.loop().now() + kLingerTime);
+  connection_.setTimeouts(kLingerIdle, std::chrono::milliseconds(0));
+  connection_.enableRead();
 }
 
 void ClientConnection::onReadable() {
+  if (close_when_drained_) {
+    // Answered and closing: whatever the client still sends is read and dropped.
+    if (linger_) connection_.consumeInput(connection_.inputLength());
+    return;
+  }
   if (tunnel_) {
     if (session_) session_->onTunnelClientReadable();
     return;
@@ -102,7 +140,7 @@ void ClientConnection::onWriteDrained() {
   // buffer drained (and libevent also reports the first writable event on a fresh socket).
   if (connection_.outputLength() > 0) return;
   if (close_when_drained_) {
-    close();
+    if (!lingering_) finishClose();
     return;
   }
   if (session_) session_->onClientDrained();
@@ -110,6 +148,10 @@ void ClientConnection::onWriteDrained() {
 
 void ClientConnection::onEvent(short what, int err) {
   if (closed_) return;
+  if (lingering_) {
+    close();  // the client closed, went silent, or kLingerTime passed
+    return;
+  }
   if ((what & net::kEventDeadline) != 0) {
     onTimer();  // the header or idle deadline (armTimer)
     return;
@@ -129,8 +171,8 @@ void ClientConnection::onEvent(short what, int err) {
       return;
     }
     if (!request_done_ && parser_.messageStarted()) {
-      logClientFailure(FailureCause::ClientAborted, 499, "client closed inside the request", 0,
-                       generateRequestId());
+      reportClientFailure(FailureCause::ClientAborted, 499, "client closed inside the request", 0,
+                          generateRequestId());
     }
     if (close_when_drained_) return;
     close();
@@ -182,7 +224,7 @@ void ClientConnection::processInput() {
     close();
     return;
   }
-  if (body_paused_ || close_when_drained_) {
+  if (body_paused_ || (close_when_drained_ && !linger_)) {
     connection_.disableRead();
   } else if (!tunnel_) {
     connection_.enableRead();
@@ -196,7 +238,7 @@ void ClientConnection::startNextRequest() {
   body_bytes_ = 0;
   parser_.resume();
   if (draining_ || read_eof_) {
-    closeWhenDrained();
+    closeWhenDrained(/*client_may_send=*/false);
     return;
   }
   armTimer(connection_.inputLength() > 0 ? TimerMode::Header : TimerMode::Idle);
@@ -216,15 +258,16 @@ void ClientConnection::onHead() {
       id_header != nullptr ? RequestId::fromClient(id_header->value) : RequestId::generate();
   if (req.method == "CONNECT") {
     // triaged is a reverse proxy: it does not open tunnels to arbitrary hosts.
-    logClientFailure(FailureCause::ClientBadRequest, 405, "CONNECT is not supported", 0,
-                     request_id);
-    sendLocalReply(405, FailureCause::ClientBadRequest, request_id, "CONNECT is not supported");
+    reportClientFailure(FailureCause::ClientBadRequest, 405, "CONNECT is not supported", 0,
+                        request_id);
+    sendLocalReply(405, FailureCause::ClientBadRequest, request_id, "CONNECT is not supported",
+                   kAllowedMethods);
     return;
   }
   if (server.max_request_body_bytes > 0 && req.framing == http::BodyFraming::ContentLength &&
       req.content_length > server.max_request_body_bytes) {
-    logClientFailure(FailureCause::ClientBadRequest, 413, "request body larger than allowed", 0,
-                     request_id);
+    reportClientFailure(FailureCause::ClientBadRequest, 413, "request body larger than allowed", 0,
+                        request_id);
     sendLocalReply(413, FailureCause::ClientBadRequest, request_id, "");
     return;
   }
@@ -243,8 +286,8 @@ void ClientConnection::onBody(const char* data, size_t len) {
       const bool answered = session_->responseStarted();
       session_->cancel();
       pending_start_ = false;
-      logClientFailure(FailureCause::ClientBadRequest, 413, "request body larger than allowed", 0,
-                       id);
+      reportClientFailure(FailureCause::ClientBadRequest, 413, "request body larger than allowed",
+                          0, id);
       finishSession();
       if (answered) {
         abortAfterFlush();
@@ -276,78 +319,64 @@ void ClientConnection::handleParseError() {
     finishSession();
     if (answered) {
       // Broken inside a body while the upstream's response is already on its way.
-      logClientFailure(FailureCause::ClientBadRequest, status, err.code + ": " + err.reason, 0,
-                       request_id);
+      reportClientFailure(FailureCause::ClientBadRequest, status, err.code + ": " + err.reason, 0,
+                          request_id);
       abortAfterFlush();
       return;
     }
   }
   if (request_id.empty()) request_id = generateRequestId();
-  logClientFailure(FailureCause::ClientBadRequest, status, err.code + ": " + err.reason, 0,
-                   request_id);
+  reportClientFailure(FailureCause::ClientBadRequest, status, err.code + ": " + err.reason, 0,
+                      request_id);
   sendLocalReply(status, FailureCause::ClientBadRequest, request_id, "");
 }
 
 void ClientConnection::sendLocalReply(int status, FailureCause cause, std::string_view request_id,
-                                      std::string_view detail) {
-  std::string body =
-      fmt::format("{} {}\ncause: {}\nrequest_id: {}\n", status, http::reasonPhrase(status),
-                  diagnose::causeName(cause), request_id);
-  if (!detail.empty()) body += fmt::format("detail: {}\n", detail);
-  connection_.write(http::buildLocalReply(status, diagnose::causeName(cause), request_id, body,
-                                          /*close=*/true));
-  // After a client error the stream cannot be trusted: answer, then close.
-  closeWhenDrained();
+                                      std::string_view detail, std::string_view allow) {
+  LocalReply reply;
+  reply.status = status;
+  reply.cause = cause;
+  reply.request_id = request_id;
+  reply.detail = detail;
+  reply.allow = allow;
+  reply.close = true;  // after a client error the stream cannot be trusted: answer, then close
+  connection_.write(buildErrorResponse(reply));
+  closeWhenDrained(/*client_may_send=*/true);
 }
 
-void ClientConnection::logClientFailure(FailureCause cause, int status, std::string_view detail,
-                                        int err, std::string_view request_id) {
-  const auto& info = diagnose::causeInfo(cause);
+void ClientConnection::reportClientFailure(FailureCause cause, int status, std::string_view detail,
+                                           int err, std::string_view request_id) {
   const auto& req = parser_.request();
-  diagnose::HintFields f;
-  f["status"] = std::to_string(status);
-  f["cause"] = info.name;
-  f["phase"] = diagnose::phaseName(diagnose::Phase::ReadRequestHeaders);
-  f["client"] = peer_;
-  f["method"] = req.method.empty() ? "-" : req.method;
-  f["path"] = req.target.empty() ? "-" : req.target;
-  f["request_id"] = std::string(request_id);
-  f["detail"] = detail.empty() ? "-" : std::string(detail);
-  f["errno"] = err != 0 ? std::string(net::errnoName(err)) : "no errno";
-  const std::string hint = worker_.hints().render(cause, worker_.config().log.hint_language, f);
-  observe::LogEvent ev("request_failure");
-  ev.add("cause", info.name)
-      .add("class", info.cause_class)
-      .add("status", status)
-      .add("origin", diagnose::originName(info.origin))
-      .add("phase", diagnose::phaseName(diagnose::Phase::ReadRequestHeaders))
-      .add("request_id", request_id)
-      .add("client", peer_)
-      .add("method", req.method)
-      .add("path", req.target)
-      .addNameOrNull("errno", net::errnoName(err))
-      .add("detail", detail)
-      .add("hint", hint);
-  observe::logger(observe::LoggerId::Conn).warn(ev.str());
-  worker_.triage().record(diagnose::FailureEvent{std::chrono::system_clock::now(), "", cause,
-                                                 status, "", std::string(request_id), hint});
+  observe::FailureRecord r;
+  r.kind = observe::FailureRecord::Kind::Request;
+  r.cause = cause;
+  r.status = status;
+  r.origin = diagnose::causeInfo(cause).origin;
+  r.phase = diagnose::Phase::ReadRequestHeaders;
+  r.request_id = request_id;
+  r.method = req.method;
+  r.path = req.target;
+  r.client = peer_;
+  r.err = err;
+  r.detail = detail;
   auto& m = worker_.metrics().none();
-  m.countRequest(info.origin, status);
-  m.failures[static_cast<size_t>(cause)].add();
+  worker_.failures().report(r, m);
+  m.countRequest(r.origin, status);
 }
 
 void ClientConnection::onSessionComplete(bool close_after) {
   session_done_ = true;
   if (close_after || draining_) {
     finishSession();
-    closeWhenDrained();
+    closeWhenDrained(/*client_may_send=*/!request_done_);
     return;
   }
   if (!request_done_) {
     // Answered before the request finished (e.g. an early upstream reply): the rest of the
-    // body cannot be skipped reliably, so this connection ends here.
+    // body cannot be skipped reliably, so this connection ends here, lingering so that the
+    // client can read the answer while it is still sending.
     finishSession();
-    closeWhenDrained();
+    closeWhenDrained(/*client_may_send=*/true);
     return;
   }
   processInput();
@@ -356,7 +385,7 @@ void ClientConnection::onSessionComplete(bool close_after) {
 void ClientConnection::abortAfterFlush() {
   session_done_ = true;
   finishSession();
-  closeWhenDrained();
+  closeWhenDrained(/*client_may_send=*/false);
 }
 
 void ClientConnection::pauseRequestBody() {

@@ -9,6 +9,7 @@
 #include "triaged/diagnose/failure_table.h"
 #include "triaged/observe/loggers.h"
 #include "triaged/proxy/client_connection.h"
+#include "triaged/proxy/local_reply.h"
 #include "triaged/proxy/router.h"
 
 namespace triaged::proxy {
@@ -35,7 +36,13 @@ bool requestHasBody(const http::RequestHead& r) {
          (r.framing == http::BodyFraming::ContentLength && r.content_length > 0);
 }
 
-std::string formatMs(double ms) { return fmt::format("{:.1f}", ms); }
+// May this request be sent twice? RFC 9110 9.2.2's idempotent methods, or a request the client
+// marked as safe to repeat with an idempotency key (draft-ietf-httpapi-idempotency-key-header).
+bool requestIdempotent(const http::RequestHead& r) {
+  return diagnose::isIdempotentMethod(r.method) ||
+         http::findHeader(r.headers, "idempotency-key") != nullptr ||
+         http::findHeader(r.headers, "x-idempotency-key") != nullptr;
+}
 
 // Heads are built here and copied into a connection's output at once; one buffer per worker
 // thread keeps its capacity, so building a head allocates nothing.
@@ -63,7 +70,6 @@ SessionFreeList& sessionFreeList() {
   thread_local SessionFreeList list;
   return list;
 }
-std::string formatMs(milliseconds ms) { return fmt::format("{}ms", ms.count()); }
 
 }  // namespace
 
@@ -74,7 +80,7 @@ ProxySession::ProxySession(ClientConnection& client, const http::RequestHead& re
       request_(request),
       request_id_(request_id),
       start_(loop_.now()),
-      classifier_(start_, request.method, requestHasBody(request)),
+      classifier_(start_, requestIdempotent(request), requestHasBody(request)),
       has_body_(requestHasBody(request)),
       connect_timer_(loop_,
                      [this] {
@@ -97,7 +103,7 @@ ProxySession::ProxySession(ClientConnection& client, const http::RequestHead& re
                            TimeoutKind::Pending,
                            fmt::format("waited pending_timeout {} and none of this worker's {} "
                                        "connections came free",
-                                       formatMs(upstream_config_->pending_timeout),
+                                       observe::formatDuration(upstream_config_->pending_timeout),
                                        cluster_->maxConnections()));
                        failRequest();
                      }),
@@ -156,6 +162,9 @@ void ProxySession::start() {
   upstream_config_ = &cluster_->config();
   metrics_ = &cluster_->metrics();
   metrics_->in_flight.add(1);
+  // Only a request that a retry could send again keeps a copy of its body (PRODUCT.md, safe
+  // retry): an idempotent one, with a retry left.
+  replay_wanted_ = has_body_ && upstream_config_->retries > 0 && requestIdempotent(request_);
   classifier_.onRouted();
   if (upstream_config_->request_timeout.count() > 0) {
     request_timer_.arm(upstream_config_->request_timeout);
@@ -252,7 +261,7 @@ void ProxySession::sendRequestHead() {
   // Body bytes that arrived before the connection was ready.
   const size_t staged = staged_ ? evbuffer_get_length(staged_.get()) : 0;
   if (staged > 0) {
-    if (reused_ && replayable_) {
+    if (replay_wanted_ && replayable_) {
       if (!replay_) replay_ = newBuffer();
       if (evbuffer_get_length(replay_.get()) + staged <= kReplayLimit) {
         const auto* bytes = evbuffer_pullup(staged_.get(), -1);
@@ -291,7 +300,7 @@ void ProxySession::writeRequestWire(const char* data, size_t len) {
     // instead of copying it (chunk framing, written from elsewhere, is copied).
     client_.connection().forwardInput(data, len, conn);
     classifier_.onRequestBytesSent(len);
-    if (reused_ && replayable_) {
+    if (replay_wanted_ && replayable_) {
       if (!replay_) replay_ = newBuffer();
       if (evbuffer_get_length(replay_.get()) + len <= kReplayLimit) {
         evbuffer_add(replay_.get(), data, len);
@@ -461,11 +470,12 @@ void ProxySession::onHead() {
   const http::ResponseHead& resp = response_parser_->response();
   if (resp.isInterim()) {
     interim_ = true;
-    // HTTP/1.0 clients do not understand interim responses.
+    // HTTP/1.0 clients do not understand interim responses (RFC 9110 15.2). The others get
+    // each one with its fields: 103 Early Hints exists for its Link fields.
     if (request_.version_minor >= 1 && (resp.status != 100 || request_.expect_continue)) {
-      client_.connection().write(
-          fmt::format("HTTP/1.1 {} {}\r\n\r\n", resp.status,
-                      resp.reason.empty() ? http::reasonPhrase(resp.status) : resp.reason));
+      std::string& head = headScratch();
+      http::buildInterimResponseHead(head, resp);
+      client_.connection().write(head);
     }
     return;
   }
@@ -549,10 +559,10 @@ void ProxySession::onClientDrained() {
 
 void ProxySession::attemptFailed() {
   connect_timer_.disarm();
+  const uint32_t max_attempts = 1 + upstream_config_->retries;
   if (!response_started_ && !tunnel_ &&
-      classifier_.retryable(attempts_, 1 + upstream_config_->retries, replayable_)) {
+      classifier_.retryable(attempts_, max_attempts, replayable_)) {
     logRetry();
-    metrics_->retries[static_cast<size_t>(classifier_.attemptCause())].add();
     classifier_.beginRetry();
     releaseUpstream(false);
     if (replay_ && evbuffer_get_length(replay_.get()) > 0) {
@@ -563,6 +573,7 @@ void ProxySession::attemptFailed() {
     acquire();
     return;
   }
+  retry_decision_ = classifier_.refusedRetryReason(attempts_, max_attempts, replayable_);
   failRequest();
 }
 
@@ -577,20 +588,24 @@ void ProxySession::failRequest() {
     return;
   }
   const auto verdict = classifier_.verdict();
-  const auto& info = diagnose::causeInfo(verdict.cause);
   report();
-  countRequest(info.status);
-  logAccess(info.status);
+  countRequest(verdict.status);
+  logAccess(verdict.status);
   releaseUpstream(false);
-  const bool close_after = !request_complete_ || request_.upgrade || client_.worker().draining();
-  std::string body = fmt::format("{} {}\ncause: {}\nrequest_id: {}\n", info.status,
-                                 http::reasonPhrase(info.status), info.name, request_id_.view());
-  if (client_.worker().config().log.expose_details && endpoint_ != nullptr) {
-    body += fmt::format("endpoint: {}\n", endpoint_->name);
-    if (verdict.err != 0) body += fmt::format("errno: {}\n", net::errnoName(verdict.err));
-  }
-  client_.connection().write(
-      http::buildLocalReply(info.status, info.name, request_id_, body, close_after));
+  // The client asked to close (HTTP/1.0 without keep-alive, Connection: close), or the stream
+  // cannot go on: the answer says so and the connection ends after it (RFC 9112 9.3, 9.6).
+  const bool close_after =
+      !request_complete_ || request_.upgrade || !request_.keep_alive || client_.worker().draining();
+  LocalReply reply;
+  reply.status = verdict.status;
+  reply.cause = verdict.cause;
+  reply.request_id = request_id_.view();
+  reply.close = close_after;
+  reply.announce_keep_alive = request_.version_minor == 0;
+  reply.expose_details = client_.worker().config().log.expose_details;
+  if (endpoint_ != nullptr) reply.endpoint = endpoint_->name;
+  reply.err = verdict.err;
+  client_.connection().write(buildErrorResponse(reply));
   finish(close_after);
 }
 
@@ -630,14 +645,10 @@ bool ProxySession::upstreamDrainable() const {
 void ProxySession::countRequest(int status) {
   if (counted_) return;
   counted_ = true;
-  // Requests that never reached an upstream (no route) are counted with an empty upstream.
+  // Requests that never reached an upstream (no route) are counted with an empty upstream. The
+  // failure itself was counted by the reporter.
   observe::UpstreamMetrics& m = metrics_ != nullptr ? *metrics_ : client_.worker().metrics().none();
-  const auto verdict = classifier_.verdict();
-  const auto origin = verdict.cause == FailureCause::None
-                          ? diagnose::Origin::Upstream
-                          : diagnose::causeInfo(verdict.cause).origin;
-  m.countRequest(origin, status);
-  if (verdict.cause != FailureCause::None) m.failures[static_cast<size_t>(verdict.cause)].add();
+  m.countRequest(classifier_.verdict().origin, status);
   if (metrics_ != nullptr) {
     metrics_->request_duration.observe(msSince(start_) / 1000.0);
     metrics_->in_flight.add(-1);
@@ -647,9 +658,6 @@ void ProxySession::countRequest(int status) {
 void ProxySession::cancel() {
   if (waiting_ && cluster_ != nullptr) cluster_->cancelWait(*this);
   waiting_ = false;
-  if (upstream_ && !upstream_->connected && endpoint_ != nullptr) {
-    cluster_->reportProbeAbandoned(*endpoint_);
-  }
   releaseUpstream(false);
   done_ = true;
   stopTimers();
@@ -735,18 +743,40 @@ void ProxySession::onTunnelClientEvent(short) {
 
 // --- reporting ------------------------------------------------------------------------------
 
-void ProxySession::logRetry() {
+observe::FailureRecord ProxySession::failureRecord(const diagnose::Verdict& verdict) const {
   const auto& ev = classifier_.evidence();
-  const auto cause = classifier_.attemptCause();
-  observe::LogEvent line("upstream_retry");
-  line.add("cause", diagnose::causeName(cause))
-      .add("upstream", cluster_->name())
-      .add("endpoint", ev.endpoint)
-      .addNameOrNull("errno", net::errnoName(classifier_.verdict().err))
-      .add("reused_connection", ev.reused);
-  if (ev.idle_ms >= 0) line.add("connection_idle_ms", ev.idle_ms);
-  line.add("request_id", request_id_).add("method", request_.method).add("path", request_.target);
-  observe::logger(observe::LoggerId::Upstream).warn(line.str());
+  observe::FailureRecord r;
+  r.cause = verdict.cause;
+  r.status = verdict.status;
+  r.origin = verdict.origin;
+  r.phase = verdict.phase;
+  r.upstream = upstream_config_;
+  r.endpoint = ev.endpoint.empty() && endpoint_ != nullptr ? std::string_view(endpoint_->name)
+                                                           : std::string_view(ev.endpoint);
+  r.request_id = request_id_.view();
+  r.method = request_.method;
+  r.path = request_.target;
+  r.client = client_.clientIp();
+  r.err = verdict.err;
+  r.total_ms = msSince(start_);
+  r.evidence = &ev;
+  r.attempts = classifier_.attempts();
+  r.absorbed = classifier_.absorbed();
+  r.detail = ev.detail;
+  if (endpoint_ != nullptr) r.dns_error = endpoint_->dns_error;
+  r.retry = retry_decision_;
+  return r;
+}
+
+void ProxySession::logRetry() {
+  // The attempt's own verdict: what the client would have got had it not been retried.
+  diagnose::Verdict attempt = classifier_.verdict();
+  observe::FailureRecord r = failureRecord(attempt);
+  r.kind = observe::FailureRecord::Kind::Retry;
+  r.attempts = {};
+  r.absorbed = diagnose::FailureCause::None;
+  r.retry = "retried on a fresh connection";
+  client_.worker().failures().report(r, *metrics_);
 }
 
 void ProxySession::report() {
@@ -754,104 +784,8 @@ void ProxySession::report() {
   reported_ = true;
   const auto verdict = classifier_.verdict();
   if (verdict.cause == FailureCause::None) return;
-  const auto& info = diagnose::causeInfo(verdict.cause);
-  const auto& ev = classifier_.evidence();
-  const std::string_view upstream = cluster_ != nullptr ? cluster_->name() : std::string_view();
-  const std::string endpoint =
-      ev.endpoint.empty() && endpoint_ != nullptr ? endpoint_->name : ev.endpoint;
-  const double total_ms = msSince(start_);
-
-  diagnose::HintFields f;
-  f["upstream"] = upstream.empty() ? "-" : std::string(upstream);
-  f["endpoint"] = endpoint.empty() ? "-" : endpoint;
-  f["status"] = std::to_string(verdict.status);
-  f["cause"] = info.name;
-  f["phase"] = diagnose::phaseName(verdict.phase);
-  f["errno"] = verdict.err != 0 ? std::string(net::errnoName(verdict.err)) : "no errno";
-  f["errno_text"] = verdict.err != 0 ? std::strerror(verdict.err) : "";
-  f["connect_ms"] = ev.connect_ms ? formatMs(*ev.connect_ms) : "-";
-  f["header_ms"] = ev.header_ms ? formatMs(*ev.header_ms) : "-";
-  f["total_ms"] = formatMs(total_ms);
-  f["idle_ms"] = ev.idle_ms >= 0 ? std::to_string(ev.idle_ms) : "-";
-  f["requests_on_connection"] = std::to_string(ev.requests_on_connection);
-  f["request_bytes_sent"] = std::to_string(ev.request_bytes_sent);
-  f["response_bytes_received"] = std::to_string(ev.response_bytes_received);
-  f["method"] = request_.method;
-  f["path"] = request_.target;
-  f["request_id"] = request_id_;
-  f["client"] = client_.clientIp();
-  f["hop"] = ev.hop.empty() ? "an unidentified gateway (no Server, Via or Proxy-Status)" : ev.hop;
-  f["retry_after"] = ev.retry_after.empty() ? "none" : ev.retry_after;
-  f["detail"] = ev.detail.empty() ? "-" : ev.detail;
-  if (upstream_config_ != nullptr) {
-    f["connect_timeout"] = formatMs(upstream_config_->connect_timeout);
-    f["response_header_timeout"] = formatMs(upstream_config_->response_header_timeout);
-    f["body_idle_timeout"] = formatMs(upstream_config_->body_idle_timeout);
-    f["request_timeout"] = formatMs(upstream_config_->request_timeout);
-    f["keepalive_idle_timeout"] = formatMs(upstream_config_->keepalive_idle_timeout);
-    f["max_connections"] = std::to_string(upstream_config_->max_connections);
-    f["max_pending"] = std::to_string(upstream_config_->max_pending);
-    f["pending_timeout"] = formatMs(upstream_config_->pending_timeout);
-  }
-  if (endpoint_ != nullptr)
-    f["dns_error"] = endpoint_->dns_error.empty() ? "-" : endpoint_->dns_error;
-  const auto& worker = client_.worker();
-  const std::string hint =
-      worker.hints().render(verdict.cause, worker.config().log.hint_language, f);
-
-  observe::LogEvent line("upstream_failure");
-  line.add("cause", info.name)
-      .add("class", info.cause_class)
-      .add("status", verdict.status)
-      .add("origin", diagnose::originName(info.origin))
-      .add("upstream", upstream)
-      .addNameOrNull("endpoint", endpoint)
-      .add("phase", diagnose::phaseName(verdict.phase))
-      .add("request_id", request_id_)
-      .add("method", request_.method)
-      .add("path", request_.target)
-      .addNameOrNull("errno", net::errnoName(verdict.err))
-      .add("reused_connection", ev.reused);
-  if (ev.idle_ms >= 0) {
-    line.add("connection_idle_ms", ev.idle_ms);
-  } else {
-    line.addNull("connection_idle_ms");
-  }
-  line.add("requests_on_connection", static_cast<uint64_t>(ev.requests_on_connection));
-  if (ev.connect_ms) {
-    line.add("connect_ms", *ev.connect_ms);
-  } else {
-    line.addNull("connect_ms");
-  }
-  if (ev.header_ms) {
-    line.add("header_ms", *ev.header_ms);
-  } else {
-    line.addNull("header_ms");
-  }
-  line.add("total_ms", total_ms)
-      .add("request_bytes_sent", ev.request_bytes_sent)
-      .add("response_bytes_received", ev.response_bytes_received)
-      .add("retried", !classifier_.attempts().empty());
-  if (!classifier_.attempts().empty()) {
-    line.add("absorbed_cause", diagnose::causeName(classifier_.absorbed()));
-    std::string chain;
-    for (const auto& a : classifier_.attempts()) {
-      chain += fmt::format("{}@{}{}{} -> ", diagnose::causeName(a.cause), a.endpoint,
-                           a.err != 0 ? " " : "", net::errnoName(a.err));
-    }
-    chain += fmt::format("{}{}{}{}{}", info.name, endpoint.empty() ? "" : "@", endpoint,
-                         verdict.err != 0 ? " " : "", net::errnoName(verdict.err));
-    line.add("attempt_chain", chain);
-  }
-  if (ev.partial_head) line.add("partial_head", true);
-  if (!ev.hop.empty()) line.add("gateway_hop", ev.hop);
-  if (!ev.retry_after.empty()) line.add("retry_after", ev.retry_after);
-  if (!ev.detail.empty()) line.add("detail", ev.detail);
-  line.add("hint", hint);
-  client_.worker().failureLog().write(upstream, info.name, line.str());
-  client_.worker().triage().record(
-      diagnose::FailureEvent{std::chrono::system_clock::now(), std::string(upstream), verdict.cause,
-                             verdict.status, endpoint, std::string(request_id_.view()), hint});
+  observe::UpstreamMetrics& m = metrics_ != nullptr ? *metrics_ : client_.worker().metrics().none();
+  client_.worker().failures().report(failureRecord(verdict), m);
 }
 
 void ProxySession::logAccess(int status) {

@@ -4,11 +4,34 @@
 #include <cerrno>
 #include <ctime>
 
+#include "triaged/diagnose/failure_table.h"
 #include "triaged/observe/loggers.h"
+#include "triaged/proxy/endpoint_probe.h"
 
 namespace triaged::proxy {
 
 using diagnose::FailureCause;
+
+namespace {
+
+std::string wallClock(std::chrono::system_clock::time_point t) {
+  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  return fmt::format("{:02}:{:02}:{:02}Z", tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+// The cause a failed connect was reported under (for endpoint events).
+FailureCause connectCause(int err) {
+  if (err == ECONNREFUSED) return FailureCause::ConnectRefused;
+  if (err == 0 || err == ETIMEDOUT) return FailureCause::ConnectTimeout;
+  return FailureCause::ConnectError;
+}
+
+}  // namespace
+
+Endpoint::Endpoint() = default;
+Endpoint::~Endpoint() = default;
 
 // --- UpstreamConnection ---------------------------------------------------------------------
 
@@ -22,6 +45,9 @@ UpstreamConnection::UpstreamConnection(UpstreamCluster& cluster, Endpoint& endpo
                        cluster.config().max_response_header_bytes),
       loop_(loop),
       idle_timer_(loop, [this] { onIdleTimer(); }) {
+  // An upstream that answers early and resets with the request body unread: its answer is read
+  // before the reset is reported (net::Connection::onWriteFailed).
+  connection_.setReadOnWriteError(true);
   cluster_.onConnectionOpened(endpoint_);
 }
 
@@ -170,10 +196,12 @@ void UpstreamConnection::onMessageComplete(const http::Headers&) {}
 UpstreamCluster::UpstreamCluster(EventLoop& loop, net::Resolver& resolver,
                                  const config::UpstreamConfig& config, uint32_t workers,
                                  std::chrono::milliseconds dns_refresh,
-                                 observe::UpstreamMetrics& metrics)
+                                 observe::UpstreamMetrics& metrics,
+                                 const observe::FailureReporter& reporter)
     : loop_(loop),
       resolver_(resolver),
       metrics_(metrics),
+      reporter_(reporter),
       config_(config),
       max_connections_(std::max<uint32_t>(1, (config.max_connections + workers - 1) / workers)),
       max_pending_((config.max_pending + workers - 1) / workers),
@@ -265,35 +293,52 @@ void UpstreamCluster::onResolved(Endpoint& ep, const net::Resolution& r) {
   wakeWaiters(true);
 }
 
-Acquired UpstreamCluster::acquire(ClusterWaiter& waiter, const Endpoint* avoid, bool fresh_only) {
-  Acquired out;
-  const auto now = loop_.now();
+Endpoint* UpstreamCluster::pickEndpoint(const Endpoint* avoid, bool& dns_pending,
+                                        Endpoint*& dns_failed) {
   const size_t n = endpoints_.size();
-
-  size_t available = 0;
-  for (auto& ep : endpoints_) {
-    if (ep->health.available(now)) ++available;
-  }
-
-  Endpoint* chosen = nullptr;
-  bool dns_pending = false;
-  Endpoint* dns_failed = nullptr;
-  for (size_t i = 0; i < n; ++i) {
-    Endpoint* ep = endpoints_[(next_endpoint_ + i) % n].get();
-    if (!ep->health.available(now)) continue;
-    if (ep == avoid && available > 1) continue;
+  const auto usable = [&](Endpoint* ep) {
     if (ep->dns_state == Endpoint::DnsState::Pending && ep->addresses.empty()) {
       dns_pending = true;
-      continue;
+      return false;
     }
     if (ep->dns_state == Endpoint::DnsState::Failed) {
       dns_failed = ep;
+      return false;
+    }
+    return !ep->addresses.empty();
+  };
+  // Healthy endpoints, round robin; the one a retry moves away from only when it is the last.
+  Endpoint* avoided = nullptr;
+  for (size_t i = 0; i < n; ++i) {
+    Endpoint* ep = endpoints_[(next_endpoint_ + i) % n].get();
+    if (ep->health.down() || !usable(ep)) continue;
+    if (ep == avoid) {
+      avoided = ep;
       continue;
     }
-    chosen = ep;
     next_endpoint_ = (next_endpoint_ + i + 1) % n;
-    break;
+    return ep;
   }
+  if (avoided != nullptr) return avoided;
+  // None healthy: the down ones anyway, least recently failed first (Envoy's panic mode; nginx
+  // never marks its only server down). The true cause beats a 503 that hides it.
+  Endpoint* best = nullptr;
+  for (auto& owned : endpoints_) {
+    Endpoint* ep = owned.get();
+    if (!ep->health.down() || !usable(ep)) continue;
+    const bool better =
+        best == nullptr || (best == avoid && ep != avoid) ||
+        ((ep == avoid) == (best == avoid) && ep->health.lastFailure() < best->health.lastFailure());
+    if (better) best = ep;
+  }
+  return best;
+}
+
+Acquired UpstreamCluster::acquire(ClusterWaiter& waiter, const Endpoint* avoid, bool fresh_only) {
+  Acquired out;
+  bool dns_pending = false;
+  Endpoint* dns_failed = nullptr;
+  Endpoint* chosen = pickEndpoint(avoid, dns_pending, dns_failed);
 
   if (chosen == nullptr) {
     if (dns_pending) {
@@ -309,7 +354,10 @@ Acquired UpstreamCluster::acquire(ClusterWaiter& waiter, const Endpoint* avoid, 
       if (!dns_failed->query) resolve(*dns_failed);
       return out;
     }
+    // Nothing to try at all: no endpoint has an address (a resolution that gave none). Endpoints
+    // marked down are never the reason: they are tried anyway.
     out.cause = FailureCause::NoHealthyEndpoint;
+    out.detail = "no endpoint of the upstream has an address to connect to";
     return out;
   }
   out.endpoint = chosen;
@@ -349,7 +397,6 @@ Acquired UpstreamCluster::acquire(ClusterWaiter& waiter, const Endpoint* avoid, 
   const net::SocketAddress& addr =
       chosen->addresses[chosen->next_address % chosen->addresses.size()];
   chosen->next_address++;
-  chosen->health.onSelected(now);
   net::ConnectStart start = net::startConnect(addr);
   if (start.fd < 0) {
     out.cause =
@@ -369,7 +416,11 @@ void UpstreamCluster::cancelWait(ClusterWaiter& waiter) {
 }
 
 bool UpstreamCluster::poolHasRoom(const Endpoint& ep) const {
-  return ep.idle.size() < config_.max_idle_connections;
+  // Unset: sized from demand. Every connection that a request used may wait for the next one
+  // (the pool can never outgrow max_connections, the bound on all open connections), and
+  // keepalive_idle_timeout closes those that demand no longer needs. A fixed cap below the
+  // concurrency of an ordinary load closed and reopened connections on every burst.
+  return !config_.max_idle_connections || ep.idle.size() < *config_.max_idle_connections;
 }
 
 void UpstreamCluster::release(UpstreamConnectionPtr connection, bool reusable) {
@@ -393,59 +444,70 @@ void UpstreamCluster::release(UpstreamConnectionPtr connection, bool reusable) {
 }
 
 void UpstreamCluster::reportConnect(Endpoint& ep, bool success, int err) {
+  auto& log = observe::logger(observe::LoggerId::Upstream);
   if (success) {
-    if (ep.refused_run > 0) {
-      // Refused, then accepting again: the classic signature of a process that restarted.
-      const auto secs = [](std::chrono::system_clock::time_point t) {
-        const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-        std::tm tm{};
-        gmtime_r(&tt, &tm);
-        return fmt::format("{:02}:{:02}:{:02}Z", tm.tm_hour, tm.tm_min, tm.tm_sec);
-      };
-      observe::logger(observe::LoggerId::Upstream)
-          .warn(observe::LogEvent("endpoint_recovered")
-                    .add("upstream", config_.name)
-                    .add("endpoint", ep.name)
-                    .add("after_cause", "connect_refused")
-                    .add("refused_connects", ep.refused_run)
-                    .add("refused_from", secs(ep.refused_since))
-                    .add("refused_until", secs(ep.refused_last))
-                    .add("hint",
-                         fmt::format("connect_refused on {} from {} to {} ({} connects), now "
-                                     "accepting again: the upstream probably restarted. Check "
-                                     "why (kubectl get pod: RESTARTS; kubectl logs --previous; "
-                                     "kubectl describe pod for OOMKilled).",
-                                     ep.name, secs(ep.refused_since), secs(ep.refused_last),
-                                     ep.refused_run))
-                    .str());
-      ep.refused_run = 0;
-    }
+    const uint32_t failed = ep.health.consecutiveFailures();
+    const bool was_down = ep.health.down();
+    const auto down_for = loop_.now() - ep.health.downSince();
     ep.health.onConnectSuccess();
+    if (ep.probe) ep.probe->stop();
+    if (failed == 0) return;
+    // Failing, then accepting again: after refused connects, the classic signature of a process
+    // that restarted.
+    diagnose::HintFields f;
+    f.upstream = config_.name;
+    f.endpoint = ep.name;
+    f.cause = diagnose::causeName(connectCause(ep.failure_err));
+    f.errno_name = ep.failure_err != 0 ? std::string(net::errnoName(ep.failure_err)) : "ETIMEDOUT";
+    f.first_failed = wallClock(ep.failed_from);
+    f.last_failed = wallClock(ep.failed_until);
+    f.failed_connects = std::to_string(failed);
+    // The keys of v1, when only refusals were followed, stay refused_*; other causes get
+    // failed_* (so a script reading refused_connects never counts timeouts as refusals).
+    const bool refused = ep.failure_err == ECONNREFUSED;
+    const std::string prefix = refused ? "refused" : "failed";
+    observe::LogEvent line("endpoint_recovered");
+    line.add("upstream", config_.name)
+        .add("endpoint", ep.name)
+        .add("after_cause", f.cause)
+        .add(prefix + "_connects", failed)
+        .add(prefix + "_from", f.first_failed)
+        .add(prefix + "_until", f.last_failed);
+    if (was_down) {
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(down_for).count();
+      line.add("down_ms", static_cast<int64_t>(ms));
+      f.down_ms = std::to_string(ms);
+    }
+    line.add("hint", reporter_.eventHint("endpoint_recovered", f));
+    log.warn(line.str());
     return;
   }
-  if (err == ECONNREFUSED) {
-    const auto now = std::chrono::system_clock::now();
-    if (ep.refused_run == 0) ep.refused_since = now;
-    ep.refused_last = now;
-    ++ep.refused_run;
-  }
-  const bool was_down = ep.health.isDown(loop_.now());
-  ep.health.onConnectFailure(loop_.now());
-  if (!was_down && ep.health.isDown(loop_.now())) {
-    observe::logger(observe::LoggerId::Upstream)
-        .warn(observe::LogEvent("endpoint_down")
-                  .add("upstream", config_.name)
-                  .add("endpoint", ep.name)
-                  .add("consecutive_failures", ep.health.consecutiveFailures())
-                  .add("down_for_ms",
-                       static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                ep.health.downUntil() - loop_.now())
-                                                .count()))
-                  .str());
-  }
+  const auto wall = std::chrono::system_clock::now();
+  if (ep.health.consecutiveFailures() == 0) ep.failed_from = wall;
+  ep.failed_until = wall;
+  ep.failure_err = err;
+  if (!ep.health.onConnectFailure(loop_.now())) return;
+  // Marked down: requests prefer the other endpoints, and a probe watches for its return.
+  if (!ep.probe) ep.probe = std::make_unique<EndpointProbe>(loop_, *this, ep);
+  ep.probe->start();
+  diagnose::HintFields f;
+  f.upstream = config_.name;
+  f.endpoint = ep.name;
+  f.cause = diagnose::causeName(connectCause(err));
+  f.errno_name = err != 0 ? std::string(net::errnoName(err)) : "ETIMEDOUT";
+  f.failed_connects = std::to_string(ep.health.consecutiveFailures());
+  f.first_failed = wallClock(ep.failed_from);
+  log.warn(
+      observe::LogEvent("endpoint_down")
+          .add("upstream", config_.name)
+          .add("endpoint", ep.name)
+          .add("cause", f.cause)
+          .addNameOrNull("errno", net::errnoName(err))
+          .add("consecutive_failures", ep.health.consecutiveFailures())
+          .add("probe_interval_ms", static_cast<int64_t>(EndpointHealth::kProbeInterval.count()))
+          .add("hint", reporter_.eventHint("endpoint_down", f))
+          .str());
 }
-
-void UpstreamCluster::reportProbeAbandoned(Endpoint& ep) { ep.health.onProbeAbandoned(); }
 
 void UpstreamCluster::closeIdle() {
   for (auto& ep : endpoints_) ep->idle.clear();

@@ -10,6 +10,7 @@
 #include "triaged/config/config_loader.h"
 #include "triaged/net/socket_address.h"
 #include "triaged/observe/loggers.h"
+#include "triaged/server/descriptor_budget.h"
 
 namespace triaged::server {
 
@@ -36,6 +37,10 @@ Daemon::~Daemon() {
 
 int Daemon::run() {
   auto& log = observe::logger(observe::LoggerId::Server);
+  const uint64_t open_files = raiseDescriptorLimit();
+  if (config_.server.max_client_connections == 0) {
+    config_.server.max_client_connections = clientConnectionsFor(open_files);
+  }
   auto listen_addr = net::socketAddressFromLiteral(config_.server.listen);
   if (!listen_addr) {
     throw std::runtime_error("server.listen must be an IP address: " + listen_addr.error().message);
@@ -66,7 +71,8 @@ int Daemon::run() {
       const auto report = triage_.report(std::chrono::system_clock::now());
       return text ? diagnose::triageReportText(report) : diagnose::triageReportJson(report);
     };
-    admin_ = std::make_unique<admin::AdminServer>(loop_, *admin_addr, std::move(hooks));
+    admin_ = std::make_unique<admin::AdminServer>(loop_, *admin_addr, std::move(hooks),
+                                                  metrics_.adminListener());
   }
 
   for (uint32_t i = 0; i < workers; ++i) {
@@ -88,7 +94,11 @@ int Daemon::run() {
   observe::LogEvent ready("listening");
   ready.add("listen", bound->toString());
   if (admin_) ready.add("admin", admin_->address().toString());
-  ready.add("workers", workers).add("version", TRIAGED_VERSION).add("pid", getpid());
+  ready.add("workers", workers)
+      .add("max_open_files", open_files)
+      .add("max_client_connections", config_.server.max_client_connections)
+      .add("version", TRIAGED_VERSION)
+      .add("pid", getpid());
   log.info(ready.str());
 
   loop_.run();

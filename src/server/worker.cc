@@ -24,32 +24,26 @@ Worker::Worker(const config::Config& config, const proxy::Router& router,
                std::function<void()> on_stopped)
     : config_(config),
       router_(router),
-      hints_(hints),
       metrics_(metrics),
-      triage_(triage),
       index_(index),
       on_stopped_(std::move(on_stopped)),
-      failure_log_(loop_, config.log.failure_log_burst, config.log.failure_log_interval),
+      failures_(loop_, config.log, hints, triage),
       resolver_(loop_, config.server.dns_servers),
+      max_clients_(
+          std::max<uint32_t>(1, (config.server.max_client_connections + config.server.workers - 1) /
+                                    config.server.workers)),
+      accept_pauses_(loop_, "data", metrics.listener),
       drain_deadline_(loop_, [this] { forceClose(); }),
-      accept_resume_(loop_,
-                     [this] {
-                       if (listener_) evconnlistener_enable(listener_.get());
-                     }),
       memory_trim_(loop_, [this] { trimMemory(); }) {
   for (size_t i = 0; i < config_.upstreams.size(); ++i) {
     clusters_.push_back(std::make_unique<proxy::UpstreamCluster>(
         loop_, resolver_, config_.upstreams[i], config_.server.workers, config_.server.dns_refresh,
-        *metrics_.upstreams[i]));
+        *metrics_.upstreams[i], failures_));
   }
-  listener_.reset(evconnlistener_new(
-      loop_.base(), &Worker::onAccept, this,
-      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 0, listen_fd));
-  if (!listener_) {
-    ::close(listen_fd);
-    throw std::runtime_error("evconnlistener_new failed");
-  }
-  evconnlistener_set_error_cb(listener_.get(), &Worker::onAcceptError);
+  listener_ = std::make_unique<net::Listener>(
+      loop_, listen_fd,
+      [this](int fd, const sockaddr* addr, socklen_t len) { accept(fd, addr, len); },
+      [this](int err) { onAcceptPaused(err); });
   memory_trim_.arm(kTrimInterval);
 }
 
@@ -100,38 +94,29 @@ proxy::UpstreamCluster* Worker::cluster(std::string_view name) {
   return nullptr;
 }
 
-void Worker::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len,
-                      void* ctx) noexcept {
-  static_cast<Worker*>(ctx)->accept(fd, addr, len);
+void Worker::onAcceptPaused(int err) {
+  const std::string detail =
+      err == 0 ? fmt::format(
+                     "{} client connections open in this worker (its share of "
+                     "server.max_client_connections); accepting resumes when one closes",
+                     connections_.size())
+               : fmt::format("{} client connections open in this worker", connections_.size());
+  accept_pauses_.onPause(err, detail);
 }
 
-void Worker::onAcceptError(evconnlistener* listener, void* ctx) noexcept {
-  auto* self = static_cast<Worker*>(ctx);
-  const int err = EVUTIL_SOCKET_ERROR();
-  observe::logger(observe::LoggerId::Listener)
-      .error(observe::LogEvent("accept_error")
-                 .addNameOrNull("errno", net::errnoName(err))
-                 .add("error", std::strerror(err))
-                 .add("worker", self->index_)
-                 .str());
-  // Out of descriptors: pause accepting briefly instead of spinning on the error.
-  evconnlistener_disable(listener);
-  self->accept_resume_.arm(std::chrono::milliseconds(100));
-}
-
-void Worker::accept(int fd, const sockaddr* addr, int len) {
-  loop_.refreshNow();
+void Worker::accept(int fd, const sockaddr* addr, socklen_t len) {
   if (draining_) {
     ::close(fd);
     return;
   }
-  auto peer = net::socketAddressFrom(addr, static_cast<socklen_t>(len));
+  auto peer = net::socketAddressFrom(addr, len);
   net::prepareAcceptedSocket(fd);
   auto conn = std::make_unique<proxy::ClientConnection>(*this, fd, peer);
   proxy::ClientConnection* raw = conn.get();
   connections_.push_front(std::move(conn));
   raw->registry_position = connections_.begin();
   metrics_.downstream_connections.add(1);
+  if (connections_.size() >= max_clients_ && listener_) listener_->pauseForLimit();
   raw->start();
 }
 
@@ -140,7 +125,11 @@ void Worker::onClientClosed(proxy::ClientConnection& connection) {
   connections_.erase(connection.registry_position);
   metrics_.downstream_connections.add(-1);
   loop_.deferredDelete(std::move(owned));
-  if (draining_) maybeStop();
+  if (draining_) {
+    maybeStop();
+  } else if (listener_ && listener_->pausedForLimit() && connections_.size() < max_clients_) {
+    listener_->resumeForLimit();
+  }
 }
 
 void Worker::beginDrain() {

@@ -505,6 +505,12 @@ void Connection::sendHead() {
 
   std::string head;
   head.reserve(256);
+  if (script_.interim != 0) {
+    head += "HTTP/1.1 " + std::to_string(script_.interim) + " " +
+            std::string(reasonPhrase(script_.interim)) + "\r\n";
+    for (const auto& [name, value] : script_.interim_headers) head += name + ": " + value + "\r\n";
+    head += "\r\n";
+  }
   head += "HTTP/1.1 ";
   head += std::to_string(status);
   head += ' ';
@@ -627,6 +633,10 @@ void Connection::finishResponse() {
     closeAfterDrain(CloseKind::Reset);
     return;
   }
+  if (script_.early_response && script_.abort_unread) {
+    closeAfterDrain(CloseKind::Abort);
+    return;
+  }
   if (close_after_ || fin_after_ || script_.action == Action::CloseAfterResponse) {
     closeAfterDrain(CloseKind::Fin);
     return;
@@ -673,7 +683,8 @@ void Connection::onDrainedForClose() {
     destroy();
     return;
   }
-  if (peer_eof_) {
+  if (peer_eof_ || close_kind_ == CloseKind::Abort) {
+    // Abort: closing with the request body unread in the kernel makes it send RST.
     destroy();
     return;
   }

@@ -44,7 +44,7 @@ class Connection {
     Dead,
   };
   enum class TimerKind { None, KeepAlive, DelayHeaders, DelayBody, ChunkDelay, StatsWait, Linger };
-  enum class CloseKind { Fin, Reset };
+  enum class CloseKind { Fin, Reset, Abort };
   enum class ChunkState { Size, Data, DataEnd, Trailers };
 
   void processInput();

@@ -7,7 +7,9 @@
 //   status=N  reason=TEXT  header=Name:Value (repeatable)  body=TEXT  size=N (pattern body)
 //   chunked=1  trailer=Name:Value (repeatable, with chunked)  close_delimited=1  close=1
 //   delay_headers=MS  delay_body=MS  chunk_delay=MS (between 16 KiB pieces)
-//   no_continue=1 (ignore Expect: 100-continue)  early_response=1 (answer before the body, close)
+//   no_continue=1 (ignore Expect: 100-continue)  early_response=1 (answer before the body, close;
+//   with abort_unread=1 the close leaves the body unread, so the kernel sends RST)
+//   interim=1NN interim_header=Name:Value (an interim head, e.g. 103 with Link, before the answer)
 //   action=close_before_headers | reset_before_headers | partial_headers | close_mid_body |
 //          reset_mid_body | stall_body | hang | garbage | bad_content_length | huge_headers |
 //          close_after_response | reset_after_response |

@@ -121,6 +121,22 @@ Script parseScript(std::string_view query) {
       flag(s.no_continue);
     } else if (key == "early_response") {
       flag(s.early_response);
+    } else if (key == "abort_unread") {
+      flag(s.abort_unread);
+    } else if (key == "interim") {
+      auto v = parseUint(value);
+      if (!v || *v < 100 || *v > 199 || *v == 101) {
+        fail(key, "must be 100..199 but not 101");
+      } else {
+        s.interim = static_cast<int>(*v);
+      }
+    } else if (key == "interim_header") {
+      auto h = splitHeader(value);
+      if (!h) {
+        fail(key, "expected Name:Value");
+      } else {
+        s.interim_headers.push_back(std::move(*h));
+      }
     } else if (key == "header" || key == "trailer") {
       auto h = splitHeader(value);
       if (!h) {
@@ -164,6 +180,8 @@ std::string_view reasonPhrase(int status) {
       return "Continue";
     case 101:
       return "Switching Protocols";
+    case 103:
+      return "Early Hints";
     case 200:
       return "OK";
     case 201:

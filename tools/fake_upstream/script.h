@@ -45,6 +45,11 @@ struct Script {
   bool close = false;
   bool no_continue = false;     // ignore "Expect: 100-continue"
   bool early_response = false;  // answer right after the head, close without reading the body
+  // With early_response: close at once with the body unread, so the kernel sends RST (as most
+  // servers do), instead of the lingering close that lets the peer read the answer.
+  bool abort_unread = false;
+  int interim = 0;             // an interim (1xx) head sent before the final response
+  HeaderList interim_headers;  // its header fields (e.g. Link for 103 Early Hints)
   HeaderList headers;
   HeaderList trailers;
   uint64_t delay_headers_ms = 0;

@@ -35,7 +35,11 @@ struct ServerConfig {
   Duration client_idle_timeout{60'000};
   uint64_t max_request_header_bytes = 65536;
   uint64_t max_request_body_bytes = 0;  // 0 = unlimited
-  std::vector<HostPort> dns_servers;    // empty = /etc/resolv.conf
+  // Extension: open client connections, all workers together. 0 = derived from the descriptor
+  // limit (RLIMIT_NOFILE), so that accepting stops before descriptors run out and the admin
+  // listener, upstream connections and DNS keep theirs (server/descriptor_budget.h).
+  uint32_t max_client_connections = 0;
+  std::vector<HostPort> dns_servers;  // empty = /etc/resolv.conf
   Duration dns_refresh{30'000};
 };
 
@@ -65,7 +69,10 @@ struct UpstreamConfig {
   uint32_t max_pending = 1024;
   Duration pending_timeout{5'000};  // extension: longest wait for a connection slot
   Duration keepalive_idle_timeout{30'000};
-  uint32_t max_idle_connections = 32;  // extension: idle pooled connections kept per endpoint
+  // Extension: idle pooled connections kept per endpoint. Unset: sized from demand (every open
+  // connection may go back to the pool, bounded by max_connections and closed after
+  // keepalive_idle_timeout); 0: no pooling.
+  std::optional<uint32_t> max_idle_connections;
   uint64_t max_response_header_bytes = 32768;
   uint32_t retries = 1;
 };

@@ -56,12 +56,22 @@ struct Verdict {
   FailureCause cause = FailureCause::None;  // None: a complete response below 500
   Phase phase = Phase::Complete;
   int err = 0;
-  int status = 0;  // what the client saw: the table's status, the upstream's, or 499
+  // What the client saw: the table's status for a proxy-made reply; the upstream's once its head
+  // went out (a failure after that cannot change the status line, only cut the body); or 499.
+  int status = 0;
+  Origin origin = Origin::Upstream;  // who produced that status
+  bool after_head = false;           // the failure came after the response head went out
 };
+
+// RFC 9110 9.2.2: GET, HEAD, OPTIONS, TRACE, PUT and DELETE.
+bool isIdempotentMethod(std::string_view method);
 
 class Classifier {
  public:
-  Classifier(TimePoint start, std::string_view method, bool has_body);
+  // `idempotent`: the request may be sent twice (an idempotent method, or an Idempotency-Key).
+  Classifier(TimePoint start, bool idempotent, bool has_body);
+  // A method name would convert to `true` silently.
+  Classifier(TimePoint start, const char* method, bool has_body) = delete;
 
   // --- events, in the order the data path sees them ---
   void onRouted();
@@ -86,8 +96,17 @@ class Classifier {
 
   // The current attempt's failure (None while it is going well).
   FailureCause attemptCause() const { return attempt_cause_; }
-  // The contract's safe-retry rule for the current attempt's failure.
+  // The contract's safe-retry rule (PRODUCT.md, v2) for the current attempt's failure: a connect
+  // failure, or nothing of the request written, is always safe; a request that was written and
+  // died before any response byte only when it is idempotent and its body can be sent again.
   bool retryable(uint32_t attempts_made, uint32_t max_attempts, bool body_replayable) const;
+  // Why the current attempt's failure was not retried (for the log and the hint); empty when it
+  // was retryable or its cause is never retried.
+  std::string_view refusedRetryReason(uint32_t attempts_made, uint32_t max_attempts,
+                                      bool body_replayable) const;
+  // No byte of this attempt's request reached the connection (a pooled connection found closed
+  // before it was written to).
+  void onNothingWritten() { nothing_written_ = true; }
   // The failed attempt is absorbed by a retry: record it and reset per-attempt facts.
   void beginRetry();
 
@@ -107,6 +126,8 @@ class Classifier {
   TimePoint request_sent_{};
   bool idempotent_;
   bool has_body_;
+  bool nothing_written_ = false;
+  bool fail_after_head_ = false;
   Phase phase_ = Phase::Route;
   Phase fail_phase_ = Phase::Route;
   FailureCause attempt_cause_ = FailureCause::None;

@@ -63,9 +63,15 @@ void buildClientResponseHead(std::string& out, const ResponseHead& response,
 
 // A proxy-made response (error or 100 Continue is not one of these): status line, Content-Type
 // text/plain, Content-Length, X-Request-Id, X-Triaged-Cause (when cause non-empty), Connection:
-// close when `close`, then `body`.
+// close when `close` (or keep-alive when `announce_keep_alive`, for an HTTP/1.0 client that keeps
+// its connection), `extra_header_lines` as given ("Name: value\r\n" each), then `body`.
 std::string buildLocalReply(int status, std::string_view cause, std::string_view request_id,
-                            std::string_view body, bool close);
+                            std::string_view body, bool close, bool announce_keep_alive = false,
+                            std::string_view extra_header_lines = {});
+
+// An interim (1xx) response head for the client: the status line and the upstream's fields,
+// hop-by-hop ones removed (103 Early Hints exists for its Link fields). Into `out`, cleared.
+void buildInterimResponseHead(std::string& out, const ResponseHead& response);
 
 // Standard reason phrase ("Bad Gateway"); "Unknown" for codes it does not know.
 std::string_view reasonPhrase(int status);

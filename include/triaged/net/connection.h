@@ -86,8 +86,14 @@ class Connection {
     return out_end_ - out_start_ + (overflow_used_ ? evbuffer_get_length(overflow_.get()) : 0);
   }
 
+  // Once a write failed (the peer reset or closed the connection), writes are dropped: the
+  // failure is reported after what the peer sent before it has been read (see onWriteFailed).
   void write(std::string_view data) { write(data.data(), data.size()); }
   void write(const char* data, size_t len);
+  bool writeFailed() const { return write_failed_; }
+  // When a write fails, read what the peer sent before it went before reporting the error
+  // (upstream connections: an early answer). Off: the error is reported at once (clients).
+  void setReadOnWriteError(bool on) { read_on_write_error_ = on; }
   // Moves all of `source` into the output without copying the bytes.
   void writeBuffer(evbuffer* source);
 
@@ -119,6 +125,10 @@ class Connection {
 
   int fd() const { return fd_; }
 
+  // Sends FIN and keeps reading (a lingering close: the peer reads our last response before
+  // anything it still sends could turn our close into an RST that destroys it).
+  void shutdownWrite();
+
   // More output follows shortly (a response head whose body is on its way): flushes pass
   // MSG_MORE, so the kernel sends head and body in one segment, until set back to false.
   void setMoreExpected(bool more) { more_expected_ = more; }
@@ -132,6 +142,7 @@ class Connection {
   // caller must then return without touching the object.
   bool finishConnect(const bool& destroyed);
   bool flush(const bool& destroyed);
+  bool onWriteFailed(int err, const bool& destroyed);
   bool readSocket(const bool& destroyed);
   bool notify(short what, int err, const bool& destroyed);
 
@@ -187,6 +198,9 @@ class Connection {
   bool in_handler_ = false;  // onSocketEvent is running: it flushes before it returns
   bool flush_wanted_ = false;
   bool more_expected_ = false;
+  bool read_on_write_error_ = false;
+  bool write_failed_ = false;
+  int write_err_ = 0;
   short scheduled_ = 0;  // EV_READ / EV_WRITE already passed to event_active this turn
 };
 

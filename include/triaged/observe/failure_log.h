@@ -1,8 +1,10 @@
 #pragma once
 
-// Failure lines, rate-limited per (upstream, cause) but never silent: in each interval the
+// Failure lines, rate-limited per (event, upstream, cause) but never silent: in each interval the
 // first `burst` lines of a key are logged in full; the rest are counted and reported by one
-// summary line when the interval ends. One FailureLog per worker, so no lock is taken.
+// summary line ("<event>_suppressed") when the interval ends. Every line that reports a failure
+// goes through one (FailureReporter), client-side ones included. One per event loop, so no lock
+// is taken.
 
 #include <chrono>
 #include <cstdint>
@@ -49,8 +51,9 @@ class FailureLog {
  public:
   FailureLog(EventLoop& loop, uint32_t burst, std::chrono::milliseconds interval);
 
-  // Logs `line` (a LogEvent's text) for (upstream, cause), or counts it.
-  void write(std::string_view upstream, std::string_view cause, const std::string& line);
+  // Logs `line` (a LogEvent's text) of `event` for (upstream, cause), or counts it.
+  void write(std::string_view event, std::string_view upstream, std::string_view cause,
+             const std::string& line);
   // Emits the summaries that are due now (also run by the interval timer).
   void flush();
 

@@ -46,6 +46,12 @@ inline constexpr MetricDef kUpstreamDrains{
     "triaged_upstream_drains_total", prometheus::MetricType::Counter,
     "Upstream connections whose client left before the response ended, by how reading the rest "
     "of the response to keep the connection ended (pooled, or why it was closed)."};
+inline constexpr MetricDef kAcceptPauses{
+    "triaged_accept_pauses_total", prometheus::MetricType::Counter,
+    "Times a listener stopped accepting connections for a moment, by listener (data, admin) and "
+    "reason: its connection limit (max_client_connections), or accept() failing for want of "
+    "descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM). Accepted connections are served "
+    "meanwhile; new ones wait in the kernel's backlog."};
 inline constexpr MetricDef kBuildInfo{"triaged_build_info", prometheus::MetricType::Gauge,
                                       "Always 1; the version label says which build runs."};
 

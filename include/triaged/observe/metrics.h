@@ -57,7 +57,7 @@ class RelaxedHistogram {
   std::atomic<double> sum_{0.0};
 };
 
-inline constexpr size_t kCauseCount = static_cast<size_t>(diagnose::FailureCause::NoRoute) + 1;
+using diagnose::kCauseCount;
 inline constexpr size_t kStatusCodes = 600;
 
 // How the drain of an upstream connection ended: its client went away mid-response, and the rest
@@ -75,6 +75,18 @@ enum class DrainResult : uint8_t {
 };
 inline constexpr size_t kDrainResults = static_cast<size_t>(DrainResult::Malformed) + 1;
 std::string_view drainResultName(DrainResult result);
+
+// Why a listener paused accepting: the values of triaged_accept_pauses_total's `reason` label.
+enum class AcceptPause : uint8_t { ConnectionLimit, Emfile, Enfile, Enobufs, Enomem, OtherError };
+inline constexpr size_t kAcceptPauseReasons = static_cast<size_t>(AcceptPause::OtherError) + 1;
+std::string_view acceptPauseName(AcceptPause reason);
+// The reason for an accept() that failed with `err` (0: the owner's connection limit).
+AcceptPause acceptPauseFor(int err);
+
+// One listener's pauses, written by the one thread that runs it.
+struct ListenerMetrics {
+  std::array<RelaxedCounter, kAcceptPauseReasons> pauses;
+};
 
 // One upstream's instruments in one worker. Index kNoUpstream holds requests that never
 // reached an upstream (bad requests, no route): their upstream label is empty.
@@ -98,6 +110,7 @@ struct WorkerMetrics {
   // Upstream `i` in config order; upstreams.size() - 1 is the "no upstream" slot.
   std::vector<std::unique_ptr<UpstreamMetrics>> upstreams;
   RelaxedGauge downstream_connections;
+  ListenerMetrics listener;  // this worker's share of the data listener
 
   UpstreamMetrics& none() { return *upstreams.back(); }
 };
@@ -108,6 +121,8 @@ class MetricsRegistry {
   MetricsRegistry(std::vector<std::string> upstream_names, uint32_t workers, std::string version);
 
   WorkerMetrics& worker(uint32_t index) { return *workers_[index]; }
+  // The admin listener's, written by the main thread.
+  ListenerMetrics& adminListener() { return admin_listener_; }
   // The merged families, ready for prometheus::TextSerializer (plus process_* and build info).
   std::vector<prometheus::MetricFamily> collect() const;
   // Prometheus text exposition format.
@@ -116,6 +131,7 @@ class MetricsRegistry {
  private:
   std::vector<std::string> upstream_names_;  // label values; the last is "" (no upstream)
   std::vector<std::unique_ptr<WorkerMetrics>> workers_;
+  ListenerMetrics admin_listener_;
   std::string version_;
 };
 

@@ -53,9 +53,10 @@ class ClientConnection final : public DeferredDeletable,
   void resumeRequestBody();
   // After a 101: the input buffer now carries tunnel bytes for the session.
   void enterTunnel();
-  // Writes a proxy-made reply for a request that has no session (parse errors, limits).
+  // Writes a proxy-made reply for a request that has no session (parse errors, limits), then
+  // closes (lingering).
   void sendLocalReply(int status, diagnose::FailureCause cause, std::string_view request_id,
-                      std::string_view detail);
+                      std::string_view detail, std::string_view allow = {});
 
   // ConnectionCallbacks
   void onReadable() override;
@@ -73,12 +74,16 @@ class ClientConnection final : public DeferredDeletable,
   void processInput();
   void startNextRequest();
   void handleParseError();
-  void closeWhenDrained();
+  // Closes once the output is written, with a lingering close (kLingerTime in the .cc) when
+  // `client_may_send` (the request was answered before it was read to its end) or input waits.
+  void closeWhenDrained(bool client_may_send);
+  void finishClose();
   void armTimer(TimerMode mode);
   void onTimer();
   void finishSession();
-  void logClientFailure(diagnose::FailureCause cause, int status, std::string_view detail, int err,
-                        std::string_view request_id);
+  // A failure with no session (the request never got one): reported and counted.
+  void reportClientFailure(diagnose::FailureCause cause, int status, std::string_view detail,
+                           int err, std::string_view request_id);
 
   WorkerContext& worker_;
   net::Connection connection_;
@@ -91,6 +96,8 @@ class ClientConnection final : public DeferredDeletable,
   uint64_t requests_ = 0;
   bool closed_ = false;
   bool close_when_drained_ = false;
+  bool linger_ = false;        // close_when_drained_ with a lingering close
+  bool lingering_ = false;     // FIN sent; reading and dropping until the client closes
   bool request_done_ = false;  // the current request's message is complete
   bool session_done_ = false;  // the current response is fully queued
   bool body_paused_ = false;

@@ -99,6 +99,8 @@ class ProxySession final : public DeferredDeletable,
   // The client went away: is there a response to drain (a request wholly sent on a connection,
   // no tunnel)? Whether the drain can end with the connection pooled is the drain's to judge.
   bool upstreamDrainable() const;
+  // The failure as the reporter wants it (views into this session: use at once).
+  observe::FailureRecord failureRecord(const diagnose::Verdict& verdict) const;
   void report();
   void logRetry();
   // Counts the request once in the metrics, by the status the client saw and its origin.
@@ -123,7 +125,8 @@ class ProxySession final : public DeferredDeletable,
   http::MessageParser* response_parser_ = nullptr;  // the upstream connection's, while we hold it
 
   EvBufferPtr staged_;  // request body wire bytes waiting for a connection (made on demand)
-  EvBufferPtr replay_;  // copy of body wire bytes sent on a reused connection (bounded)
+  EvBufferPtr replay_;  // copy of the body wire bytes sent, for a safe retry (bounded)
+  bool replay_wanted_ = false;
   bool replayable_ = true;
   bool has_body_ = false;
   bool request_complete_ = false;
@@ -141,6 +144,7 @@ class ProxySession final : public DeferredDeletable,
   bool counted_ = false;
   observe::UpstreamMetrics* metrics_ = nullptr;
   uint32_t attempts_ = 0;
+  std::string_view retry_decision_;  // why a retryable cause was not retried (static text)
   uint64_t response_body_bytes_ = 0;
 
   Timer connect_timer_;

@@ -18,14 +18,21 @@
 #include "triaged/http/message_parser.h"
 #include "triaged/net/connection.h"
 #include "triaged/net/resolver.h"
+#include "triaged/observe/failure_reporter.h"
 #include "triaged/observe/metrics.h"
 #include "triaged/proxy/endpoint_health.h"
 
 namespace triaged::proxy {
 
 class UpstreamCluster;
+class EndpointProbe;
 
 struct Endpoint {
+  Endpoint();
+  ~Endpoint();
+  Endpoint(const Endpoint&) = delete;
+  Endpoint& operator=(const Endpoint&) = delete;
+
   enum class DnsState : uint8_t { Literal, Pending, Resolved, Failed };
 
   config::HostPort configured;  // as written in the config
@@ -37,10 +44,13 @@ struct Endpoint {
   net::Resolver::QueryPtr query;
   EndpointHealth health;
   uint32_t open_connections = 0;
-  // A run of refused connects, to tell "it restarted" when connects succeed again.
-  uint32_t refused_run = 0;
-  std::chrono::system_clock::time_point refused_since{};
-  std::chrono::system_clock::time_point refused_last{};
+  // The current run of failed connects, in wall-clock time for the endpoint_recovered story
+  // ("refused from 10:01:02 to 10:01:10, then accepted: looks like a restart").
+  std::chrono::system_clock::time_point failed_from{};
+  std::chrono::system_clock::time_point failed_until{};
+  int failure_err = 0;  // errno of the latest failed connect (0: a timeout)
+  // Connects to it while it is marked down (EndpointHealth); made on the first down spell.
+  std::unique_ptr<EndpointProbe> probe;
   std::vector<std::unique_ptr<class UpstreamConnection>> idle;  // most recently used last
 };
 
@@ -138,7 +148,7 @@ class UpstreamCluster {
  public:
   UpstreamCluster(EventLoop& loop, net::Resolver& resolver, const config::UpstreamConfig& config,
                   uint32_t workers, std::chrono::milliseconds dns_refresh,
-                  observe::UpstreamMetrics& metrics);
+                  observe::UpstreamMetrics& metrics, const observe::FailureReporter& reporter);
   ~UpstreamCluster();
   UpstreamCluster(const UpstreamCluster&) = delete;
   UpstreamCluster& operator=(const UpstreamCluster&) = delete;
@@ -147,8 +157,11 @@ class UpstreamCluster {
   const std::string& name() const { return config_.name; }
   observe::UpstreamMetrics& metrics() { return metrics_; }
 
-  // Picks an endpoint (round robin over healthy ones, avoiding `avoid` when another is
-  // available) and gets a connection to it. `fresh_only` skips the idle pool (retries).
+  // Picks an endpoint and gets a connection to it. Healthy endpoints first, round robin, avoiding
+  // `avoid` (the endpoint a retry moves away from) when another is healthy; when none is
+  // healthy, the marked-down ones, least recently failed first: they are tried anyway, so the
+  // client learns the true cause and a restarted app gets traffic at once. `fresh_only` skips
+  // the idle pool (retries).
   Acquired acquire(ClusterWaiter& waiter, const Endpoint* avoid, bool fresh_only);
   // Removes `waiter` from the queue (it gave up or was answered otherwise).
   void cancelWait(ClusterWaiter& waiter);
@@ -165,10 +178,9 @@ class UpstreamCluster {
   void finishDrain(UpstreamConnection& connection, observe::DrainResult result);
   static constexpr uint64_t kDrainMaxBody = 256 * 1024;
   static constexpr std::chrono::milliseconds kDrainWindow{2000};
-  // Passive health input from the session that owns a connect attempt.
-  // `err` is the connect errno on failure (0 for a timeout).
+  // Passive health input from the session that owns a connect attempt, or from the endpoint's
+  // probe. `err` is the connect errno on failure (0 for a timeout).
   void reportConnect(Endpoint& endpoint, bool success, int err);
-  void reportProbeAbandoned(Endpoint& endpoint);
 
   // Closes every idle connection, and those draining a response (graceful shutdown).
   void closeIdle();
@@ -185,6 +197,9 @@ class UpstreamCluster {
   const std::vector<std::unique_ptr<Endpoint>>& endpoints() const { return endpoints_; }
 
  private:
+  // Healthy first (round robin, not `avoid` while another is healthy), then down ones least
+  // recently failed first. Notes DNS states that kept an endpoint out.
+  Endpoint* pickEndpoint(const Endpoint* avoid, bool& dns_pending, Endpoint*& dns_failed);
   void resolve(Endpoint& endpoint);
   void onResolved(Endpoint& endpoint, const net::Resolution& result);
   void wakeWaiters(bool all);
@@ -195,6 +210,7 @@ class UpstreamCluster {
   EventLoop& loop_;
   net::Resolver& resolver_;
   observe::UpstreamMetrics& metrics_;
+  const observe::FailureReporter& reporter_;
   config::UpstreamConfig config_;
   uint32_t max_connections_;
   uint32_t max_pending_;

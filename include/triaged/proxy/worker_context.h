@@ -8,7 +8,7 @@
 #include "triaged/config/config.h"
 #include "triaged/core/event_loop.h"
 #include "triaged/diagnose/triage_hint.h"
-#include "triaged/observe/failure_log.h"
+#include "triaged/observe/failure_reporter.h"
 #include "triaged/observe/metrics.h"
 #include "triaged/observe/triage_store.h"
 
@@ -27,10 +27,9 @@ class WorkerContext {
   // nullptr for an unknown name (cannot happen after validation).
   virtual UpstreamCluster* cluster(std::string_view name) = 0;
   virtual bool draining() const = 0;
-  virtual const diagnose::HintCatalog& hints() const = 0;
-  virtual observe::FailureLog& failureLog() = 0;
+  // Every failure, client side or upstream side, is reported here and nowhere else.
+  virtual observe::FailureReporter& failures() = 0;
   virtual observe::WorkerMetrics& metrics() = 0;
-  virtual observe::TriageRecorder& triage() = 0;
   // The connection has closed its socket; the worker forgets it and destroys it later.
   virtual void onClientClosed(ClientConnection& connection) = 0;
 };

@@ -19,7 +19,9 @@
 
 #include "triaged/config/config.h"
 #include "triaged/core/event_loop.h"
+#include "triaged/net/listener.h"
 #include "triaged/net/resolver.h"
+#include "triaged/observe/accept_pauses.h"
 #include "triaged/proxy/client_connection.h"
 #include "triaged/proxy/router.h"
 #include "triaged/proxy/upstream_cluster.h"
@@ -57,17 +59,13 @@ class Worker final : public proxy::WorkerContext {
   const proxy::Router& router() const override { return router_; }
   proxy::UpstreamCluster* cluster(std::string_view name) override;
   bool draining() const override { return draining_; }
-  const diagnose::HintCatalog& hints() const override { return hints_; }
-  observe::FailureLog& failureLog() override { return failure_log_; }
+  observe::FailureReporter& failures() override { return failures_; }
   observe::WorkerMetrics& metrics() override { return metrics_; }
-  observe::TriageRecorder& triage() override { return triage_; }
   void onClientClosed(proxy::ClientConnection& connection) override;
 
  private:
-  static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len,
-                       void* ctx) noexcept;
-  static void onAcceptError(evconnlistener*, void* ctx) noexcept;
-  void accept(int fd, const sockaddr* addr, int len);
+  void accept(int fd, const sockaddr* addr, socklen_t len);
+  void onAcceptPaused(int err);
   void beginDrain();
   void forceClose();
   void maybeStop();
@@ -79,17 +77,17 @@ class Worker final : public proxy::WorkerContext {
   EventLoop loop_;  // first: destroyed last
   const config::Config& config_;
   const proxy::Router& router_;
-  const diagnose::HintCatalog& hints_;
   observe::WorkerMetrics& metrics_;
-  observe::TriageRecorder& triage_;
   uint32_t index_;
   std::function<void()> on_stopped_;
-  observe::FailureLog failure_log_;
+  observe::FailureReporter failures_;
   net::Resolver resolver_;
   std::vector<std::unique_ptr<proxy::UpstreamCluster>> clusters_;
-  ListenerPtr listener_;
+  // This worker's share of server.max_client_connections: at it, the listener pauses.
+  uint32_t max_clients_;
+  observe::AcceptPauseReporter accept_pauses_;
+  std::unique_ptr<net::Listener> listener_;
   Timer drain_deadline_;
-  Timer accept_resume_;
   Timer memory_trim_;
   std::list<std::unique_ptr<proxy::ClientConnection>> connections_;
   bool draining_ = false;

@@ -133,9 +133,11 @@ std::string TempDir::write(const std::string& name, const std::string& content) 
 // ---- DaemonProcess ----------------------------------------------------------------------------
 
 DaemonProcess::DaemonProcess(const std::string& config_toml, std::vector<std::string> extra_args,
-                             std::map<std::string, std::string> extra_env) {
+                             std::map<std::string, std::string> extra_env,
+                             std::vector<std::string> command_prefix) {
   config_path_ = dir_.write("triaged.toml", config_toml);
-  std::vector<std::string> argv{TRIAGED_BINARY, "--config", config_path_};
+  std::vector<std::string> argv = std::move(command_prefix);
+  argv.insert(argv.end(), {TRIAGED_BINARY, "--config", config_path_});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   process_ = std::make_unique<Process>("triaged", std::move(argv), std::move(extra_env));
 

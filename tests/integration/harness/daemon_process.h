@@ -39,8 +39,11 @@ class TempDir {
 class DaemonProcess {
  public:
   // Throws std::runtime_error, carrying the daemon's output, when it does not become ready.
+  // `command_prefix` runs the daemon under another program, e.g. {"/usr/bin/prlimit",
+  // "--nofile=128:128", "--"} for a descriptor limit of its own.
   explicit DaemonProcess(const std::string& config_toml, std::vector<std::string> extra_args = {},
-                         std::map<std::string, std::string> extra_env = {});
+                         std::map<std::string, std::string> extra_env = {},
+                         std::vector<std::string> command_prefix = {});
 
   uint16_t port() const { return port_; }
   uint16_t adminPort() const { return admin_port_; }  // 0 when the admin listener is off

@@ -456,7 +456,7 @@ TEST_CASE("a minimal config gets the documented defaults and an implicit route",
   CHECK(u.max_pending == 1024);
   CHECK(u.pending_timeout == Duration{5'000});
   CHECK(u.keepalive_idle_timeout == Duration{30'000});
-  CHECK(u.max_idle_connections == 32);
+  CHECK_FALSE(u.max_idle_connections);  // sized from demand
   CHECK(u.max_response_header_bytes == 32768);
   CHECK(u.retries == 1);
 
@@ -595,7 +595,7 @@ TEST_CASE("the example config loads and documents every key", "[unit][config]") 
   CHECK(app.max_pending == defaults.max_pending);
   CHECK(app.pending_timeout == defaults.pending_timeout);
   CHECK(app.keepalive_idle_timeout == defaults.keepalive_idle_timeout);
-  CHECK(app.max_idle_connections == defaults.max_idle_connections);
+  CHECK(app.max_idle_connections.has_value() == defaults.max_idle_connections.has_value());
   CHECK(app.max_response_header_bytes == defaults.max_response_header_bytes);
   CHECK(app.retries == defaults.retries);
   const ServerConfig server_defaults;
@@ -710,11 +710,11 @@ TEST_CASE("[hints.<cause>] overrides are loaded and applied over the catalog",
   CHECK(config.hint_overrides.at("no_route").zh == "404：{path} 没有路由。");
 
   const diagnose::HintCatalog catalog = buildHintCatalog(config);
-  const diagnose::HintFields fields{{"status", "502"},
-                                    {"endpoint", "10.0.3.7:8080"},
-                                    {"upstream", "app"},
-                                    {"cause", "connect_refused"},
-                                    {"path", "/x"}};
+  const auto fields = diagnose::HintFields::of({{"status", "502"},
+                                                {"endpoint", "10.0.3.7:8080"},
+                                                {"upstream", "app"},
+                                                {"cause", "connect_refused"},
+                                                {"path", "/x"}});
   CHECK(catalog.render(diagnose::FailureCause::ConnectRefused, "en", fields) ==
         "502: 10.0.3.7:8080 refused; page the app team. Runbook: "
         "https://wiki.example.com/runbooks/app/connect_refused");
@@ -789,7 +789,8 @@ TEST_CASE("a hint catalog file loads, and its texts replace the built-in ones",
   const Config config = loadConfigFile(config_path);
   CHECK(config.log.hint_catalog == catalog_path);
   const diagnose::HintCatalog catalog = buildHintCatalog(config);
-  CHECK(catalog.render(diagnose::FailureCause::ConnectRefused, "en", {{"endpoint", "a:1"}}) ==
+  CHECK(catalog.render(diagnose::FailureCause::ConnectRefused, "en",
+                       diagnose::HintFields::of({{"endpoint", "a:1"}})) ==
         "502: a:1 is down, call ops. Runbook: https://wiki/refused");
   // What the file leaves out keeps the built-in text.
   CHECK(catalog.find("connect_refused")->zh == defaultHintCatalog().find("connect_refused")->zh);
@@ -848,11 +849,11 @@ TEST_CASE("the example's commented [hints] override is valid", "[unit][config][h
   REQUIRE(config.hint_overrides.count("connect_refused") == 1);
   const diagnose::HintCatalog catalog = buildHintCatalog(config);
   const std::string hint = catalog.render(diagnose::FailureCause::ConnectRefused, "en",
-                                          {{"status", "502"},
-                                           {"endpoint", "a:1"},
-                                           {"errno", "ECONNREFUSED"},
-                                           {"upstream", "app"},
-                                           {"cause", "connect_refused"}});
+                                          diagnose::HintFields::of({{"status", "502"},
+                                                                    {"endpoint", "a:1"},
+                                                                    {"errno", "ECONNREFUSED"},
+                                                                    {"upstream", "app"},
+                                                                    {"cause", "connect_refused"}}));
   CHECK(hint ==
         "502: nothing listens on a:1 (ECONNREFUSED). Page the owners of app. Runbook: "
         "https://wiki.example.com/runbooks/triaged/connect_refused");

@@ -17,7 +17,7 @@ const TimePoint kT0 = TimePoint{} + std::chrono::hours(1);
 TimePoint at(int ms) { return kT0 + milliseconds(ms); }
 
 Classifier freshGet() {
-  Classifier c(kT0, "GET", false);
+  Classifier c(kT0, isIdempotentMethod("GET"), false);
   c.onRouted();
   c.onAttemptStart("10.0.3.7:8080", false, 0, -1, at(0));
   return c;
@@ -32,7 +32,7 @@ Classifier sentGet() {
 }
 
 Classifier reusedGet() {
-  Classifier c(kT0, "GET", false);
+  Classifier c(kT0, isIdempotentMethod("GET"), false);
   c.onRouted();
   c.onAttemptStart("10.0.3.7:8080", true, 4, 29'000, at(0));
   c.onRequestBytesSent(100);
@@ -91,7 +91,7 @@ TEST_CASE("acquire failures keep their cause: dns, no healthy endpoint, overload
       {FailureCause::LocalOverload, 503},
       {FailureCause::NoRoute, 404},
   }));
-  Classifier c(kT0, "GET", false);
+  Classifier c(kT0, isIdempotentMethod("GET"), false);
   c.onRouted();
   c.onAcquireFailed(cause, "detail");
   expectVerdict(c, cause, status, Phase::ConnectUpstream);
@@ -100,7 +100,7 @@ TEST_CASE("acquire failures keep their cause: dns, no healthy endpoint, overload
 }
 
 TEST_CASE("pending wait that expires is local_overload, 503", "[unit][classifier]") {
-  Classifier c(kT0, "GET", false);
+  Classifier c(kT0, isIdempotentMethod("GET"), false);
   c.onRouted();
   c.onTimeout(TimeoutKind::Pending, "waited pending_timeout 5000ms");
   expectVerdict(c, FailureCause::LocalOverload, 503, Phase::ConnectUpstream);
@@ -134,7 +134,7 @@ TEST_CASE("RST on a fresh connection before the head is upstream_reset_early",
 }
 
 TEST_CASE("early close of a POST with a body is not retried", "[unit][classifier]") {
-  Classifier c(kT0, "POST", true);
+  Classifier c(kT0, isIdempotentMethod("POST"), true);
   c.onRouted();
   c.onAttemptStart("e", false, 0, -1, at(0));
   c.onConnected(at(1));
@@ -184,15 +184,48 @@ TEST_CASE("a retry that finds no endpoint keeps none of the refused attempt's ev
   CHECK(c.attempts()[0].idle_ms == 29'000);
 }
 
-TEST_CASE("a reset pooled connection with a body that cannot be replayed is not retried",
+TEST_CASE("a reset pooled connection is retried only when idempotent and replayable (v2)",
           "[unit][classifier]") {
-  Classifier c(kT0, "POST", true);
-  c.onRouted();
-  c.onAttemptStart("e", true, 1, 10, at(0));
-  c.onUpstreamClosed(true, ECONNRESET);
-  CHECK(c.verdict().cause == FailureCause::StaleKeepalive);
-  CHECK_FALSE(c.retryable(1, 2, false));
-  CHECK(c.retryable(1, 2, true));
+  Classifier put(kT0, isIdempotentMethod("PUT"), true);
+  put.onRouted();
+  put.onAttemptStart("e", true, 1, 10, at(0));
+  put.onUpstreamClosed(true, ECONNRESET);
+  CHECK(put.verdict().cause == FailureCause::StaleKeepalive);
+  CHECK_FALSE(put.retryable(1, 2, false));
+  CHECK(put.retryable(1, 2, true));
+  CHECK_THAT(std::string(put.refusedRetryReason(1, 2, false)), Catch::Contains("too large"));
+
+  // RFC 9110 9.2.2: a proxy must not retry a non-idempotent request that reached the upstream.
+  Classifier post(kT0, isIdempotentMethod("POST"), true);
+  post.onRouted();
+  post.onAttemptStart("e", true, 1, 10, at(0));
+  post.onUpstreamClosed(true, ECONNRESET);
+  CHECK(post.verdict().cause == FailureCause::StaleKeepalive);
+  CHECK_FALSE(post.retryable(1, 2, true));
+  CHECK_THAT(std::string(post.refusedRetryReason(1, 2, true)), Catch::Contains("not idempotent"));
+  CHECK(post.refusedRetryReason(2, 2, true) == "not retried: the retries were spent");
+
+  // Nothing of it was written (the connection was found closed first): as safe as a connect.
+  Classifier unsent(kT0, isIdempotentMethod("POST"), true);
+  unsent.onRouted();
+  unsent.onAttemptStart("e", true, 1, 10, at(0));
+  unsent.onNothingWritten();
+  unsent.onUpstreamClosed(false, 0);
+  CHECK(unsent.retryable(1, 2, false));
+}
+
+TEST_CASE("a failure after the head keeps the status the client saw, origin upstream",
+          "[unit][classifier]") {
+  Classifier c = sentGet();
+  http::Headers none;
+  c.onResponseHead(200, none, at(5));
+  c.onResponseBytes(100);
+  c.onTimeout(TimeoutKind::Request);
+  const Verdict v = c.verdict();
+  CHECK(v.cause == FailureCause::RequestTimeout);
+  CHECK(v.status == 200);
+  CHECK(v.origin == Origin::Upstream);
+  CHECK(v.after_head);
 }
 
 TEST_CASE("no head within response_header_timeout is response_header_timeout, 504",

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -11,19 +13,16 @@
 namespace triaged::diagnose {
 namespace {
 
-std::vector<FailureCause> allCauses() {
+std::vector<FailureCause> everyCause() {
   std::vector<FailureCause> causes;
-  for (auto i = static_cast<size_t>(FailureCause::None) + 1;
-       i <= static_cast<size_t>(FailureCause::NoRoute); ++i) {
-    causes.push_back(static_cast<FailureCause>(i));
-  }
+  for (const auto& info : diagnose::allCauses()) causes.push_back(info.cause);
   return causes;
 }
 
 // Every placeholder filled with a plausible value, as the session fills them.
 HintFields fullFields(FailureCause cause) {
   const int table_status = causeInfo(cause).status;
-  return HintFields{
+  return HintFields::of({
       {"upstream", "app"},
       {"endpoint", "10.0.3.7:8080"},
       {"status", std::to_string(table_status == 0 ? 502 : table_status)},
@@ -54,7 +53,8 @@ HintFields fullFields(FailureCause cause) {
       {"retry_after", "120"},
       {"detail", "invalid status line"},
       {"client", "192.0.2.10:53122"},
-  };
+      {"retry", "not retried: retries = 0"},
+  });
 }
 
 bool hasCjk(const std::string& text) {
@@ -69,9 +69,16 @@ const HintCatalog& builtin() { return config::defaultHintCatalog(); }
 
 TEST_CASE("the built-in catalog has en and zh for every cause", "[unit][hint]") {
   CHECK(!defaultHintCatalogToml().empty());
-  CHECK(builtin().size() == allCauses().size());
+  // Every cause, and the events that carry a hint of their own.
+  CHECK(builtin().size() == everyCause().size() + eventHintNames().size());
+  for (const auto event : eventHintNames()) {
+    const HintText* text = builtin().find(event);
+    REQUIRE(text != nullptr);
+    CHECK_FALSE(text->en.empty());
+    CHECK_FALSE(text->zh.empty());
+  }
   CHECK(builtin().find("none") == nullptr);
-  for (const FailureCause cause : allCauses()) {
+  for (const FailureCause cause : everyCause()) {
     const std::string name(causeName(cause));
     INFO(name);
     const HintText* text = builtin().find(name);
@@ -86,7 +93,7 @@ TEST_CASE("the built-in catalog has en and zh for every cause", "[unit][hint]") 
 }
 
 TEST_CASE("every built-in hint renders completely with a full field set", "[unit][hint]") {
-  for (const FailureCause cause : allCauses()) {
+  for (const FailureCause cause : everyCause()) {
     const HintFields fields = fullFields(cause);
     for (const char* language : {"en", "zh"}) {
       const std::string hint = builtin().render(cause, language, fields);
@@ -97,7 +104,7 @@ TEST_CASE("every built-in hint renders completely with a full field set", "[unit
       CHECK(hint.find('}') == std::string::npos);
       CHECK(hint.find('\n') == std::string::npos);
       // It opens with the status the client got (the note's steps are per status).
-      CHECK_THAT(hint, Catch::StartsWith(fields.at("status")));
+      CHECK_THAT(hint, Catch::StartsWith(fields.status));
       // 1-3 sentences: it is one field of one log line.
       CHECK(hint.size() < 700);
     }
@@ -105,10 +112,10 @@ TEST_CASE("every built-in hint renders completely with a full field set", "[unit
 }
 
 TEST_CASE("connect_refused names the address and the errno", "[unit][hint]") {
-  const HintFields fields{{"endpoint", "10.0.3.7:8080"},
-                          {"errno", "ECONNREFUSED"},
-                          {"connect_ms", "0.2"},
-                          {"upstream", "app"}};
+  const HintFields fields = HintFields::of({{"endpoint", "10.0.3.7:8080"},
+                                            {"errno", "ECONNREFUSED"},
+                                            {"connect_ms", "0.2"},
+                                            {"upstream", "app"}});
   const std::string hint = builtin().render(FailureCause::ConnectRefused, "en", fields);
   CHECK_THAT(hint, Catch::StartsWith("502: nothing listens on 10.0.3.7:8080 (ECONNREFUSED after "
                                      "0.2 ms"));
@@ -131,13 +138,14 @@ TEST_CASE("each hint carries the evidence its cause is about", "[unit][hint]") {
       {FailureCause::ConnectTimeout, {"1s", "0.2 ms", "10.0.3.7:8080"}},
       {FailureCause::ConnectError, {"ECONNREFUSED", "Connection refused", "10.0.3.7:8080"}},
       {FailureCause::DnsFailure, {"10.0.3.7:8080", "NXDOMAIN"}},
-      {FailureCause::NoHealthyEndpoint, {"app", "kubectl describe pod", "OOMKilled"}},
+      {FailureCause::NoHealthyEndpoint, {"app", "no address", "kubectl get endpoints"}},
       {FailureCause::LocalOverload,
        {"256", "1024", "5s", "HPA", "max_connections/max_pending", "invalid status line"}},
       {FailureCause::UpstreamClosedEarly, {"FIN", "312", "kubectl logs --previous"}},
       {FailureCause::UpstreamResetEarly, {"RST", "OOM", "kubectl describe pod"}},
       {FailureCause::StaleKeepalive,
-       {"keepalive_idle_timeout (30s)", "4987 ms", "shorter than", "17 requests"}},
+       {"keepalive_idle_timeout (30s)", "4987 ms", "shorter than", "17 requests",
+        "not retried: retries = 0"}},
       {FailureCause::ResponseHeaderTimeout, {"15s", "15004.1 ms", "kubectl top pod"}},
       {FailureCause::RequestTimeout, {"30s", "15004.1 ms"}},
       {FailureCause::MalformedResponse, {"invalid status line", "65536"}},
@@ -173,7 +181,7 @@ TEST_CASE("render falls back to English and is empty without a text", "[unit][hi
   HintCatalog catalog;
   catalog.set("connect_refused", HintText{"refused {endpoint}", "", ""});
   catalog.set("connect_timeout", HintText{"", "超时 {endpoint}", ""});
-  const HintFields fields{{"endpoint", "a:1"}};
+  const HintFields fields = HintFields::of({{"endpoint", "a:1"}});
   CHECK(catalog.render(FailureCause::ConnectRefused, "zh", fields) == "refused a:1");
   CHECK(catalog.render(FailureCause::ConnectRefused, "fr", fields) == "refused a:1");
   CHECK(catalog.render(FailureCause::ConnectRefused, "", fields) == "refused a:1");
@@ -214,14 +222,19 @@ TEST_CASE("overrides replace only the parts they give; a runbook is appended", "
   HintCatalog empty;
   empty.overrideCause("no_route", HintText{"", "", "https://r"});
   REQUIRE(empty.find("no_route") != nullptr);
-  CHECK(empty.render(FailureCause::NoRoute, "en", {}).empty());
+  CHECK(empty.render(FailureCause::NoRoute, "en", HintFields{}).empty());
   empty.set("no_route", HintText{"404 {path}", "", ""});
-  CHECK(empty.render(FailureCause::NoRoute, "en", {{"path", "/x"}}) == "404 /x");
+  CHECK(empty.render(FailureCause::NoRoute, "en", HintFields::of({{"path", "/x"}})) == "404 /x");
   CHECK(empty.size() == 1);
 }
 
 TEST_CASE("renderTemplate substitutes, escapes and marks what is missing", "[unit][hint]") {
-  const HintFields fields{{"a", "1"}, {"b", "two"}, {"empty", ""}, {"brace", "{a}"}};
+  const std::map<std::string, std::string, std::less<>> values{
+      {"a", "1"}, {"b", "two"}, {"empty", ""}, {"brace", "{a}"}};
+  const FieldLookup fields = [&values](std::string_view name) -> const std::string* {
+    const auto it = values.find(name);
+    return it == values.end() ? nullptr : &it->second;
+  };
   struct Case {
     const char* templ;
     const char* expected;
@@ -255,20 +268,25 @@ TEST_CASE("renderTemplate substitutes, escapes and marks what is missing", "[uni
     INFO(c.templ);
     CHECK(renderTemplate(c.templ, fields) == c.expected);
   }
-  CHECK(renderTemplate("{a}", {}) == "?");
+  CHECK(renderTemplate("{a}", HintFields{}) == "?");
 }
 
 TEST_CASE("templatePlaceholders lists each name once, in order", "[unit][hint]") {
   CHECK(templatePlaceholders("{b} {a} {b} {{c} {} { d } {e") == std::vector<std::string>{"b", "a"});
   CHECK(templatePlaceholders("").empty());
   const auto names = hintPlaceholderNames();
-  CHECK(names.size() == 30);
+  CHECK(names.size() == 35);
   for (const char* name : {"endpoint", "errno", "keepalive_idle_timeout", "hop", "retry_after",
                            "client", "dns_error", "idle_ms"}) {
     CHECK(std::find(names.begin(), names.end(), name) != names.end());
   }
+  // Every name is a member of HintFields, and only those are.
+  HintFields f;
+  for (const auto name : names) CHECK(f.set(name, "x"));
+  CHECK_FALSE(f.set("no_such_field", "x"));
+  CHECK_THROWS_AS(HintFields::of({{"no_such_field", "x"}}), std::invalid_argument);
   // Every placeholder of the built-in texts is one the session fills.
-  for (const FailureCause cause : allCauses()) {
+  for (const FailureCause cause : everyCause()) {
     const HintText* text = builtin().find(causeName(cause));
     REQUIRE(text != nullptr);
     for (const std::string* templ : {&text->en, &text->zh}) {
