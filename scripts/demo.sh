@@ -126,6 +126,9 @@ codes=$(curl -s -m 5 -o /dev/null -o /dev/null -w '%{http_code} ' \
   "http://$listen/?action=close_on_next_request" "http://$listen/race" || true)
 printf '  %-58s -> %s\n' "keep-alive race: the app drops a pooled connection" \
   "$(echo "$codes" | awk '{print $2}') (retried on a fresh connection)"
+# The same race under a POST: never replayed (RFC 9110 9.2.2), since the app may have applied it.
+curl -s -o /dev/null -m 5 "http://$listen/?action=close_on_next_request" || true
+show "the same race under a POST (not replayed: may be applied)" -d 'order=1' "http://$listen/order"
 curl -s -o /dev/null -m 5 "http://$listen/batch/slow?delay_headers=1500" &
 slow=$!
 sleep 0.3

@@ -173,6 +173,8 @@ void writeUpstream(JsonWriter& w, const UpstreamConfig& u) {
   w.number(u.max_response_header_bytes);
   w.key("retries");
   w.number(u.retries);
+  w.key("reuse");
+  w.string(u.reuse);
   w.endObject();
 }
 

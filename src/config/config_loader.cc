@@ -69,7 +69,7 @@ constexpr std::array<std::string_view, 11> kServerKeys = {"listen",
 constexpr std::array<std::string_view, 8> kLogKeys = {
     "level",          "format",       "access_log",        "hint_language",
     "expose_details", "hint_catalog", "failure_log_burst", "failure_log_interval"};
-constexpr std::array<std::string_view, 13> kUpstreamKeys = {"name",
+constexpr std::array<std::string_view, 14> kUpstreamKeys = {"name",
                                                             "endpoints",
                                                             "connect_timeout",
                                                             "response_header_timeout",
@@ -81,7 +81,9 @@ constexpr std::array<std::string_view, 13> kUpstreamKeys = {"name",
                                                             "keepalive_idle_timeout",
                                                             "max_idle_connections",
                                                             "max_response_header_bytes",
-                                                            "retries"};
+                                                            "retries",
+                                                            "reuse"};
+constexpr std::array<std::string_view, 2> kReuseModes = {"safe", "always"};
 constexpr std::array<std::string_view, 3> kRouteKeys = {"prefix", "host", "upstream"};
 constexpr std::array<std::string_view, 3> kHintKeys = {"en", "zh", "runbook"};
 constexpr std::string_view kBuiltinHintCatalogName = "config/hints.toml (built in)";
@@ -761,6 +763,7 @@ class Loader {
       readInteger(*table, "max_response_header_bytes", path, kMinHeaderBytes,
                   std::numeric_limits<int64_t>::max(), upstream.max_response_header_bytes);
       readInteger(*table, "retries", path, 0, kMaxRetries, upstream.retries);
+      readChoice(*table, "reuse", path, kReuseModes, upstream.reuse);
 
       // A nameless or duplicate upstream is not kept, so routes to it are not double-reported.
       if (valid) upstreams.push_back(std::move(upstream));

@@ -186,20 +186,45 @@ bool Classifier::retryable(uint32_t attempts_made, uint32_t max_attempts,
   return false;
 }
 
-std::string_view Classifier::refusedRetryReason(uint32_t attempts_made, uint32_t max_attempts,
-                                                bool body_replayable) const {
-  if (attempt_cause_ == FailureCause::None || head_complete_) return {};
-  if (retryable(attempts_made, max_attempts, body_replayable)) return {};
-  const RetryRule rule = causeInfo(attempt_cause_).retry;
-  if (rule == RetryRule::Never) return {};
-  if (attempts_made >= max_attempts) {
-    return max_attempts <= 1 ? "not retried: retries = 0" : "not retried: the retries were spent";
+RetryRefusal Classifier::retryRefusal(uint32_t attempts_made, uint32_t max_attempts,
+                                      bool body_replayable) const {
+  if (attempt_cause_ == FailureCause::None || head_complete_) return RetryRefusal::None;
+  if (causeInfo(attempt_cause_).retry == RetryRule::Never) return RetryRefusal::None;
+  if (retryable(attempts_made, max_attempts, body_replayable)) return RetryRefusal::None;
+  if (attempts_made >= max_attempts) return RetryRefusal::RetriesSpent;
+  if (!idempotent_) return RetryRefusal::NotIdempotent;
+  return RetryRefusal::BodyTooLarge;
+}
+
+std::string_view retryRefusalName(RetryRefusal refusal) {
+  switch (refusal) {
+    case RetryRefusal::None:
+      return "";
+    case RetryRefusal::RetriesSpent:
+      return "retries_spent";
+    case RetryRefusal::NotIdempotent:
+      return "not_idempotent";
+    case RetryRefusal::BodyTooLarge:
+      return "body_too_large";
   }
-  if (!idempotent_) {
-    return "not retried: the method is not idempotent (RFC 9110 9.2.2) and the request carried "
-           "no Idempotency-Key, so the upstream may have applied it";
+  return "";
+}
+
+std::string_view retryRefusalText(RetryRefusal refusal, uint32_t max_attempts) {
+  switch (refusal) {
+    case RetryRefusal::None:
+      return "";
+    case RetryRefusal::RetriesSpent:
+      return max_attempts <= 1 ? "not retried: retries = 0"
+                               : "not retried: the retry on a fresh connection failed too";
+    case RetryRefusal::NotIdempotent:
+      return "not retried: the method is not idempotent (RFC 9110 9.2.2) and the request carried "
+             "no Idempotency-Key, and the upstream may have applied it before the connection "
+             "died: check the app's logs for this request id before repeating it";
+    case RetryRefusal::BodyTooLarge:
+      return "not retried: its body was larger than the 64 KiB kept for a replay";
   }
-  return "not retried: the request body was too large to keep for a replay";
+  return "";
 }
 
 void Classifier::beginRetry() {

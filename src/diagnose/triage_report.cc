@@ -138,16 +138,45 @@ std::string triageReportJson(const TriageReport& r) {
         jsonQuoted(e.upstream), jsonQuoted(causeName(e.cause)), jsonQuoted(iso(e.start)),
         jsonQuoted(iso(e.end)), e.failures, e.ongoing ? "true" : "false", jsonQuoted(e.summary));
   }
-  out += r.episodes.empty() ? "]\n}\n" : "\n  ]\n}\n";
+  out += r.episodes.empty() ? "],\n  \"keepalive\": [" : "\n  ],\n  \"keepalive\": [";
+  for (size_t i = 0; i < r.idle_closes.size(); ++i) {
+    const auto& k = r.idle_closes[i];
+    out += i == 0 ? "\n" : ",\n";
+    out += fmt::format(
+        "    {{\"upstream\": {}, \"endpoint\": {}, \"idle_close_ms\": {}, \"source\": {}, "
+        "\"keepalive_idle_timeout_ms\": {}}}",
+        jsonQuoted(k.upstream), jsonQuoted(k.endpoint), k.idle_close.count(), jsonQuoted(k.source),
+        k.keepalive_idle_timeout.count());
+  }
+  out += r.idle_closes.empty() ? "]\n}\n" : "\n  ]\n}\n";
   return out;
 }
+
+namespace {
+
+// "Keep-alive: ..." lines: what triaged knows of each upstream's idle close, and whether the
+// configured keepalive_idle_timeout is below it (if not, the race is only avoided by learning).
+std::string idleCloseLines(const TriageReport& r) {
+  if (r.idle_closes.empty()) return {};
+  std::string out = "\nKeep-alive (when each upstream closes idle connections):\n";
+  for (const auto& k : r.idle_closes) {
+    const bool below = k.keepalive_idle_timeout < k.idle_close;
+    out += fmt::format("  {} {}: after {:.1f} s ({}); keepalive_idle_timeout {:.1f} s{}\n",
+                       k.upstream, k.endpoint, static_cast<double>(k.idle_close.count()) / 1000.0,
+                       k.source, static_cast<double>(k.keepalive_idle_timeout.count()) / 1000.0,
+                       below ? "" : ": set it below, or raise the app's keep-alive timeout");
+  }
+  return out;
+}
+
+}  // namespace
 
 std::string triageReportText(const TriageReport& r) {
   std::string out =
       fmt::format("triaged triage report, {} (last 15 minutes)\n\n", iso(r.generated_at));
   if (r.groups.empty()) {
     out += "No failures in the last 15 minutes.\n";
-    return out;
+    return out + idleCloseLines(r);
   }
   out += fmt::format("{:<16} {:<24} {:>6} {:>5} {:>5} {:>5}  {:<9} {:<9} {:<22} {}\n", "UPSTREAM",
                      "CAUSE", "STATUS", "1m", "5m", "15m", "FIRST", "LAST", "TOP ENDPOINT",
@@ -171,7 +200,7 @@ std::string triageReportText(const TriageReport& r) {
     out += "\nEpisodes:\n";
     for (const auto& e : r.episodes) out += fmt::format("  {}\n", e.summary);
   }
-  return out;
+  return out + idleCloseLines(r);
 }
 
 }  // namespace triaged::diagnose

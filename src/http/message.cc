@@ -92,6 +92,34 @@ bool headerHasToken(const Headers& headers, std::string_view name, std::string_v
   return false;
 }
 
+KeepAliveParams parseKeepAlive(const Headers& headers) {
+  KeepAliveParams out;
+  for (const Header& h : headers) {
+    if (kindOf(h) != KnownHeader::KeepAlive) continue;
+    // "timeout=5, max=100": a comma list of name=value parameters.
+    forEachListToken(h.value, [&out](std::string_view t) {
+      const size_t eq = t.find('=');
+      if (eq == std::string_view::npos) return false;
+      std::string_view name = t.substr(0, eq);
+      std::string_view value = t.substr(eq + 1);
+      while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+        value.remove_prefix(1);
+      }
+      if (value.empty() || value.size() > 9) return false;
+      uint32_t n = 0;
+      for (const char c : value) {
+        if (c < '0' || c > '9') return false;
+        n = n * 10 + static_cast<uint32_t>(c - '0');
+      }
+      if (equalsIgnoreCase(name, "timeout")) out.timeout_seconds = n;
+      if (equalsIgnoreCase(name, "max")) out.max_requests = n;
+      return false;
+    });
+  }
+  return out;
+}
+
 ConnectionTokens::ConnectionTokens(const Headers& headers) : headers_(headers) {
   for (const Header& h : headers) {
     if (kindOf(h) != KnownHeader::Connection) continue;

@@ -190,6 +190,14 @@ bool Connection::onWriteFailed(int err, const bool& destroyed) {
   return wantsRead() ? readSocket(destroyed) : true;
 }
 
+bool Connection::peerActiveNow() const {
+  if (fd_ < 0 || eof_ || peer_closed_ || inputLength() > 0) return true;
+  char byte = 0;
+  const ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n >= 0) return true;  // 0: FIN; 1: bytes
+  return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+}
+
 void Connection::shutdownWrite() {
   if (fd_ < 0) return;
   ::shutdown(fd_, SHUT_WR);

@@ -101,7 +101,11 @@ LogEvent failureLine(const FailureRecord& r, const std::string& hint) {
 }  // namespace
 
 std::string formatMs(double ms) { return fmt::format("{:.1f}", ms); }
-std::string formatDuration(std::chrono::milliseconds d) { return fmt::format("{}ms", d.count()); }
+std::string formatDuration(std::chrono::milliseconds d) {
+  // As the configuration writes it: "30s", "250ms".
+  if (d.count() != 0 && d.count() % 1000 == 0) return fmt::format("{}s", d.count() / 1000);
+  return fmt::format("{}ms", d.count());
+}
 
 diagnose::HintFields hintFieldsFor(const FailureRecord& r) {
   const auto& info = diagnose::causeInfo(r.cause);
@@ -122,6 +126,8 @@ diagnose::HintFields hintFieldsFor(const FailureRecord& r) {
   f.detail = r.detail.empty() ? "-" : std::string(r.detail);
   f.dns_error = r.dns_error.empty() ? "-" : std::string(r.dns_error);
   f.retry = r.retry.empty() ? "-" : std::string(r.retry);
+  f.upstream_idle_close =
+      r.upstream_idle_close.empty() ? "an unknown time" : std::string(r.upstream_idle_close);
   f.connect_ms = "-";
   f.header_ms = "-";
   f.idle_ms = "-";
@@ -169,6 +175,14 @@ std::string FailureReporter::hintFor(const FailureRecord& record,
   std::string lead = hints_.render("upstream_retry", log_.hint_language, fields);
   if (lead.empty()) return hint;
   return hint.empty() ? lead : lead + " " + hint;
+}
+
+void FailureReporter::noteIdleClose(std::string_view upstream, std::string_view endpoint,
+                                    std::chrono::milliseconds idle_close, std::string_view source,
+                                    std::chrono::milliseconds keepalive_idle_timeout) const {
+  triage_.noteIdleClose(diagnose::IdleCloseNote{std::string(upstream), std::string(endpoint),
+                                                idle_close, std::string(source),
+                                                keepalive_idle_timeout});
 }
 
 std::string FailureReporter::eventHint(std::string_view event,

@@ -65,6 +65,18 @@ std::string_view drainResultName(DrainResult result) {
   return "unknown";
 }
 
+std::string_view raceOutcomeName(RaceOutcome outcome) {
+  switch (outcome) {
+    case RaceOutcome::Avoided:
+      return "avoided";
+    case RaceOutcome::Absorbed:
+      return "absorbed";
+    case RaceOutcome::Surfaced:
+      return "surfaced";
+  }
+  return "avoided";
+}
+
 std::string_view acceptPauseName(AcceptPause reason) {
   switch (reason) {
     case AcceptPause::ConnectionLimit:
@@ -145,6 +157,9 @@ std::vector<MetricFamily> MetricsRegistry::collect() const {
   MetricFamily in_flight = family(kInFlight);
   MetricFamily upstream_connections = family(kUpstreamConnections);
   MetricFamily drains = family(kUpstreamDrains);
+  MetricFamily refused = family(kRetriesRefused);
+  MetricFamily races = family(kKeepaliveRaces);
+  MetricFamily idle_close_seconds = family(kUpstreamIdleClose);
 
   auto histogram = [](const std::string& upstream, auto member, const auto& workers, size_t index) {
     std::array<uint64_t, RelaxedHistogram::kBuckets> buckets{};
@@ -230,6 +245,42 @@ std::vector<MetricFamily> MetricsRegistry::collect() const {
       m.gauge.value = static_cast<double>(value);
       upstream_connections.metric.push_back(std::move(m));
     }
+    for (size_t o = 0; o < kRaceOutcomes; ++o) {
+      uint64_t n = 0;
+      for (const auto& w : workers_) n += w->upstreams[u]->keepalive_races[o].get();
+      ClientMetric m;
+      m.label = {label("upstream", name),
+                 label("outcome", std::string(raceOutcomeName(static_cast<RaceOutcome>(o))))};
+      m.counter.value = static_cast<double>(n);
+      races.metric.push_back(std::move(m));
+    }
+    for (size_t c = 1; c < kCauseCount; ++c) {
+      for (size_t r = 1; r < diagnose::kRetryRefusals; ++r) {
+        uint64_t n = 0;
+        for (const auto& w : workers_) n += w->upstreams[u]->retries_refused[c][r].get();
+        if (n == 0) continue;
+        ClientMetric m;
+        m.label = {
+            label("upstream", name),
+            label("cause",
+                  std::string(diagnose::causeName(static_cast<diagnose::FailureCause>(c)))),
+            label("reason",
+                  std::string(diagnose::retryRefusalName(static_cast<diagnose::RetryRefusal>(r))))};
+        m.counter.value = static_cast<double>(n);
+        refused.metric.push_back(std::move(m));
+      }
+    }
+    int64_t idle_close = 0;  // the shortest any worker knows
+    for (const auto& w : workers_) {
+      const int64_t ms = w->upstreams[u]->idle_close_ms.get();
+      if (ms > 0 && (idle_close == 0 || ms < idle_close)) idle_close = ms;
+    }
+    if (idle_close > 0) {
+      ClientMetric m;
+      m.label = {label("upstream", name)};
+      m.gauge.value = static_cast<double>(idle_close) / 1000.0;
+      idle_close_seconds.metric.push_back(std::move(m));
+    }
     for (size_t r = 0; r < kDrainResults; ++r) {
       // At 0 from the start, like the failures.
       uint64_t n = 0;
@@ -270,9 +321,9 @@ std::vector<MetricFamily> MetricsRegistry::collect() const {
   b.gauge.value = 1;
   build.metric.push_back(std::move(b));
 
-  for (auto* f :
-       {&requests, &failures, &retries, &request_duration, &connect_duration, &header_duration,
-        &in_flight, &downstream, &upstream_connections, &drains, &pauses, &build}) {
+  for (auto* f : {&requests, &failures, &retries, &request_duration, &connect_duration,
+                  &header_duration, &in_flight, &downstream, &upstream_connections, &drains,
+                  &refused, &races, &idle_close_seconds, &pauses, &build}) {
     out.push_back(std::move(*f));
   }
   for (auto& f : processMetricFamilies(readProcessStats())) out.push_back(std::move(f));

@@ -174,7 +174,8 @@ void ProxySession::start() {
 
 void ProxySession::acquire() {
   const bool retry = attempts_ > 0;
-  Acquired a = cluster_->acquire(*this, retry ? endpoint_ : nullptr, /*fresh_only=*/retry);
+  Acquired a = cluster_->acquire(*this, retry ? endpoint_ : nullptr, /*fresh_only=*/retry,
+                                 replayableRequest());
   if (a.kind != Acquired::Kind::Waiting) pending_timer_.disarm();
   switch (a.kind) {
     case Acquired::Kind::Waiting:
@@ -220,6 +221,15 @@ void ProxySession::acquire() {
       connect_timer_.arm(upstream_config_->connect_timeout);
       return;
   }
+}
+
+bool ProxySession::replayableRequest() const {
+  // What a retry could send again if a pooled connection died under it: an idempotent request
+  // whose body (if any) fits the replay copy. A chunked body of unknown length is hoped to fit;
+  // if it does not, the copy is dropped and the request is simply not retried.
+  if (!requestIdempotent(request_)) return false;
+  return !has_body_ || request_.framing == http::BodyFraming::Chunked ||
+         request_.content_length <= kReplayLimit;
 }
 
 void ProxySession::onClusterReady() {
@@ -531,10 +541,21 @@ void ProxySession::onMessageComplete(const http::Headers& trailers) {
 void ProxySession::completeResponse() {
   classifier_.onResponseComplete();
   const auto& resp = response_parser_->response();
-  const bool reusable = resp.keep_alive && request_complete_ && !body_paused_ &&
-                        resp.framing != http::BodyFraming::UntilClose &&
-                        upstream_->connection().inputLength() == 0 &&
-                        upstream_->connection().outputLength() == 0;
+  bool reusable = resp.keep_alive && request_complete_ && !body_paused_ &&
+                  resp.framing != http::BodyFraming::UntilClose &&
+                  upstream_->connection().inputLength() == 0 &&
+                  upstream_->connection().outputLength() == 0;
+  if (reusable) {
+    // What the upstream says of this connection's future bounds its reuse (Keep-Alive:
+    // timeout=N, max=N): it is retired before the upstream closes it, not raced.
+    const http::KeepAliveParams ka = http::parseKeepAlive(resp.headers);
+    if (ka.timeout_seconds) {
+      upstream_->advertised_idle = std::chrono::seconds(*ka.timeout_seconds);
+      cluster_->noteAdvertisedIdle(*endpoint_, upstream_->advertised_idle);
+    }
+    if (ka.max_requests) upstream_->remaining_requests = *ka.max_requests;
+    if (upstream_->remaining_requests == 0) reusable = false;
+  }
   if (classifier_.verdict().cause != FailureCause::None) report();
   countRequest(resp.status);
   logAccess(resp.status);
@@ -560,8 +581,19 @@ void ProxySession::onClientDrained() {
 void ProxySession::attemptFailed() {
   connect_timer_.disarm();
   const uint32_t max_attempts = 1 + upstream_config_->retries;
-  if (!response_started_ && !tunnel_ &&
-      classifier_.retryable(attempts_, max_attempts, replayable_)) {
+  const FailureCause cause = classifier_.attemptCause();
+  const bool retry =
+      !response_started_ && !tunnel_ && classifier_.retryable(attempts_, max_attempts, replayable_);
+  if (cause == FailureCause::StaleKeepalive && endpoint_ != nullptr) {
+    // The upstream closed a connection idle this long: learned, so the next is retired first.
+    const auto idle = classifier_.evidence().idle_ms;
+    if (idle > 0) cluster_->learnFromRace(*endpoint_, milliseconds(idle));
+    metrics_
+        ->keepalive_races[static_cast<size_t>(retry ? observe::RaceOutcome::Absorbed
+                                                    : observe::RaceOutcome::Surfaced)]
+        .add();
+  }
+  if (retry) {
     logRetry();
     classifier_.beginRetry();
     releaseUpstream(false);
@@ -573,7 +605,11 @@ void ProxySession::attemptFailed() {
     acquire();
     return;
   }
-  retry_decision_ = classifier_.refusedRetryReason(attempts_, max_attempts, replayable_);
+  const auto refusal = classifier_.retryRefusal(attempts_, max_attempts, replayable_);
+  if (refusal != diagnose::RetryRefusal::None) {
+    metrics_->retries_refused[static_cast<size_t>(cause)][static_cast<size_t>(refusal)].add();
+    retry_decision_ = diagnose::retryRefusalText(refusal, max_attempts);
+  }
   failRequest();
 }
 
@@ -743,7 +779,7 @@ void ProxySession::onTunnelClientEvent(short) {
 
 // --- reporting ------------------------------------------------------------------------------
 
-observe::FailureRecord ProxySession::failureRecord(const diagnose::Verdict& verdict) const {
+observe::FailureRecord ProxySession::failureRecord(const diagnose::Verdict& verdict) {
   const auto& ev = classifier_.evidence();
   observe::FailureRecord r;
   r.cause = verdict.cause;
@@ -765,6 +801,10 @@ observe::FailureRecord ProxySession::failureRecord(const diagnose::Verdict& verd
   r.detail = ev.detail;
   if (endpoint_ != nullptr) r.dns_error = endpoint_->dns_error;
   r.retry = retry_decision_;
+  if (endpoint_ != nullptr && verdict.cause == FailureCause::StaleKeepalive) {
+    idle_close_text_ = cluster_->idleCloseText(*endpoint_);
+    r.upstream_idle_close = idle_close_text_;
+  }
   return r;
 }
 
@@ -775,7 +815,9 @@ void ProxySession::logRetry() {
   r.kind = observe::FailureRecord::Kind::Retry;
   r.attempts = {};
   r.absorbed = diagnose::FailureCause::None;
-  r.retry = "retried on a fresh connection";
+  r.retry = has_body_ ? "replayed with its body on a fresh connection (the request is idempotent "
+                        "or carries an Idempotency-Key)"
+                      : "retried on a fresh connection";
   client_.worker().failures().report(r, *metrics_);
 }
 

@@ -88,7 +88,7 @@ void UpstreamConnection::onReadable() {
     return;
   }
   // Bytes from an idle upstream answer no request: the connection cannot be trusted.
-  cluster_.closeIdleConnection(*this);
+  cluster_.onIdleClosedByUpstream(*this);
 }
 
 void UpstreamConnection::onWriteDrained() {}
@@ -100,7 +100,7 @@ void UpstreamConnection::onEvent(short what, int) {
                                                : observe::DrainResult::UpstreamClosed);
     return;
   }
-  cluster_.closeIdleConnection(*this);
+  cluster_.onIdleClosedByUpstream(*this);
 }
 
 // --- draining the response of a client that went away ---------------------------------------
@@ -334,7 +334,8 @@ Endpoint* UpstreamCluster::pickEndpoint(const Endpoint* avoid, bool& dns_pending
   return best;
 }
 
-Acquired UpstreamCluster::acquire(ClusterWaiter& waiter, const Endpoint* avoid, bool fresh_only) {
+Acquired UpstreamCluster::acquire(ClusterWaiter& waiter, const Endpoint* avoid, bool fresh_only,
+                                  bool replayable) {
   Acquired out;
   bool dns_pending = false;
   Endpoint* dns_failed = nullptr;
@@ -362,14 +363,12 @@ Acquired UpstreamCluster::acquire(ClusterWaiter& waiter, const Endpoint* avoid, 
   }
   out.endpoint = chosen;
 
-  if (!fresh_only && !chosen->idle.empty()) {
-    out.connection = std::move(chosen->idle.back());
-    chosen->idle.pop_back();
-    out.connection->idle = false;
-    metrics_.connections_idle.add(-1);
-    metrics_.connections_active.add(1);
-    out.kind = Acquired::Kind::Reused;
-    return out;
+  if (!fresh_only) {
+    if (UpstreamConnectionPtr pooled = takeIdle(*chosen, replayable)) {
+      out.connection = std::move(pooled);
+      out.kind = Acquired::Kind::Reused;
+      return out;
+    }
   }
 
   if (open_ >= max_connections_) {
@@ -408,6 +407,142 @@ Acquired UpstreamCluster::acquire(ClusterWaiter& waiter, const Endpoint* avoid, 
   out.connection = std::make_unique<UpstreamConnection>(*this, *chosen, start.fd, addr, loop_);
   out.kind = Acquired::Kind::Connecting;
   return out;
+}
+
+std::optional<std::chrono::milliseconds> UpstreamCluster::knownIdleLimit(
+    const UpstreamConnection& c) const {
+  std::optional<std::chrono::milliseconds> limit;
+  if (c.advertised_idle.count() > 0) limit = c.advertised_idle;
+  const auto learned = c.endpoint().learned_idle_close;
+  if (learned.count() > 0 && (!limit || learned < *limit)) limit = learned;
+  return limit;
+}
+
+UpstreamConnectionPtr UpstreamCluster::takeIdle(Endpoint& ep, bool replayable) {
+  using std::chrono::milliseconds;
+  const auto now = loop_.now();
+  auto& avoided = metrics_.keepalive_races[static_cast<size_t>(observe::RaceOutcome::Avoided)];
+  // Most recently used first: the one least likely to be closing.
+  while (!ep.idle.empty()) {
+    UpstreamConnection& c = *ep.idle.back();
+    const auto idle = std::chrono::duration_cast<milliseconds>(now - c.idle_since);
+    const auto limit = knownIdleLimit(c);
+    // Retire a connection before the upstream's own idle close, with a margin for the FIN in
+    // flight and clocks that do not agree: a quarter of the limit, at least 100 ms. (.NET retires
+    // at the advertised timeout minus 1 s, which leaves nothing of timeout=1.)
+    const bool expiring = limit && idle >= *limit - std::max(milliseconds(100), *limit / 4);
+    const bool spent = c.remaining_requests == 0;
+    // Closed a moment ago, before the loop saw it: never write into a connection already gone.
+    const bool gone = !expiring && !spent && idle >= kPeekAfter && c.connection().peerActiveNow();
+    if (expiring || spent || gone) {
+      if (expiring || gone) avoided.add();
+      if (gone) learnIdleClose(ep, idle);
+      closeIdleConnection(c);
+      continue;
+    }
+    if (!replayable && config_.reuse == "safe") {
+      // A request that could only fail if this connection were closing: only one well inside
+      // the upstream's known limit, or one used a moment ago when the limit is unknown.
+      const milliseconds safe = limit ? *limit / 2 : kJustUsed;
+      if (idle > safe) {
+        avoided.add();
+        return nullptr;  // a new connection; this one stays for a request that can be replayed
+      }
+    }
+    UpstreamConnectionPtr out = std::move(ep.idle.back());
+    ep.idle.pop_back();
+    out->idle = false;
+    if (out->remaining_requests > 0) --out->remaining_requests;
+    metrics_.connections_idle.add(-1);
+    metrics_.connections_active.add(1);
+    return out;
+  }
+  return nullptr;
+}
+
+void UpstreamCluster::onIdleClosedByUpstream(UpstreamConnection& connection) {
+  // Closed while it sat in the pool: the upstream's idle timeout, most likely. Learn it, so
+  // that the next connection is retired before it. (A restart closes them all at once at any
+  // idle time: then the lesson is too short, which costs reuse, not requests, and is forgotten
+  // after kLearnedIdleCloseMemory.)
+  const auto idle =
+      std::chrono::duration_cast<std::chrono::milliseconds>(loop_.now() - connection.idle_since);
+  if (connection.idle) learnIdleClose(connection.endpoint(), idle);
+  closeIdleConnection(connection);
+}
+
+void UpstreamCluster::learnFromRace(Endpoint& ep, std::chrono::milliseconds idle) {
+  learnIdleClose(ep, idle);
+}
+
+void UpstreamCluster::learnIdleClose(Endpoint& ep, std::chrono::milliseconds idle) {
+  // A connection that dies within moments of its last use was not closed for being idle: the
+  // app crashed, restarted or answered "Connection: close" its own way. Learning that would
+  // retire every connection at once and end reuse.
+  if (idle < kMinIdleCloseToLearn) return;
+  const auto now = loop_.now();
+  const bool stale = now - ep.learned_at > kLearnedIdleCloseMemory;
+  if (ep.learned_idle_close.count() > 0 && !stale && idle >= ep.learned_idle_close) {
+    // Not shorter: it confirms the lesson when it is close to it, keeping it from being forgotten.
+    if (idle <= ep.learned_idle_close * 5 / 4) ep.learned_at = now;
+    return;
+  }
+  {
+    const bool changed = idle != ep.learned_idle_close;
+    ep.learned_idle_close = idle;
+    ep.learned_at = now;
+    if (changed) {
+      observe::logger(observe::LoggerId::Upstream)
+          .info(observe::LogEvent("upstream_idle_close_learned")
+                    .add("upstream", config_.name)
+                    .add("endpoint", ep.name)
+                    .add("idle_close_ms", static_cast<int64_t>(idle.count()))
+                    .add("keepalive_idle_timeout_ms",
+                         static_cast<int64_t>(config_.keepalive_idle_timeout.count()))
+                    .str());
+    }
+  }
+  publishIdleClose();
+}
+
+void UpstreamCluster::noteAdvertisedIdle(Endpoint& ep, std::chrono::milliseconds timeout) {
+  if (timeout == ep.advertised_idle) return;
+  ep.advertised_idle = timeout;
+  publishIdleClose();
+}
+
+void UpstreamCluster::publishIdleClose() {
+  int64_t shortest = 0;
+  for (const auto& ep : endpoints_) {
+    for (const auto limit : {ep->learned_idle_close, ep->advertised_idle}) {
+      const auto ms = limit.count();
+      if (ms > 0 && (shortest == 0 || ms < shortest)) shortest = ms;
+    }
+    const bool learned =
+        ep->learned_idle_close.count() > 0 &&
+        (ep->advertised_idle.count() == 0 || ep->learned_idle_close <= ep->advertised_idle);
+    const auto known = learned ? ep->learned_idle_close : ep->advertised_idle;
+    if (known.count() > 0) {
+      reporter_.noteIdleClose(config_.name, ep->name, known,
+                              learned ? "learned from its closes" : "its Keep-Alive header",
+                              config_.keepalive_idle_timeout);
+    }
+  }
+  metrics_.idle_close_ms.add(shortest - metrics_.idle_close_ms.get());
+}
+
+std::string UpstreamCluster::idleCloseText(const Endpoint& ep) const {
+  const bool learned =
+      ep.learned_idle_close.count() > 0 &&
+      (ep.advertised_idle.count() == 0 || ep.learned_idle_close <= ep.advertised_idle);
+  if (learned) {
+    return fmt::format("about {:.1f} s (learned from the connections it closed)",
+                       static_cast<double>(ep.learned_idle_close.count()) / 1000.0);
+  }
+  if (ep.advertised_idle.count() > 0) {
+    return fmt::format("{} s (its Keep-Alive: timeout)", ep.advertised_idle.count() / 1000);
+  }
+  return "an unknown time (it has not said, and triaged has not seen it close one yet)";
 }
 
 void UpstreamCluster::cancelWait(ClusterWaiter& waiter) {

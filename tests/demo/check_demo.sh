@@ -26,6 +26,7 @@ fi
 for want in \
   'X-Triaged-Cause: upstream_reset_early' 'X-Triaged-Cause: connect_refused' \
   'X-Triaged-Cause: response_header_timeout' 'X-Triaged-Cause: local_overload' \
+  'X-Triaged-Cause: stale_keepalive' \
   'upstream_app_error' '"event":"upstream_retry","cause":"stale_keepalive"' \
   'triaged triage report' 'Hints (latest per upstream and cause)' \
   'triaged_failures_total{upstream="billing",cause="connect_refused"} 1' \

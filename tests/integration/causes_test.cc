@@ -598,6 +598,11 @@ TEST_CASE(
   // No second connection: nothing was replayed. The upstream got the GET and the POST, once.
   CHECK(p.fake.stats().connections == 1);
   CHECK(p.fake.stats().requests == 2);
+  // The refusal is counted, and the race as surfaced (the client saw it).
+  metrics.after("triaged_failures_total{upstream=\"app\",cause=\"stale_keepalive\"}");
+  CHECK(metrics.delta("triaged_retries_refused_total{upstream=\"app\",cause=\"stale_keepalive\","
+                      "reason=\"not_idempotent\"}") == 1);
+  CHECK(metrics.delta("triaged_keepalive_races_total{upstream=\"app\",outcome=\"surfaced\"}") == 1);
 }
 
 TEST_CASE("a POST with an Idempotency-Key caught by the race is replayed with its whole body",
@@ -621,6 +626,7 @@ TEST_CASE("a POST with an Idempotency-Key caught by the race is replayed with it
   REQUIRE(retry.has_value());
   CHECK(jsonField(*retry, "reused_connection") == "true");
   CHECK(jsonField(*retry, "method") == "POST");
+  CHECK(contains(jsonField(*retry, "retry_decision").value_or(""), "replayed with its body"));
   CHECK(countEvents(p.daemon, "upstream_failure") == 0);
   CHECK(p.fake.stats().connections == 2);
   checkRetryCounted(metrics);

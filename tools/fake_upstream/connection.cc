@@ -176,7 +176,18 @@ void Connection::onTimer() {
   timer_kind_ = TimerKind::None;
   switch (kind) {
     case TimerKind::KeepAlive:
+      if (server_.idleCloseDelay().count() > 0) {
+        // Decided to close: stop reading (what arrives now stays unread, so the close that
+        // follows is an RST), and let the close reach the wire a little later.
+        state_ = State::Closing;
+        bufferevent_disable(bev_.get(), EV_READ);
+        armTimer(TimerKind::IdleClose, static_cast<uint64_t>(server_.idleCloseDelay().count()));
+        break;
+      }
       closeAfterDrain(CloseKind::Fin);
+      break;
+    case TimerKind::IdleClose:
+      destroy();
       break;
     case TimerKind::DelayHeaders:
       sendHead();

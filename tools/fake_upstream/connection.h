@@ -43,7 +43,16 @@ class Connection {
     Lingering,   // FIN sent; discarding input until the peer closes
     Dead,
   };
-  enum class TimerKind { None, KeepAlive, DelayHeaders, DelayBody, ChunkDelay, StatsWait, Linger };
+  enum class TimerKind {
+    None,
+    KeepAlive,
+    IdleClose,
+    DelayHeaders,
+    DelayBody,
+    ChunkDelay,
+    StatsWait,
+    Linger
+  };
   enum class CloseKind { Fin, Reset, Abort };
   enum class ChunkState { Size, Data, DataEnd, Trailers };
 

@@ -37,9 +37,12 @@ namespace {
 void usage(FILE* out) {
   fprintf(out,
           "usage: triaged_fake_upstream [--listen HOST:PORT] [--keepalive-timeout MS]\n"
+          "                             [--idle-close-delay MS]\n"
           "  --listen             address to bind (default 127.0.0.1:0; [::1]:0 for IPv6)\n"
           "  --keepalive-timeout  idle keep-alive connections are closed after MS (default "
           "5000)\n"
+          "  --idle-close-delay   at that deadline stop reading, close MS later (default 0): the\n"
+          "                       window of the keep-alive race\n"
           "Prints 'LISTENING HOST:PORT' once bound. Exits 0 on SIGTERM or SIGINT.\n"
           "Per-request behaviour comes from the query string: status= size= chunked= header=\n"
           "delay_headers= action=... (see the comment at the top of main.cc).\n");
@@ -54,12 +57,21 @@ void onSignal(evutil_socket_t /*fd*/, short /*what*/, void* ctx) noexcept {
 int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:0";
   long keepalive_ms = 5000;
+  long idle_close_delay_ms = 0;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if ((arg == "--listen" || arg == "--keepalive-timeout") && i + 1 < argc) {
+    if ((arg == "--listen" || arg == "--keepalive-timeout" || arg == "--idle-close-delay") &&
+        i + 1 < argc) {
       std::string value = argv[++i];
       if (arg == "--listen") {
         listen = value;
+      } else if (arg == "--idle-close-delay") {
+        char* end = nullptr;
+        idle_close_delay_ms = strtol(value.c_str(), &end, 10);
+        if (end == value.c_str() || *end != '\0' || idle_close_delay_ms < 0) {
+          fprintf(stderr, "triaged_fake_upstream: bad --idle-close-delay '%s'\n", value.c_str());
+          return 2;
+        }
       } else {
         char* end = nullptr;
         keepalive_ms = strtol(value.c_str(), &end, 10);
@@ -87,6 +99,7 @@ int main(int argc, char** argv) {
   int rc = 0;
   {
     fake_upstream::Server server(base.get(), std::chrono::milliseconds(keepalive_ms));
+    server.setIdleCloseDelay(std::chrono::milliseconds(idle_close_delay_ms));
     std::string bound;
     std::string error;
     if (!server.listen(listen, bound, error)) {

@@ -35,6 +35,11 @@ class Server {
   bool listen(const std::string& address, std::string& bound, std::string& error);
 
   std::chrono::milliseconds keepaliveTimeout() const { return keepalive_timeout_; }
+  // How long after its idle deadline a connection's close reaches the wire (0: at once). In
+  // between, requests that arrive are neither read nor answered: a real server that decided to
+  // close, and a network that takes a moment to carry the FIN, as the keep-alive race needs.
+  std::chrono::milliseconds idleCloseDelay() const { return idle_close_delay_; }
+  void setIdleCloseDelay(std::chrono::milliseconds d) { idle_close_delay_ = d; }
   const Stats& stats() const { return stats_; }
 
   // Called by connections.
@@ -57,6 +62,7 @@ class Server {
 
   event_base* base_;
   std::chrono::milliseconds keepalive_timeout_;
+  std::chrono::milliseconds idle_close_delay_{0};
   ListenerPtr listener_;
   EventPtr tick_;
   Stats stats_;

@@ -75,6 +75,12 @@ struct UpstreamConfig {
   std::optional<uint32_t> max_idle_connections;
   uint64_t max_response_header_bytes = 32768;
   uint32_t retries = 1;
+  // Extension, after HAProxy's http-reuse: "safe" (default) sends a request that may not be
+  // replayed (not idempotent, or its body too large to keep) on a pooled connection only when
+  // that connection is well inside the upstream's known idle limit, or was just used; otherwise
+  // on a new connection, so it cannot meet the keep-alive race. "always" reuses any pooled
+  // connection for any request.
+  std::string reuse = "safe";
 };
 
 struct RouteConfig {

@@ -66,6 +66,19 @@ struct Verdict {
 // RFC 9110 9.2.2: GET, HEAD, OPTIONS, TRACE, PUT and DELETE.
 bool isIdempotentMethod(std::string_view method);
 
+// Why a failure whose cause may be retried was not (PRODUCT.md, safe retry, v2).
+enum class RetryRefusal : uint8_t {
+  None,           // retried, or a cause that is never retried
+  RetriesSpent,   // retries = 0, or the retry failed too
+  NotIdempotent,  // written to the upstream, and it may have applied it (RFC 9110 9.2.2)
+  BodyTooLarge,   // idempotent, but its body was too large to keep for a replay
+};
+inline constexpr size_t kRetryRefusals = 4;
+// The metric label: "retries_spent", "not_idempotent", "body_too_large" ("" for None).
+std::string_view retryRefusalName(RetryRefusal refusal);
+// The log's retry_decision and the hint's {retry}.
+std::string_view retryRefusalText(RetryRefusal refusal, uint32_t max_attempts);
+
 class Classifier {
  public:
   // `idempotent`: the request may be sent twice (an idempotent method, or an Idempotency-Key).
@@ -100,10 +113,10 @@ class Classifier {
   // failure, or nothing of the request written, is always safe; a request that was written and
   // died before any response byte only when it is idempotent and its body can be sent again.
   bool retryable(uint32_t attempts_made, uint32_t max_attempts, bool body_replayable) const;
-  // Why the current attempt's failure was not retried (for the log and the hint); empty when it
-  // was retryable or its cause is never retried.
-  std::string_view refusedRetryReason(uint32_t attempts_made, uint32_t max_attempts,
-                                      bool body_replayable) const;
+  // Why the current attempt's failure may not be retried; None when it may, or when its cause
+  // is never retried.
+  RetryRefusal retryRefusal(uint32_t attempts_made, uint32_t max_attempts,
+                            bool body_replayable) const;
   // No byte of this attempt's request reached the connection (a pooled connection found closed
   // before it was written to).
   void onNothingWritten() { nothing_written_ = true; }

@@ -57,6 +57,7 @@ namespace triaged::diagnose {
   X(detail, "detail")                                                                     \
   X(client, "client")                                                                     \
   X(retry, "retry")                         /* what was decided about retrying, and why */ \
+  X(upstream_idle_close, "upstream_idle_close") /* when the app closes idle connections */  \
   X(first_failed, "first_failed")           /* endpoint events: when failures began */      \
   X(last_failed, "last_failed")             /* ... and the last one */                      \
   X(failed_connects, "failed_connects")     /* ... how many connects failed */              \

@@ -51,10 +51,20 @@ struct Episode {
   std::string summary;   // one sentence for the operator
 };
 
+// What triaged knows of an upstream endpoint's idle close (the keep-alive race's cause).
+struct IdleCloseNote {
+  std::string upstream;
+  std::string endpoint;
+  std::chrono::milliseconds idle_close{0};
+  std::string source;  // "learned from its closes" | "its Keep-Alive header"
+  std::chrono::milliseconds keepalive_idle_timeout{0};
+};
+
 struct TriageReport {
   WallTime generated_at;
   std::vector<TriageGroup> groups;  // most failures in the last 15 minutes first
   std::vector<Episode> episodes;    // newest first
+  std::vector<IdleCloseNote> idle_closes;
 };
 
 // `events` in any order; only those within 15 minutes of `now` count. Failures of one

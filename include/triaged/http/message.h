@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -92,6 +93,15 @@ bool isHopByHopName(KnownHeader kind);
 const Header* findHeader(const Headers& headers, std::string_view name);
 // True when a comma-separated header (e.g. Connection) of that name holds `token`.
 bool headerHasToken(const Headers& headers, std::string_view name, std::string_view token);
+
+// What a Keep-Alive response field (RFC 2068 19.7.1.1, still sent by Apache, Node.js, Jetty...)
+// says about the connection: the idle timeout after which the server closes it, and how many
+// more requests it will serve on it. Unset parts were absent or not numbers.
+struct KeepAliveParams {
+  std::optional<uint32_t> timeout_seconds;
+  std::optional<uint32_t> max_requests;
+};
+KeepAliveParams parseKeepAlive(const Headers& headers);
 
 // The tokens of every Connection header of a message, collected once so that the hop-by-hop
 // test of each field is not a scan of all fields (RFC 9110 7.6.1: each listed name is

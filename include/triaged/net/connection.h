@@ -125,6 +125,11 @@ class Connection {
 
   int fd() const { return fd_; }
 
+  // True when the peer has closed or reset the connection, or sent bytes nobody asked for, as
+  // the kernel knows it now (one recv with MSG_PEEK, not waiting for the event loop to see it):
+  // for a pooled connection about to be reused after an idle spell.
+  bool peerActiveNow() const;
+
   // Sends FIN and keeps reading (a lingering close: the peer reads our last response before
   // anything it still sends could turn our close into an RST that destroys it).
   void shutdownWrite();

@@ -55,6 +55,8 @@ struct FailureRecord {
   // What was decided about retrying this failure, and why ("retried on a fresh connection",
   // "not retried: POST is not idempotent and the upstream may have applied it").
   std::string_view retry;
+  // What is known of the upstream's idle close (stale_keepalive): "about 4.9 s (learned ...)".
+  std::string_view upstream_idle_close;
   std::string_view trace_id;
 };
 
@@ -70,6 +72,11 @@ class FailureReporter {
   // Logs (through the limiter), records and counts `record`. `metrics` are the instruments of
   // the record's upstream (WorkerMetrics::none() for a request that reached none).
   void report(const FailureRecord& record, UpstreamMetrics& metrics);
+
+  // What triaged knows of an upstream endpoint's idle close (for /debug/triage).
+  void noteIdleClose(std::string_view upstream, std::string_view endpoint,
+                     std::chrono::milliseconds idle_close, std::string_view source,
+                     std::chrono::milliseconds keepalive_idle_timeout) const;
 
   // The rendered hint of an event that is not a failure (endpoint_recovered...), in the
   // configured language.

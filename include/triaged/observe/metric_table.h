@@ -46,6 +46,21 @@ inline constexpr MetricDef kUpstreamDrains{
     "triaged_upstream_drains_total", prometheus::MetricType::Counter,
     "Upstream connections whose client left before the response ended, by how reading the rest "
     "of the response to keep the connection ended (pooled, or why it was closed)."};
+inline constexpr MetricDef kRetriesRefused{
+    "triaged_retries_refused_total", prometheus::MetricType::Counter,
+    "Failures of a cause that may be retried which were not, by upstream, cause and reason: "
+    "not_idempotent (RFC 9110 9.2.2: the upstream may have applied it), body_too_large (over "
+    "the 64 KiB kept for a replay), retries_spent."};
+inline constexpr MetricDef kKeepaliveRaces{
+    "triaged_keepalive_races_total", prometheus::MetricType::Counter,
+    "Stale keep-alive races by outcome: avoided (a pooled connection retired before the "
+    "upstream's idle close, found closed, or passed over for a request that may not be "
+    "replayed), absorbed (met, and retried), surfaced (met, and answered 502)."};
+inline constexpr MetricDef kUpstreamIdleClose{
+    "triaged_upstream_idle_close_seconds", prometheus::MetricType::Gauge,
+    "The shortest idle time after which the upstream closes pooled connections, as triaged "
+    "knows it from its Keep-Alive header or from the closes it has seen; absent while unknown. "
+    "keepalive_idle_timeout should be below it."};
 inline constexpr MetricDef kAcceptPauses{
     "triaged_accept_pauses_total", prometheus::MetricType::Counter,
     "Times a listener stopped accepting connections for a moment, by listener (data, admin) and "

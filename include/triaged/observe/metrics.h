@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "triaged/diagnose/classifier.h"
 #include "triaged/diagnose/failure.h"
 #include "triaged/observe/metric_table.h"
 
@@ -88,13 +89,29 @@ struct ListenerMetrics {
   std::array<RelaxedCounter, kAcceptPauseReasons> pauses;
 };
 
+// What became of a stale keep-alive race (a pooled connection the upstream closes as it is
+// used): triaged_keepalive_races_total's `outcome` label.
+enum class RaceOutcome : uint8_t {
+  Avoided,   // the connection was retired or skipped before use: no request went into the close
+  Absorbed,  // a request met it and was retried on a fresh connection
+  Surfaced,  // a request met it and could not be retried: the client got 502 stale_keepalive
+};
+inline constexpr size_t kRaceOutcomes = 3;
+std::string_view raceOutcomeName(RaceOutcome outcome);
+
 // One upstream's instruments in one worker. Index kNoUpstream holds requests that never
 // reached an upstream (bad requests, no route): their upstream label is empty.
 struct UpstreamMetrics {
   std::array<std::array<RelaxedCounter, kStatusCodes>, 3> requests;  // [origin][status]
   std::array<RelaxedCounter, kCauseCount> failures;
   std::array<RelaxedCounter, kCauseCount> retries;
-  std::array<RelaxedCounter, kDrainResults> drains;  // [DrainResult]
+  std::array<RelaxedCounter, kDrainResults> drains;           // [DrainResult]
+  std::array<RelaxedCounter, kRaceOutcomes> keepalive_races;  // [RaceOutcome]
+  // [cause][diagnose::RetryRefusal]: failures of a retryable cause that were not retried.
+  std::array<std::array<RelaxedCounter, diagnose::kRetryRefusals>, kCauseCount> retries_refused;
+  // The shortest idle time after which the upstream closes pooled connections, as this worker
+  // knows it (its Keep-Alive header, or closes seen); 0: not known.
+  RelaxedGauge idle_close_ms;
   RelaxedHistogram request_duration;
   RelaxedHistogram connect_duration;
   RelaxedHistogram header_duration;

@@ -19,11 +19,15 @@ class TriageRecorder {
   explicit TriageRecorder(size_t capacity = 4096) : capacity_(capacity) {}
   void record(diagnose::FailureEvent event);
   void appendTo(std::vector<diagnose::FailureEvent>& out) const;
+  // What this worker knows of an endpoint's idle close (replaces its previous note).
+  void noteIdleClose(diagnose::IdleCloseNote note);
+  void appendIdleCloses(std::vector<diagnose::IdleCloseNote>& out) const;
 
  private:
   size_t capacity_;
   mutable std::mutex mutex_;
   std::deque<diagnose::FailureEvent> events_;
+  std::vector<diagnose::IdleCloseNote> idle_closes_;
 };
 
 class TriageStore {

@@ -100,7 +100,9 @@ class ProxySession final : public DeferredDeletable,
   // no tunnel)? Whether the drain can end with the connection pooled is the drain's to judge.
   bool upstreamDrainable() const;
   // The failure as the reporter wants it (views into this session: use at once).
-  observe::FailureRecord failureRecord(const diagnose::Verdict& verdict) const;
+  observe::FailureRecord failureRecord(const diagnose::Verdict& verdict);
+  // May the request be sent again if a connection dies under it (PRODUCT.md, safe retry)?
+  bool replayableRequest() const;
   void report();
   void logRetry();
   // Counts the request once in the metrics, by the status the client saw and its origin.
@@ -145,6 +147,7 @@ class ProxySession final : public DeferredDeletable,
   observe::UpstreamMetrics* metrics_ = nullptr;
   uint32_t attempts_ = 0;
   std::string_view retry_decision_;  // why a retryable cause was not retried (static text)
+  std::string idle_close_text_;      // for a stale_keepalive record: what is known of the limit
   uint64_t response_body_bytes_ = 0;
 
   Timer connect_timer_;

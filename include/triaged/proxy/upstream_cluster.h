@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,13 @@ struct Endpoint {
   int failure_err = 0;  // errno of the latest failed connect (0: a timeout)
   // Connects to it while it is marked down (EndpointHealth); made on the first down spell.
   std::unique_ptr<EndpointProbe> probe;
+  // The shortest idle time after which the upstream was seen closing a pooled connection: one
+  // it closed while pooled, or one that met the keep-alive race. 0: none seen. An observation
+  // older than kLearnedIdleCloseMemory is replaced by the next (an app's setting may change).
+  std::chrono::milliseconds learned_idle_close{0};
+  MonotonicTime learned_at{};
+  // The idle timeout its latest Keep-Alive response field gave (0: never said).
+  std::chrono::milliseconds advertised_idle{0};
   std::vector<std::unique_ptr<class UpstreamConnection>> idle;  // most recently used last
 };
 
@@ -72,6 +80,7 @@ class UpstreamConnection final : public net::ConnectionCallbacks, private http::
   // its capacity from one response to the next).
   http::MessageParser& responseParser() { return response_parser_; }
   Endpoint& endpoint() { return endpoint_; }
+  const Endpoint& endpoint() const { return endpoint_; }
   const net::SocketAddress& address() const { return address_; }
   // Gives the connection's events to `owner` (a session), or takes them back (nullptr).
   void setOwner(net::ConnectionCallbacks* owner);
@@ -82,6 +91,10 @@ class UpstreamConnection final : public net::ConnectionCallbacks, private http::
 
   uint32_t requests_served = 0;  // completed exchanges before the current one
   MonotonicTime idle_since{};    // when it last went back to the pool
+  // What the upstream's last response said about this connection (Keep-Alive: timeout=N,
+  // max=N): its idle timeout (0: not said) and how many more requests it takes (-1: not said).
+  std::chrono::milliseconds advertised_idle{0};
+  int64_t remaining_requests = -1;
   bool connected = false;
   bool idle = false;  // in the pool (counted as idle, not active)
 
@@ -161,8 +174,11 @@ class UpstreamCluster {
   // `avoid` (the endpoint a retry moves away from) when another is healthy; when none is
   // healthy, the marked-down ones, least recently failed first: they are tried anyway, so the
   // client learns the true cause and a restarted app gets traffic at once. `fresh_only` skips
-  // the idle pool (retries).
-  Acquired acquire(ClusterWaiter& waiter, const Endpoint* avoid, bool fresh_only);
+  // the idle pool (retries). `replayable`: the request may be sent again if the connection dies
+  // under it; one that may not is kept away from pooled connections that could be closing
+  // (config `reuse`).
+  Acquired acquire(ClusterWaiter& waiter, const Endpoint* avoid, bool fresh_only,
+                   bool replayable = true);
   // Removes `waiter` from the queue (it gave up or was answered otherwise).
   void cancelWait(ClusterWaiter& waiter);
 
@@ -181,6 +197,29 @@ class UpstreamCluster {
   // Passive health input from the session that owns a connect attempt, or from the endpoint's
   // probe. `err` is the connect errno on failure (0 for a timeout).
   void reportConnect(Endpoint& endpoint, bool success, int err);
+
+  // The keep-alive race met `endpoint` on a connection idle for `idle`: the upstream closes idle
+  // connections at or before that. Learned, so that the next one is retired in time.
+  void learnFromRace(Endpoint& endpoint, std::chrono::milliseconds idle);
+  // A response on `endpoint` said Keep-Alive: timeout=N.
+  void noteAdvertisedIdle(Endpoint& endpoint, std::chrono::milliseconds timeout);
+  // "about 4.9 s (learned from ...)", "5 s (its Keep-Alive: timeout)", or unknown: for hints.
+  std::string idleCloseText(const Endpoint& endpoint) const;
+  // An idle pooled connection was closed by the upstream (FIN, RST or unsolicited bytes).
+  void onIdleClosedByUpstream(UpstreamConnection& connection);
+  // The upstream's idle limit for `connection` as far as triaged knows it: the smaller of its
+  // Keep-Alive timeout and what was learned for its endpoint; nullopt when neither is known.
+  std::optional<std::chrono::milliseconds> knownIdleLimit(
+      const UpstreamConnection& connection) const;
+  static constexpr std::chrono::minutes kLearnedIdleCloseMemory{10};
+  // Closes of connections idle less than this teach nothing about an idle timeout.
+  static constexpr std::chrono::milliseconds kMinIdleCloseToLearn{500};
+  // A request that may not be replayed reuses a pooled connection idle at most this long when
+  // the upstream's idle limit is not known.
+  static constexpr std::chrono::milliseconds kJustUsed{1000};
+  // Check with a peek that a pooled connection idle this long was not closed by the upstream
+  // in the moment before it is used (shorter idles skip the syscall: the hot path).
+  static constexpr std::chrono::milliseconds kPeekAfter{50};
 
   // Closes every idle connection, and those draining a response (graceful shutdown).
   void closeIdle();
@@ -204,6 +243,11 @@ class UpstreamCluster {
   void onResolved(Endpoint& endpoint, const net::Resolution& result);
   void wakeWaiters(bool all);
   UpstreamConnection* oldestIdleElsewhere(const Endpoint* except);
+  // Takes a pooled connection of `endpoint` that is safe to use for this request, retiring the
+  // ones that are not (counted as races avoided); nullptr when none is (then: a new one).
+  UpstreamConnectionPtr takeIdle(Endpoint& endpoint, bool replayable);
+  void learnIdleClose(Endpoint& endpoint, std::chrono::milliseconds idle);
+  void publishIdleClose();
   // max_idle_connections allows one more idle connection to `endpoint`.
   bool poolHasRoom(const Endpoint& endpoint) const;
 

@@ -193,7 +193,8 @@ TEST_CASE("a reset pooled connection is retried only when idempotent and replaya
   CHECK(put.verdict().cause == FailureCause::StaleKeepalive);
   CHECK_FALSE(put.retryable(1, 2, false));
   CHECK(put.retryable(1, 2, true));
-  CHECK_THAT(std::string(put.refusedRetryReason(1, 2, false)), Catch::Contains("too large"));
+  CHECK(put.retryRefusal(1, 2, false) == RetryRefusal::BodyTooLarge);
+  CHECK(put.retryRefusal(1, 2, true) == RetryRefusal::None);
 
   // RFC 9110 9.2.2: a proxy must not retry a non-idempotent request that reached the upstream.
   Classifier post(kT0, isIdempotentMethod("POST"), true);
@@ -202,8 +203,12 @@ TEST_CASE("a reset pooled connection is retried only when idempotent and replaya
   post.onUpstreamClosed(true, ECONNRESET);
   CHECK(post.verdict().cause == FailureCause::StaleKeepalive);
   CHECK_FALSE(post.retryable(1, 2, true));
-  CHECK_THAT(std::string(post.refusedRetryReason(1, 2, true)), Catch::Contains("not idempotent"));
-  CHECK(post.refusedRetryReason(2, 2, true) == "not retried: the retries were spent");
+  CHECK(post.retryRefusal(1, 2, true) == RetryRefusal::NotIdempotent);
+  CHECK_THAT(std::string(retryRefusalText(RetryRefusal::NotIdempotent, 2)),
+             Catch::Contains("not idempotent") && Catch::Contains("may have applied"));
+  CHECK(post.retryRefusal(2, 2, true) == RetryRefusal::RetriesSpent);
+  CHECK(retryRefusalText(RetryRefusal::RetriesSpent, 1) == "not retried: retries = 0");
+  CHECK(retryRefusalName(RetryRefusal::NotIdempotent) == "not_idempotent");
 
   // Nothing of it was written (the connection was found closed first): as safe as a connect.
   Classifier unsent(kT0, isIdempotentMethod("POST"), true);

@@ -54,6 +54,7 @@ HintFields fullFields(FailureCause cause) {
       {"detail", "invalid status line"},
       {"client", "192.0.2.10:53122"},
       {"retry", "not retried: retries = 0"},
+      {"upstream_idle_close", "about 4.9 s (learned from the connections it closed)"},
   });
 }
 
@@ -144,8 +145,8 @@ TEST_CASE("each hint carries the evidence its cause is about", "[unit][hint]") {
       {FailureCause::UpstreamClosedEarly, {"FIN", "312", "kubectl logs --previous"}},
       {FailureCause::UpstreamResetEarly, {"RST", "OOM", "kubectl describe pod"}},
       {FailureCause::StaleKeepalive,
-       {"keepalive_idle_timeout (30s)", "4987 ms", "shorter than", "17 requests",
-        "not retried: retries = 0"}},
+       {"keepalive_idle_timeout is 30s", "4987 ms", "must be shorter", "17 requests",
+        "not retried: retries = 0", "after about 4.9 s (learned", "7f3a9c2e1b4d5a60"}},
       {FailureCause::ResponseHeaderTimeout, {"15s", "15004.1 ms", "kubectl top pod"}},
       {FailureCause::RequestTimeout, {"30s", "15004.1 ms"}},
       {FailureCause::MalformedResponse, {"invalid status line", "65536"}},
@@ -275,7 +276,7 @@ TEST_CASE("templatePlaceholders lists each name once, in order", "[unit][hint]")
   CHECK(templatePlaceholders("{b} {a} {b} {{c} {} { d } {e") == std::vector<std::string>{"b", "a"});
   CHECK(templatePlaceholders("").empty());
   const auto names = hintPlaceholderNames();
-  CHECK(names.size() == 35);
+  CHECK(names.size() == 36);
   for (const char* name : {"endpoint", "errno", "keepalive_idle_timeout", "hop", "retry_after",
                            "client", "dns_error", "idle_ms"}) {
     CHECK(std::find(names.begin(), names.end(), name) != names.end());

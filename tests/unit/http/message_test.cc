@@ -92,3 +92,28 @@ TEST_CASE("ConnectionTokens beyond its capacity are still honoured", "[unit][htt
 }
 
 }  // namespace triaged::http
+
+namespace triaged::http {
+
+TEST_CASE("Keep-Alive: timeout and max are read, anything else ignored", "[unit][message]") {
+  const auto params = [](std::initializer_list<Header> headers) {
+    return parseKeepAlive(Headers(headers));
+  };
+  const auto apache = params({{"Keep-Alive", "timeout=5, max=100"}});
+  CHECK(apache.timeout_seconds == 5U);
+  CHECK(apache.max_requests == 100U);
+  const auto spaced = params({{"keep-alive", " max = 0 ,TIMEOUT=1"}});
+  CHECK(spaced.timeout_seconds == 1U);
+  CHECK(spaced.max_requests == 0U);
+  CHECK_FALSE(params({{"Keep-Alive", "timeout=abc, max=-1"}}).timeout_seconds);
+  CHECK_FALSE(params({{"Keep-Alive", "timeout=99999999999"}}).timeout_seconds);  // not 32-bit
+  CHECK_FALSE(params({{"Keep-Alive", "timeout"}}).timeout_seconds);
+  CHECK_FALSE(params({{"X-Keep-Alive", "timeout=5"}}).timeout_seconds);
+  CHECK_FALSE(params({}).max_requests);
+  // Split over two fields, as RFC 9110 5.3 allows for a list.
+  const auto split = params({{"Keep-Alive", "timeout=3"}, {"Keep-Alive", "max=7"}});
+  CHECK(split.timeout_seconds == 3U);
+  CHECK(split.max_requests == 7U);
+}
+
+}  // namespace triaged::http
