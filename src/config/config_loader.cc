@@ -55,7 +55,7 @@ constexpr size_t kMaxHostNameLength = 253;  // RFC 1035, without the trailing do
 
 constexpr std::array<std::string_view, 5> kTopLevelKeys = {"server", "log", "upstream", "route",
                                                            "hints"};
-constexpr std::array<std::string_view, 11> kServerKeys = {"listen",
+constexpr std::array<std::string_view, 12> kServerKeys = {"listen",
                                                           "admin_listen",
                                                           "workers",
                                                           "drain_timeout",
@@ -65,7 +65,9 @@ constexpr std::array<std::string_view, 11> kServerKeys = {"listen",
                                                           "max_request_body_bytes",
                                                           "dns_servers",
                                                           "dns_refresh",
-                                                          "max_client_connections"};
+                                                          "max_client_connections",
+                                                          "trace_context"};
+constexpr std::array<std::string_view, 2> kTraceContextModes = {"propagate", "start"};
 constexpr std::array<std::string_view, 8> kLogKeys = {
     "level",          "format",       "access_log",        "hint_language",
     "expose_details", "hint_catalog", "failure_log_burst", "failure_log_interval"};
@@ -571,6 +573,7 @@ class Loader {
                 server.max_request_body_bytes);
     readInteger(*table, "max_client_connections", path, 0, std::numeric_limits<uint32_t>::max(),
                 server.max_client_connections);
+    readChoice(*table, "trace_context", path, kTraceContextModes, server.trace_context);
     if (const toml::value* dns = find(*table, "dns_servers")) {
       if (auto servers = readAddressList(*dns, "server.dns_servers", AddressUse::DnsServer,
                                          "[\"10.96.0.10:53\"]")) {

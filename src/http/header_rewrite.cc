@@ -280,6 +280,7 @@ void buildUpstreamRequestHead(std::string& out, const RequestHead& request,
   w.header("X-Forwarded-Proto", "http");
   if (host != nullptr) w.header("X-Forwarded-Host", host->value);
   if (!ctx.request_id.empty()) w.header("X-Request-Id", ctx.request_id);
+  if (!ctx.traceparent.empty()) w.header("traceparent", ctx.traceparent);
 
   w.framing(request.framing, request.content_length);
   // UntilClose is not a request framing and is treated as no body. Some servers answer a
@@ -380,6 +381,9 @@ void buildClientResponseHead(std::string& out, const ResponseHead& response,
   if (!response.isInterim() && !request_id.empty() && !has_request_id) {
     w.header("X-Request-Id", request_id);
   }
+  // A further field line of a list field: the upstream's members first, ours last, closest to
+  // the client (RFC 9209 2; RFC 9110 5.3 combines the lines into one list).
+  if (!plan.proxy_status.empty()) w.header("Proxy-Status", plan.proxy_status);
   w.append("\r\n");
   w.finish();
 }

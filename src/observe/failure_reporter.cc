@@ -203,9 +203,11 @@ void FailureReporter::report(const FailureRecord& record, UpstreamMetrics& metri
     return;
   }
   metrics.failures[index].add();
+  metrics.setExemplar(record.cause, record.request_id, record.trace_id);
   triage_.record(diagnose::FailureEvent{std::chrono::system_clock::now(), std::string(upstream),
                                         record.cause, record.status, std::string(record.endpoint),
-                                        std::string(record.request_id), hint});
+                                        std::string(record.request_id), hint,
+                                        std::string(record.trace_id)});
 }
 
 }  // namespace triaged::observe

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "triaged/diagnose/failure_table.h"
+#include "triaged/observe/openmetrics.h"
 #include "triaged/observe/process_metrics.h"
 
 namespace triaged::observe {
@@ -328,6 +329,54 @@ std::vector<MetricFamily> MetricsRegistry::collect() const {
   }
   for (auto& f : processMetricFamilies(readProcessStats())) out.push_back(std::move(f));
   return out;
+}
+
+void UpstreamMetrics::setExemplar(diagnose::FailureCause cause, std::string_view request_id,
+                                  std::string_view trace_id) {
+  std::lock_guard lock(exemplar_mutex_);
+  auto& last = last_failures_[static_cast<size_t>(cause)];
+  last.request_id.assign(request_id);
+  last.trace_id.assign(trace_id);
+  last.at = std::chrono::system_clock::now();
+}
+
+std::optional<UpstreamMetrics::LastFailure> UpstreamMetrics::exemplar(size_t cause) const {
+  std::lock_guard lock(exemplar_mutex_);
+  const auto& last = last_failures_[cause];
+  if (last.request_id.empty()) return std::nullopt;
+  return last;
+}
+
+std::string MetricsRegistry::serializeOpenMetrics() const {
+  const auto lookup = [this](const std::string& family,
+                             const std::vector<ClientMetric::Label>& labels)
+      -> std::optional<Exemplar> {
+    if (family != kFailuresTotal.name) return std::nullopt;
+    std::string_view upstream;
+    std::string_view cause;
+    for (const auto& l : labels) {
+      if (l.name == "upstream") upstream = l.value;
+      if (l.name == "cause") cause = l.value;
+    }
+    const auto c = diagnose::causeByName(cause);
+    if (!c) return std::nullopt;
+    size_t u = 0;
+    while (u < upstream_names_.size() && upstream_names_[u] != upstream) ++u;
+    if (u == upstream_names_.size()) return std::nullopt;
+    // The latest across the workers.
+    std::optional<UpstreamMetrics::LastFailure> latest;
+    for (const auto& w : workers_) {
+      auto e = w->upstreams[u]->exemplar(static_cast<size_t>(*c));
+      if (e && (!latest || e->at > latest->at)) latest = std::move(e);
+    }
+    if (!latest) return std::nullopt;
+    Exemplar e;
+    e.labels.push_back(label("request_id", latest->request_id));
+    if (!latest->trace_id.empty()) e.labels.push_back(label("trace_id", latest->trace_id));
+    e.at = latest->at;
+    return e;
+  };
+  return toOpenMetrics(collect(), lookup);
 }
 
 std::string MetricsRegistry::serialize() const {

@@ -9,6 +9,7 @@
 #include "triaged/diagnose/failure_table.h"
 #include "triaged/observe/loggers.h"
 #include "triaged/proxy/client_connection.h"
+#include "triaged/http/trace_context.h"
 #include "triaged/proxy/local_reply.h"
 #include "triaged/proxy/router.h"
 
@@ -150,6 +151,14 @@ double ProxySession::msSince(MonotonicTime t) const {
 // --- route and connect ----------------------------------------------------------------------
 
 void ProxySession::start() {
+  // W3C trace context: the client's traceparent goes on unchanged and names this request's
+  // trace in failure lines; without one, triaged starts a trace when configured to.
+  if (const auto tp = http::requestTraceParent(request_.headers)) {
+    trace_id_ = tp->trace_id;
+  } else if (client_.worker().config().server.trace_context == "start") {
+    started_traceparent_ = http::newTraceParent();
+    trace_id_ = std::string_view(started_traceparent_).substr(3, 32);
+  }
   const http::Header* host = http::findHeader(request_.headers, "host");
   const config::RouteConfig* route =
       client_.worker().router().match(host != nullptr ? host->value : "", request_.target);
@@ -262,7 +271,7 @@ void ProxySession::sendRequestHead() {
   response_parser_->setCallbacks(this);
   response_parser_->setExpectNoBody(request_.isHead());
 
-  http::ForwardContext ctx{client_.clientIp(), request_id_, endpoint_->name};
+  http::ForwardContext ctx{client_.clientIp(), request_id_, endpoint_->name, started_traceparent_};
   std::string& head = headScratch();
   http::buildUpstreamRequestHead(head, request_, ctx);
   conn.write(head);
@@ -498,6 +507,12 @@ void ProxySession::onHead() {
   if (resp.status == 101) return;  // written by startTunnel once the upgrade is confirmed
   sniff_body_ = resp.status == 502 || resp.status == 504;
   plan_ = http::planResponse(request_, resp, client_.worker().draining() || !request_complete_);
+  if (resp.status >= 500) {
+    // A passed-on 5xx: this hop's Proxy-Status member goes after the upstream's own.
+    passed_on_status_ =
+        proxyStatusForPassedOn(resp.status, diagnose::causeForUpstreamStatus(resp.status));
+    plan_.proxy_status = passed_on_status_;
+  }
   std::string& head = headScratch();
   http::buildClientResponseHead(head, resp, plan_, request_id_);
   client_.connection().write(head);
@@ -801,6 +816,7 @@ observe::FailureRecord ProxySession::failureRecord(const diagnose::Verdict& verd
   r.detail = ev.detail;
   if (endpoint_ != nullptr) r.dns_error = endpoint_->dns_error;
   r.retry = retry_decision_;
+  r.trace_id = trace_id_;
   if (endpoint_ != nullptr && verdict.cause == FailureCause::StaleKeepalive) {
     idle_close_text_ = cluster_->idleCloseText(*endpoint_);
     r.upstream_idle_close = idle_close_text_;

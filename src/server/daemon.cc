@@ -65,7 +65,9 @@ int Daemon::run() {
     if (!admin_addr) throw std::runtime_error("server.admin_listen must be an IP address");
     admin::AdminServer::Hooks hooks;
     hooks.draining = [this] { return draining_.load(); };
-    hooks.metrics = [this] { return metrics_.serialize(); };
+    hooks.metrics = [this](bool openmetrics) {
+      return openmetrics ? metrics_.serializeOpenMetrics() : metrics_.serialize();
+    };
     hooks.config = [this] { return config::configToJson(config_); };
     hooks.triage = [this](bool text) {
       const auto report = triage_.report(std::chrono::system_clock::now());

@@ -10,8 +10,11 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -120,6 +123,22 @@ struct UpstreamMetrics {
   RelaxedGauge connections_idle;
 
   void countRequest(diagnose::Origin origin, int status);
+
+  // The latest failure of each cause, for the OpenMetrics exemplar of its failures series.
+  // Written by the worker on a failure, read by the admin thread at a scrape: the mutex is
+  // taken by those two only, never on a request that succeeds.
+  struct LastFailure {
+    std::string request_id;
+    std::string trace_id;
+    std::chrono::system_clock::time_point at{};
+  };
+  void setExemplar(diagnose::FailureCause cause, std::string_view request_id,
+                   std::string_view trace_id);
+  std::optional<LastFailure> exemplar(size_t cause) const;
+
+ private:
+  mutable std::mutex exemplar_mutex_;
+  std::array<LastFailure, kCauseCount> last_failures_;
 };
 
 struct WorkerMetrics {
@@ -144,6 +163,8 @@ class MetricsRegistry {
   std::vector<prometheus::MetricFamily> collect() const;
   // Prometheus text exposition format.
   std::string serialize() const;
+  // OpenMetrics, with exemplars on triaged_failures_total (observe/openmetrics.h).
+  std::string serializeOpenMetrics() const;
 
  private:
   std::vector<std::string> upstream_names_;  // label values; the last is "" (no upstream)

@@ -148,6 +148,9 @@ class ProxySession final : public DeferredDeletable,
   uint32_t attempts_ = 0;
   std::string_view retry_decision_;  // why a retryable cause was not retried (static text)
   std::string idle_close_text_;      // for a stale_keepalive record: what is known of the limit
+  std::string_view trace_id_;        // the W3C trace id (the client's header, or started_...)
+  std::string started_traceparent_;  // a traceparent triaged started (trace_context = "start")
+  std::string passed_on_status_;     // Proxy-Status member for a passed-on 5xx
   uint64_t response_body_bytes_ = 0;
 
   Timer connect_timer_;

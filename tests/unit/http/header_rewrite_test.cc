@@ -33,7 +33,7 @@ ResponseHead makeResponse(int status, std::string_view reason, Headers headers, 
   return r;
 }
 
-constexpr ForwardContext kCtx{"10.0.0.1", "rid-1", "backend.internal"};
+constexpr ForwardContext kCtx{"10.0.0.1", "rid-1", "backend.internal", {}};
 
 std::string upstreamHead(const RequestHead& request, const ForwardContext& ctx) {
   std::string out = "left over from an earlier head";  // the builder starts from empty
@@ -314,51 +314,51 @@ TEST_CASE("client response head", "[unit][http]") {
       {"Set-Cookie", "b=2"}};
   SECTION("Content-Length to a 1.1 client") {
     const auto resp = makeResponse(200, "OK", upstream, BodyFraming::ContentLength, 5);
-    CHECK(clientHead(resp, {BodyFraming::ContentLength, false, false}, "rid") ==
+    CHECK(clientHead(resp, {BodyFraming::ContentLength, false, false, {}}, "rid") ==
           "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"
           "Content-Length: 5\r\nX-Request-Id: rid\r\n\r\n");
   }
   SECTION("empty reason uses the standard phrase; close") {
     const auto resp = makeResponse(503, "", {}, BodyFraming::ContentLength, 0);
-    CHECK(clientHead(resp, {BodyFraming::ContentLength, true, false}, "rid") ==
+    CHECK(clientHead(resp, {BodyFraming::ContentLength, true, false, {}}, "rid") ==
           "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n"
           "X-Request-Id: rid\r\n\r\n");
   }
   SECTION("re-chunked until-close body") {
     const auto resp =
         makeResponse(200, "OK", {{"Content-Type", "a/b"}}, BodyFraming::UntilClose, 0);
-    CHECK(clientHead(resp, {BodyFraming::Chunked, false, false}, "rid") ==
+    CHECK(clientHead(resp, {BodyFraming::Chunked, false, false, {}}, "rid") ==
           "HTTP/1.1 200 OK\r\nContent-Type: a/b\r\nTransfer-Encoding: chunked\r\n"
           "X-Request-Id: rid\r\n\r\n");
   }
   SECTION("chunked upstream to chunked client: one Transfer-Encoding, no Content-Length") {
     const auto resp =
         makeResponse(200, "OK", {{"Transfer-Encoding", "chunked"}}, BodyFraming::Chunked, 0);
-    CHECK(clientHead(resp, {BodyFraming::Chunked, false, false}, "") ==
+    CHECK(clientHead(resp, {BodyFraming::Chunked, false, false, {}}, "") ==
           "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
   }
   SECTION("close-delimited to a 1.0 client") {
     const auto resp =
         makeResponse(200, "OK", {{"Transfer-Encoding", "chunked"}}, BodyFraming::Chunked, 0);
-    CHECK(clientHead(resp, {BodyFraming::UntilClose, true, false}, "r") ==
+    CHECK(clientHead(resp, {BodyFraming::UntilClose, true, false, {}}, "r") ==
           "HTTP/1.1 200 OK\r\nConnection: close\r\nX-Request-Id: r\r\n\r\n");
   }
   SECTION("1.0 keep-alive client is told so") {
     const auto resp = makeResponse(200, "OK", {}, BodyFraming::ContentLength, 2);
-    CHECK(clientHead(resp, {BodyFraming::ContentLength, false, true}, "r") ==
+    CHECK(clientHead(resp, {BodyFraming::ContentLength, false, true, {}}, "r") ==
           "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\nX-Request-Id: r\r\n"
           "\r\n");
   }
   SECTION("HEAD and 304 pass Content-Length unchanged") {
     const auto resp = makeResponse(
         304, "Not Modified", {{"ETag", "\"x\""}, {"Content-Length", "1234"}}, BodyFraming::None);
-    CHECK(clientHead(resp, {BodyFraming::None, false, false}, "r") ==
+    CHECK(clientHead(resp, {BodyFraming::None, false, false, {}}, "r") ==
           "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nContent-Length: 1234\r\n"
           "X-Request-Id: r\r\n\r\n");
   }
   SECTION("upstream X-Request-Id is kept, not doubled") {
     const auto resp = makeResponse(200, "OK", {{"x-request-id", "up"}}, BodyFraming::None);
-    CHECK(clientHead(resp, {BodyFraming::None, false, false}, "rid") ==
+    CHECK(clientHead(resp, {BodyFraming::None, false, false, {}}, "rid") ==
           "HTTP/1.1 200 OK\r\nx-request-id: up\r\n\r\n");
   }
   SECTION("101 keeps Upgrade with Connection: upgrade") {
@@ -366,13 +366,13 @@ TEST_CASE("client response head", "[unit][http]") {
         101, "Switching Protocols",
         {{"Connection", "Upgrade"}, {"Upgrade", "websocket"}, {"Sec-WebSocket-Accept", "k"}},
         BodyFraming::None);
-    CHECK(clientHead(resp, {BodyFraming::None, false, false}, "r") ==
+    CHECK(clientHead(resp, {BodyFraming::None, false, false, {}}, "r") ==
           "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: k\r\nUpgrade: websocket\r\n"
           "Connection: upgrade\r\nX-Request-Id: r\r\n\r\n");
   }
   SECTION("100 Continue is bare") {
     const auto resp = makeResponse(100, "Continue", {}, BodyFraming::None);
-    CHECK(clientHead(resp, {BodyFraming::None, false, false}, "r") ==
+    CHECK(clientHead(resp, {BodyFraming::None, false, false, {}}, "r") ==
           "HTTP/1.1 100 Continue\r\n\r\n");
   }
 }
