@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   triaged::observe::initLogging(config.log);
   try {
-    triaged::server::Daemon daemon(std::move(config));
+    triaged::server::Daemon daemon(std::move(config), config_path);
     return daemon.run();
   } catch (const std::exception& e) {
     triaged::observe::logger(triaged::observe::LoggerId::Server)

@@ -55,7 +55,7 @@ constexpr size_t kMaxHostNameLength = 253;  // RFC 1035, without the trailing do
 
 constexpr std::array<std::string_view, 5> kTopLevelKeys = {"server", "log", "upstream", "route",
                                                            "hints"};
-constexpr std::array<std::string_view, 12> kServerKeys = {"listen",
+constexpr std::array<std::string_view, 13> kServerKeys = {"listen",
                                                           "admin_listen",
                                                           "workers",
                                                           "drain_timeout",
@@ -66,7 +66,8 @@ constexpr std::array<std::string_view, 12> kServerKeys = {"listen",
                                                           "dns_servers",
                                                           "dns_refresh",
                                                           "max_client_connections",
-                                                          "trace_context"};
+                                                          "trace_context",
+                                                          "watch_config"};
 constexpr std::array<std::string_view, 2> kTraceContextModes = {"propagate", "start"};
 constexpr std::array<std::string_view, 8> kLogKeys = {
     "level",          "format",       "access_log",        "hint_language",
@@ -574,6 +575,7 @@ class Loader {
     readInteger(*table, "max_client_connections", path, 0, std::numeric_limits<uint32_t>::max(),
                 server.max_client_connections);
     readChoice(*table, "trace_context", path, kTraceContextModes, server.trace_context);
+    readBool(*table, "watch_config", path, server.watch_config);
     if (const toml::value* dns = find(*table, "dns_servers")) {
       if (auto servers = readAddressList(*dns, "server.dns_servers", AddressUse::DnsServer,
                                          "[\"10.96.0.10:53\"]")) {

@@ -101,6 +101,13 @@ void initLogging(const config::LogConfig& config) {
   }
 }
 
+void setLogLevel(const std::string& level) {
+  const auto l = spdlog::level::from_str(level);
+  for (auto& logger : loggers()) {
+    if (logger) logger->set_level(l);
+  }
+}
+
 spdlog::logger& logger(LoggerId id) {
   auto& l = loggers()[static_cast<size_t>(id)];
   if (!l) initLogging(config::LogConfig{});

@@ -168,7 +168,9 @@ void ProxySession::start() {
     return;
   }
   cluster_ = client_.worker().cluster(route->upstream);
-  upstream_config_ = &cluster_->config();
+  // The upstream's settings as they are now: a reload during this request does not change them.
+  upstream_settings_ = cluster_->configPtr();
+  upstream_config_ = upstream_settings_.get();
   metrics_ = &cluster_->metrics();
   metrics_->in_flight.add(1);
   // Only a request that a retry could send again keeps a copy of its body (PRODUCT.md, safe

@@ -194,7 +194,7 @@ void UpstreamConnection::onMessageComplete(const http::Headers&) {}
 // --- UpstreamCluster ------------------------------------------------------------------------
 
 UpstreamCluster::UpstreamCluster(EventLoop& loop, net::Resolver& resolver,
-                                 const config::UpstreamConfig& config, uint32_t workers,
+                                 UpstreamConfigPtr config, uint32_t workers,
                                  std::chrono::milliseconds dns_refresh,
                                  observe::UpstreamMetrics& metrics,
                                  const observe::FailureReporter& reporter)
@@ -202,9 +202,11 @@ UpstreamCluster::UpstreamCluster(EventLoop& loop, net::Resolver& resolver,
       resolver_(resolver),
       metrics_(metrics),
       reporter_(reporter),
-      config_(config),
-      max_connections_(std::max<uint32_t>(1, (config.max_connections + workers - 1) / workers)),
-      max_pending_((config.max_pending + workers - 1) / workers),
+      config_(std::move(config)),
+      workers_(workers),
+      max_connections_(
+          std::max<uint32_t>(1, (config_->max_connections + workers - 1) / workers)),
+      max_pending_((config_->max_pending + workers - 1) / workers),
       dns_refresh_(dns_refresh),
       wake_timer_(loop, [this] { wakeWaiters(wake_all_); }),
       refresh_timer_(loop, [this] {
@@ -214,7 +216,7 @@ UpstreamCluster::UpstreamCluster(EventLoop& loop, net::Resolver& resolver,
         refresh_timer_.arm(dns_refresh_);
       }) {
   bool any_name = false;
-  for (const auto& hp : config_.endpoints) {
+  for (const auto& hp : config_->endpoints) {
     auto ep = std::make_unique<Endpoint>();
     ep->configured = hp;
     ep->name = hp.toString();
@@ -271,7 +273,7 @@ void UpstreamCluster::onResolved(Endpoint& ep, const net::Resolution& r) {
         list += a.toString();
       }
       log.debug(observe::LogEvent("dns_resolved")
-                    .add("upstream", config_.name)
+                    .add("upstream", config_->name)
                     .add("endpoint", ep.name)
                     .add("addresses", list)
                     .str());
@@ -283,7 +285,7 @@ void UpstreamCluster::onResolved(Endpoint& ep, const net::Resolution& r) {
     ep.dns_error = r.error_text;
     observe::logger(observe::LoggerId::Upstream)
         .warn(observe::LogEvent("dns_failure")
-                  .add("upstream", config_.name)
+                  .add("upstream", config_->name)
                   .add("endpoint", ep.name)
                   .add("error", r.error_text)
                   .str());
@@ -440,7 +442,7 @@ UpstreamConnectionPtr UpstreamCluster::takeIdle(Endpoint& ep, bool replayable) {
       closeIdleConnection(c);
       continue;
     }
-    if (!replayable && config_.reuse == "safe") {
+    if (!replayable && config_->reuse == "safe") {
       // A request that could only fail if this connection were closing: only one well inside
       // the upstream's known limit, or one used a moment ago when the limit is unknown.
       const milliseconds safe = limit ? *limit / 2 : kJustUsed;
@@ -494,11 +496,11 @@ void UpstreamCluster::learnIdleClose(Endpoint& ep, std::chrono::milliseconds idl
     if (changed) {
       observe::logger(observe::LoggerId::Upstream)
           .info(observe::LogEvent("upstream_idle_close_learned")
-                    .add("upstream", config_.name)
+                    .add("upstream", config_->name)
                     .add("endpoint", ep.name)
                     .add("idle_close_ms", static_cast<int64_t>(idle.count()))
                     .add("keepalive_idle_timeout_ms",
-                         static_cast<int64_t>(config_.keepalive_idle_timeout.count()))
+                         static_cast<int64_t>(config_->keepalive_idle_timeout.count()))
                     .str());
     }
   }
@@ -523,9 +525,9 @@ void UpstreamCluster::publishIdleClose() {
         (ep->advertised_idle.count() == 0 || ep->learned_idle_close <= ep->advertised_idle);
     const auto known = learned ? ep->learned_idle_close : ep->advertised_idle;
     if (known.count() > 0) {
-      reporter_.noteIdleClose(config_.name, ep->name, known,
+      reporter_.noteIdleClose(config_->name, ep->name, known,
                               learned ? "learned from its closes" : "its Keep-Alive header",
-                              config_.keepalive_idle_timeout);
+                              config_->keepalive_idle_timeout);
     }
   }
   metrics_.idle_close_ms.add(shortest - metrics_.idle_close_ms.get());
@@ -555,13 +557,31 @@ bool UpstreamCluster::poolHasRoom(const Endpoint& ep) const {
   // (the pool can never outgrow max_connections, the bound on all open connections), and
   // keepalive_idle_timeout closes those that demand no longer needs. A fixed cap below the
   // concurrency of an ordinary load closed and reopened connections on every burst.
-  return !config_.max_idle_connections || ep.idle.size() < *config_.max_idle_connections;
+  return !config_->max_idle_connections || ep.idle.size() < *config_->max_idle_connections;
+}
+
+void UpstreamCluster::updateConfig(UpstreamConfigPtr config) {
+  config_ = std::move(config);
+  max_connections_ = std::max<uint32_t>(1, (config_->max_connections + workers_ - 1) / workers_);
+  max_pending_ = (config_->max_pending + workers_ - 1) / workers_;
+  // A larger limit may let waiters in now.
+  if (!waiters_.empty()) wake_timer_.arm(std::chrono::milliseconds(0));
+}
+
+void UpstreamCluster::retire() {
+  retired_ = true;
+  refresh_timer_.disarm();
+  for (auto& ep : endpoints_) {
+    if (ep->probe) ep->probe->stop();
+    ep->idle.clear();
+  }
+  draining_.clear();
 }
 
 void UpstreamCluster::release(UpstreamConnectionPtr connection, bool reusable) {
   if (!connection) return;
   Endpoint& ep = connection->endpoint();
-  if (!reusable || !connection->connection().open() || !poolHasRoom(ep)) {
+  if (retired_ || !reusable || !connection->connection().open() || !poolHasRoom(ep)) {
     connection.reset();  // onConnectionClosed wakes a waiter
     return;
   }
@@ -590,7 +610,7 @@ void UpstreamCluster::reportConnect(Endpoint& ep, bool success, int err) {
     // Failing, then accepting again: after refused connects, the classic signature of a process
     // that restarted.
     diagnose::HintFields f;
-    f.upstream = config_.name;
+    f.upstream = config_->name;
     f.endpoint = ep.name;
     f.cause = diagnose::causeName(connectCause(ep.failure_err));
     f.errno_name = ep.failure_err != 0 ? std::string(net::errnoName(ep.failure_err)) : "ETIMEDOUT";
@@ -602,7 +622,7 @@ void UpstreamCluster::reportConnect(Endpoint& ep, bool success, int err) {
     const bool refused = ep.failure_err == ECONNREFUSED;
     const std::string prefix = refused ? "refused" : "failed";
     observe::LogEvent line("endpoint_recovered");
-    line.add("upstream", config_.name)
+    line.add("upstream", config_->name)
         .add("endpoint", ep.name)
         .add("after_cause", f.cause)
         .add(prefix + "_connects", failed)
@@ -626,7 +646,7 @@ void UpstreamCluster::reportConnect(Endpoint& ep, bool success, int err) {
   if (!ep.probe) ep.probe = std::make_unique<EndpointProbe>(loop_, *this, ep);
   ep.probe->start();
   diagnose::HintFields f;
-  f.upstream = config_.name;
+  f.upstream = config_->name;
   f.endpoint = ep.name;
   f.cause = diagnose::causeName(connectCause(err));
   f.errno_name = err != 0 ? std::string(net::errnoName(err)) : "ETIMEDOUT";
@@ -634,7 +654,7 @@ void UpstreamCluster::reportConnect(Endpoint& ep, bool success, int err) {
   f.first_failed = wallClock(ep.failed_from);
   log.warn(
       observe::LogEvent("endpoint_down")
-          .add("upstream", config_.name)
+          .add("upstream", config_->name)
           .add("endpoint", ep.name)
           .add("cause", f.cause)
           .addNameOrNull("errno", net::errnoName(err))

@@ -43,6 +43,9 @@ struct ServerConfig {
   // is and logs its trace id; "start" also starts a trace (a new traceparent, sampled) for a
   // request that has none, so that every failure has a trace id.
   std::string trace_context = "propagate";
+  // Reload when the configuration file changes (checked every second, following symlinks as
+  // the kubelet swaps a ConfigMap's), as SIGHUP does. Off by default for the standalone daemon.
+  bool watch_config = false;
   std::vector<HostPort> dns_servers;  // empty = /etc/resolv.conf
   Duration dns_refresh{30'000};
 };

@@ -67,6 +67,14 @@ inline constexpr MetricDef kAcceptPauses{
     "reason: its connection limit (max_client_connections), or accept() failing for want of "
     "descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM). Accepted connections are served "
     "meanwhile; new ones wait in the kernel's backlog."};
+inline constexpr MetricDef kConfigReloads{
+    "triaged_config_reloads_total", prometheus::MetricType::Counter,
+    "Configuration reloads (SIGHUP, or a change of the file with watch_config), by result: "
+    "success, or failure (the previous configuration stays in force)."};
+inline constexpr MetricDef kConfigInfo{
+    "triaged_config_info", prometheus::MetricType::Gauge,
+    "Always 1; the hash label names the configuration in force (the same effective "
+    "configuration has the same hash on every instance, so a fleet can see skew)."};
 inline constexpr MetricDef kBuildInfo{"triaged_build_info", prometheus::MetricType::Gauge,
                                       "Always 1; the version label says which build runs."};
 

@@ -142,23 +142,43 @@ struct UpstreamMetrics {
 };
 
 struct WorkerMetrics {
-  explicit WorkerMetrics(size_t upstreams);
-  // Upstream `i` in config order; upstreams.size() - 1 is the "no upstream" slot.
+  WorkerMetrics();
+  // Slot 0 holds requests that reached no upstream; the others, upstreams by name, in the order
+  // they were first configured (a slot outlives a reload that removes its upstream, so its
+  // counters never go backwards). Grown only by MetricsRegistry, under its mutex; the worker
+  // thread holds references to the slots, never indexes this vector.
   std::vector<std::unique_ptr<UpstreamMetrics>> upstreams;
   RelaxedGauge downstream_connections;
   ListenerMetrics listener;  // this worker's share of the data listener
 
-  UpstreamMetrics& none() { return *upstreams.back(); }
+  UpstreamMetrics& none() { return *none_; }
+
+ private:
+  UpstreamMetrics* none_;
 };
 
 // Process-wide: owns every worker's instruments; outlives the workers.
 class MetricsRegistry {
  public:
-  MetricsRegistry(std::vector<std::string> upstream_names, uint32_t workers, std::string version);
+  MetricsRegistry(const std::vector<std::string>& upstream_names, uint32_t workers,
+                  std::string version);
 
   WorkerMetrics& worker(uint32_t index) { return *workers_[index]; }
   // The admin listener's, written by the main thread.
   ListenerMetrics& adminListener() { return admin_listener_; }
+
+  // The configured upstreams are `names` from now on: slots are added for new names (their
+  // series appear at 0), removed names keep their slots and counters but lose their zero
+  // series. Any thread.
+  void configureUpstreams(const std::vector<std::string>& names);
+  // For `worker`, each name's slot in the order given (nullptr for a name never configured).
+  std::vector<UpstreamMetrics*> upstreamSlots(uint32_t worker,
+                                              const std::vector<std::string>& names);
+
+  // Reloads by result, and the configuration in force (triaged_config_info{hash}).
+  void countReload(bool success);
+  void setConfigHash(std::string hash);
+
   // The merged families, ready for prometheus::TextSerializer (plus process_* and build info).
   std::vector<prometheus::MetricFamily> collect() const;
   // Prometheus text exposition format.
@@ -167,10 +187,17 @@ class MetricsRegistry {
   std::string serializeOpenMetrics() const;
 
  private:
-  std::vector<std::string> upstream_names_;  // label values; the last is "" (no upstream)
+  size_t slotOf(const std::string& name) const;  // under mutex_; npos when absent
+
+  mutable std::mutex mutex_;                  // the slots' structure (not their values)
+  std::vector<std::string> upstream_names_;   // slot -> label value; slot 0 is ""
+  std::vector<bool> configured_;              // slot -> in the configuration in force
   std::vector<std::unique_ptr<WorkerMetrics>> workers_;
   ListenerMetrics admin_listener_;
   std::string version_;
+  RelaxedCounter reloads_success_;  // main thread only
+  RelaxedCounter reloads_failure_;
+  std::string config_hash_;  // under mutex_
 };
 
 }  // namespace triaged::observe

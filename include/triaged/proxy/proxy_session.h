@@ -114,7 +114,10 @@ class ProxySession final : public DeferredDeletable,
   EventLoop& loop_;
   const http::RequestHead& request_;  // owned by the client's parser until the next request
   RequestId request_id_;
-  UpstreamCluster* cluster_ = nullptr;
+  // Kept alive by this session, even if a reload removes the upstream meanwhile; declared before
+  // upstream_, whose connection reports to it as it dies.
+  std::shared_ptr<UpstreamCluster> cluster_;
+  UpstreamConfigPtr upstream_settings_;  // the settings this request started with
   const config::UpstreamConfig* upstream_config_ = nullptr;
   MonotonicTime start_;
   diagnose::Classifier classifier_;

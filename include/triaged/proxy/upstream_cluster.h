@@ -142,6 +142,8 @@ class ClusterWaiter {
   virtual void onClusterReady() = 0;
 };
 
+using UpstreamConfigPtr = std::shared_ptr<const config::UpstreamConfig>;
+
 struct Acquired {
   enum class Kind : uint8_t {
     Reused,      // `connection` is an idle pooled connection, ready to use
@@ -159,15 +161,27 @@ struct Acquired {
 
 class UpstreamCluster {
  public:
-  UpstreamCluster(EventLoop& loop, net::Resolver& resolver, const config::UpstreamConfig& config,
+  UpstreamCluster(EventLoop& loop, net::Resolver& resolver, UpstreamConfigPtr config,
                   uint32_t workers, std::chrono::milliseconds dns_refresh,
                   observe::UpstreamMetrics& metrics, const observe::FailureReporter& reporter);
   ~UpstreamCluster();
   UpstreamCluster(const UpstreamCluster&) = delete;
   UpstreamCluster& operator=(const UpstreamCluster&) = delete;
 
-  const config::UpstreamConfig& config() const { return config_; }
-  const std::string& name() const { return config_.name; }
+  const config::UpstreamConfig& config() const { return *config_; }
+  // The settings in force now; a session keeps the ones it started with (a reload may replace
+  // them, see updateConfig).
+  const UpstreamConfigPtr& configPtr() const { return config_; }
+  const std::string& name() const { return config_->name; }
+
+  // A reload changed this upstream's settings but not its name and endpoints: new requests use
+  // the new ones; pools, health, what was learned and counters stay.
+  void updateConfig(UpstreamConfigPtr config);
+  // A reload removed this upstream: idle and draining connections close now, those in use when
+  // their requests end (release), and nothing is pooled or probed any more. The cluster itself
+  // lives as long as a session holds it.
+  void retire();
+  bool retired() const { return retired_; }
   observe::UpstreamMetrics& metrics() { return metrics_; }
 
   // Picks an endpoint and gets a connection to it. Healthy endpoints first, round robin, avoiding
@@ -255,7 +269,9 @@ class UpstreamCluster {
   net::Resolver& resolver_;
   observe::UpstreamMetrics& metrics_;
   const observe::FailureReporter& reporter_;
-  config::UpstreamConfig config_;
+  UpstreamConfigPtr config_;
+  uint32_t workers_;
+  bool retired_ = false;
   uint32_t max_connections_;
   uint32_t max_pending_;
   std::chrono::milliseconds dns_refresh_;
