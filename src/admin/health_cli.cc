@@ -16,9 +16,11 @@ namespace {
 constexpr std::chrono::milliseconds kDefaultTimeout{2000};
 
 constexpr const char* kUsage =
-    "usage: triaged health --admin HOST:PORT [--ready] [--timeout DURATION]\n"
+    "usage: triaged health (--admin HOST:PORT | --config FILE) [--ready] [--timeout DURATION]\n"
     "  --admin HOST:PORT   the daemon's admin listener (server.admin_listen), e.g.\n"
     "                      127.0.0.1:9901 or [::1]:9901\n"
+    "  --config FILE       the admin listener that FILE's server.admin_listen names\n"
+    "                      (0.0.0.0 and :: are probed on 127.0.0.1 and ::1)\n"
     "  --ready             ask /readyz (serving, not draining) instead of /healthz (alive)\n"
     "  --timeout DURATION  give up after this long, e.g. 500ms or 3s (default 2s)\n"
     "Exit status: 0 when the daemon answers 200, 1 when it does not (the reason on\n"
@@ -45,10 +47,46 @@ std::string firstLine(std::string_view body) {
   return out;
 }
 
+// The endpoint to probe for a daemon running with the configuration in `path`; nullopt after
+// saying on stderr why there is none.
+std::optional<HttpEndpoint> endpointFromConfig(const std::string& path) {
+  config::Config config;
+  try {
+    config = config::loadConfigFile(path);
+  } catch (const config::ConfigError& e) {
+    const auto& problems = e.problems();
+    std::fprintf(stderr, "triaged health: %s%s\n",
+                 problems.empty() ? e.what() : problems.front().format().c_str(),
+                 problems.size() > 1 ? " (and more: triaged --check-config)" : "");
+    return std::nullopt;
+  }
+  if (!config.server.admin_listen) {
+    std::fprintf(stderr, "triaged health: %s turns the admin listener off (admin_listen = \"\")\n",
+                 path.c_str());
+    return std::nullopt;
+  }
+  if (config.server.admin_listen->port == 0) {
+    std::fprintf(stderr,
+                 "triaged health: %s: server.admin_listen has port 0, chosen at start; use "
+                 "--admin HOST:PORT\n",
+                 path.c_str());
+    return std::nullopt;
+  }
+  return parseHttpEndpoint(probeAddress(*config.server.admin_listen).toString());
+}
+
 }  // namespace
+
+config::HostPort probeAddress(const config::HostPort& listen) {
+  config::HostPort to = listen;
+  if (listen.host == "0.0.0.0") to.host = "127.0.0.1";
+  if (listen.host == "::") to.host = "::1";
+  return to;
+}
 
 int runHealthCommand(const std::vector<std::string_view>& args) {
   std::optional<std::string_view> admin;
+  std::optional<std::string_view> config_path;
   bool ready = false;
   std::chrono::milliseconds timeout = kDefaultTimeout;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -65,6 +103,11 @@ int runHealthCommand(const std::vector<std::string_view>& args) {
       admin = args[++i];
     } else if (startsWith(a, "--admin=")) {
       admin = a.substr(8);
+    } else if (a == "--config") {
+      if (i + 1 >= args.size()) return usageError("--config needs a file");
+      config_path = args[++i];
+    } else if (startsWith(a, "--config=")) {
+      config_path = a.substr(9);
     } else if (a == "--timeout") {
       if (i + 1 >= args.size()) return usageError("--timeout needs a duration, e.g. 2s");
       timeout_text = args[++i];
@@ -82,11 +125,18 @@ int runHealthCommand(const std::vector<std::string_view>& args) {
       timeout = *parsed;
     }
   }
-  if (!admin) return usageError("--admin HOST:PORT is required");
-  const std::optional<HttpEndpoint> target = parseHttpEndpoint(*admin);
-  if (!target || !target->base_path.empty()) {
-    return usageError("--admin wants HOST:PORT (IPv6 as [ADDR]:PORT), not '" + std::string(*admin) +
-                      "'");
+  if (admin && config_path) return usageError("--admin and --config exclude each other");
+  if (!admin && !config_path) return usageError("--admin HOST:PORT or --config FILE is required");
+  std::optional<HttpEndpoint> target;
+  if (admin) {
+    target = parseHttpEndpoint(*admin);
+    if (!target || !target->base_path.empty()) {
+      return usageError("--admin wants HOST:PORT (IPv6 as [ADDR]:PORT), not '" +
+                        std::string(*admin) + "'");
+    }
+  } else {
+    target = endpointFromConfig(std::string(*config_path));
+    if (!target) return 1;
   }
 
   const char* path = ready ? "/readyz" : "/healthz";

@@ -1,7 +1,7 @@
 // `triaged health --admin HOST:PORT [--ready]` as a container HEALTHCHECK or a Kubernetes exec
 // probe runs it: 0 against a live daemon; /readyz fails (1) while the daemon drains, when
 // /healthz still passes; 1 with a one-line reason when nothing listens or the listener never
-// answers within --timeout; 2 on a usage error.
+// answers within --timeout; 2 on a usage error. --config FILE takes the address from the file.
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -118,6 +118,54 @@ TEST_CASE("health --ready fails while the daemon drains, and /healthz still pass
   CHECK(daemon.stop() == 0);
 }
 
+TEST_CASE("health --config probes the admin listener the file names, wildcard on loopback",
+          "[integration][health_cli]") {
+  FakeUpstream fake;
+  DaemonProcess daemon(basicConfig(fake.address()));
+  TempDir dir;
+  // What a container's configuration says: every interface, a fixed port (here the one the
+  // daemon under test got).
+  const std::string config =
+      dir.write("triaged.toml", "[server]\nlisten = \"0.0.0.0:8080\"\nadmin_listen = \"0.0.0.0:" +
+                                    std::to_string(daemon.adminPort()) +
+                                    "\"\n\n[[upstream]]\nname = \"app\"\nendpoints = [\"" +
+                                    fake.address() + "\"]\n");
+  Run run = runHealth({"--config", config, "--ready"});
+  INFO(run.output);
+  CHECK(run.exit_code == 0);
+  CHECK(contains(run.output, adminAddress(daemon) + "/readyz answered 200"));
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("health --config without a usable admin address exits 1 and says why",
+          "[integration][health_cli]") {
+  TempDir dir;
+  const std::string upstream = "\n[[upstream]]\nname = \"app\"\nendpoints = [\"127.0.0.1:8081\"]\n";
+  struct Case {
+    std::string server_keys;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {"admin_listen = \"\"\n", "turns the admin listener off"},
+      {"admin_listen = \"127.0.0.1:0\"\n", "server.admin_listen has port 0"},
+      {"admin_listen = \"127.0.0.1:9901\"\nbogus = 1\n",
+       "triaged.toml:4: server.bogus: unknown key"},
+  };
+  for (const Case& c : cases) {
+    const std::string config = dir.write(
+        "triaged.toml", "[server]\nlisten = \"127.0.0.1:8080\"\n" + c.server_keys + upstream);
+    Run run = runHealth({"--config", config});
+    INFO(run.output);
+    CHECK(run.exit_code == 1);
+    CHECK(contains(run.output, "triaged health: "));
+    CHECK(contains(run.output, c.says));
+  }
+  Run missing = runHealth({"--config", dir.path() + "/nope.toml"});
+  INFO(missing.output);
+  CHECK(missing.exit_code == 1);
+  CHECK(contains(missing.output, "nope.toml"));
+}
+
 TEST_CASE("health with nothing listening exits 1 and says why", "[integration][health_cli]") {
   const std::string address = "127.0.0.1:" + std::to_string(closedPort());
   Run run = runHealth({"--admin", address});
@@ -144,7 +192,9 @@ TEST_CASE("health usage errors exit 2", "[integration][health_cli]") {
     std::string says;
   };
   const std::vector<Case> cases = {
-      {{}, "--admin HOST:PORT is required"},
+      {{}, "--admin HOST:PORT or --config FILE is required"},
+      {{"--admin", "127.0.0.1:9901", "--config", "x.toml"}, "--admin and --config exclude"},
+      {{"--config"}, "--config needs a file"},
       {{"--admin"}, "--admin needs HOST:PORT"},
       {{"--admin", "127.0.0.1"}, "--admin wants HOST:PORT"},
       {{"--admin", "http://127.0.0.1:9901/admin"}, "--admin wants HOST:PORT"},
