@@ -8,8 +8,8 @@
 #   docker build -t triaged:0.1.0 .
 #   podman build --format docker -t triaged:0.1.0 .      (--format docker keeps the HEALTHCHECK)
 #
-# DEBIAN_IMAGE names the build stage's base (tests/container/check_container.sh builds one with
-# debootstrap where no registry is reachable); VERSION must be CMakeLists.txt's project version
+# DEBIAN_IMAGE names the build stage's base (debian:12, which tests/container/check_container.sh
+# makes with debootstrap and podman import, no registry being reachable); VERSION must be CMakeLists.txt's project version
 # (the container test checks it against `triaged --version`); SOURCE and REVISION fill the OCI
 # labels, e.g. --build-arg SOURCE=<repository URL> --build-arg REVISION=$(git rev-parse HEAD).
 

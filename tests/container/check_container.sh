@@ -65,12 +65,13 @@ done
 T=$(mktemp -d "${TMPDIR:-/var/tmp}/triaged-container.XXXXXX") || die "mktemp failed"
 mkdir -p "$T/tmp"
 export TMPDIR=$T/tmp # podman's and buildah's scratch files too
-PIDS=()
 cleanup() {
   local rc=$?
   set +e
   log "cleanup"
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+  # This shell's background jobs still running (the fake upstream, a client, a podman stop): by
+  # PID, and only ours, never one already reaped.
+  for pid in $(jobs -pr); do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
   timeout 120 podman pod rm --force --all >/dev/null 2>&1
   timeout 120 podman rm --force --all >/dev/null 2>&1
   timeout 120 podman rmi --force --all >/dev/null 2>&1
@@ -145,13 +146,28 @@ ns_curl() {
 }
 # The value of one exact sample line of a /metrics text ("" when absent).
 sample() { awk -v want="$2" '$1 == want {print $2}' <<<"$1"; }
+in_flight() {
+  [[ $(sample "$(ns_curl "$1" http://127.0.0.1:9901/metrics)" 'triaged_requests_in_flight{upstream="app"}') == 1 ]]
+}
+# Starts a request to the triaged in namespace $1 whose response comes 3 s late, and waits until
+# triaged counts it in flight (10 s at most). slow_answered then waits for it: true on the 200.
+start_slow_request() {
+  ns_curl "$1" -o "$T/slow" -w '%{http_code}' 'http://127.0.0.1:8080/slow?delay_headers=3000&body=late' \
+    >"$T/slow.code" 2>&1 &
+  slow_pid=$!
+  wait_for 10 in_flight "$1" || fail "the slow request never showed in triaged_requests_in_flight"
+}
+slow_answered() {
+  wait "$slow_pid"
+  [[ $(cat "$T/slow.code") == 200 && $(cat "$T/slow") == late ]]
+}
 
 # --- 1. the base: debootstrap from apt's own Debian mirror --------------------------------------
 log "debootstrap --variant=minbase bookworm"
 mirror=$(apt-get indextargets --format '$(REPO_URI)' 'Release: bookworm' 'Identifier: Packages' |
   head -n1)
 [[ -n $mirror ]] || die "no bookworm source in apt's configuration (apt-get update first?)"
-if ! timeout 900 debootstrap --variant=minbase bookworm "$T/base" "$mirror" >"$T/debootstrap.log" 2>&1; then
+if ! timeout 600 debootstrap --variant=minbase bookworm "$T/base" "$mirror" >"$T/debootstrap.log" 2>&1; then
   tail -n 20 "$T/debootstrap.log"
   die "debootstrap from $mirror failed"
 fi
@@ -170,7 +186,7 @@ ok "base debian:12 from debootstrap ($mirror); its apt sources: $(paste -sd';' "
 log "podman build"
 revision=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)
 source_url=$(git -C "$ROOT" remote get-url origin 2>/dev/null || echo "file://$ROOT")
-if ! PM_TIMEOUT=1500 pm build --isolation chroot --network host --format docker --pull=never \
+if ! PM_TIMEOUT=1200 pm build --isolation chroot --network host --format docker --pull=never \
   --build-arg "SOURCE=$source_url" --build-arg "REVISION=$revision" -t "$IMAGE" "$ROOT" \
   >"$T/build.log" 2>&1; then
   tail -n 40 "$T/build.log"
@@ -271,7 +287,6 @@ n=$(sample "$metrics" 'triaged_failures_total{upstream="app",cause="connect_refu
   fail "/metrics connect_refused count is '$n'"
 
 ip netns exec "$NS" "$FAKE_UPSTREAM" --listen 127.0.0.1:8081 >"$T/upstream.log" 2>&1 &
-PIDS+=($!)
 wait_for 10 grep -q LISTENING "$T/upstream.log" || die "the fake upstream did not start: $(cat "$T/upstream.log")"
 code=$(ns_curl "$NS" -o "$T/body" -w '%{http_code}' 'http://127.0.0.1:8080/hello?body=proxied')
 [[ $code == 200 && $(cat "$T/body") == proxied ]] && ok "proxied GET -> 200 from the upstream" ||
@@ -286,22 +301,14 @@ fi
 # SIGTERM (podman stop sends the image's STOPSIGNAL) with a slow response in flight. podman
 # kills after --time seconds: drain_timeout, so a drain that overran it would exit 137, not 0.
 log "podman stop with a request in flight"
-ns_curl "$NS" -o "$T/slow" -w '%{http_code}' 'http://127.0.0.1:8080/slow?delay_headers=3000&body=late' \
-  >"$T/slow.code" 2>&1 &
-slow_pid=$!
-PIDS+=("$slow_pid")
-in_flight() {
-  [[ $(sample "$(ns_curl "$NS" http://127.0.0.1:9901/metrics)" 'triaged_requests_in_flight{upstream="app"}') == 1 ]]
-}
-wait_for 10 in_flight || fail "the slow request never showed in triaged_requests_in_flight"
+start_slow_request "$NS"
 PM_TIMEOUT=$((drain_s + 30)) pm stop --time "$drain_s" triaged-ct >/dev/null &
 stop_pid=$!
 not_ready() { [[ $(ns_curl "$NS" -o /dev/null -w '%{http_code}' http://127.0.0.1:9901/readyz) == 503 ]]; }
 wait_for 10 not_ready && ok "GET /readyz -> 503 while draining" || fail "/readyz never turned 503"
 wait "$stop_pid" || fail "podman stop failed"
-wait "$slow_pid"
-[[ $(cat "$T/slow.code") == 200 && $(cat "$T/slow") == late ]] &&
-  ok "the in-flight request finished: 200 after SIGTERM" || fail "in-flight request: $(cat "$T/slow.code")"
+slow_answered && ok "the in-flight request finished: 200 after SIGTERM" ||
+  fail "in-flight request: $(cat "$T/slow.code")"
 exit_code=$(pm inspect --format '{{.State.ExitCode}}' triaged-ct)
 [[ $exit_code == 0 ]] && ok "exit code 0 within drain_timeout ($drain)" || fail "exit code $exit_code"
 logs=$(pm logs triaged-ct 2>&1)
@@ -365,23 +372,14 @@ code=$(ns_curl "$POD_NS" -o "$T/body" -w '%{http_code}' 'http://127.0.0.1:8080/x
 echo "note: podman 4.3 turned the livenessProbe into $(pm inspect --format '{{json .Config.Healthcheck.Test}}' "$pod-triaged"): the image has no shell and no curl to run it"
 echo "note: podman 4.3 ignores readinessProbe, lifecycle.preStop and terminationGracePeriodSeconds (StopTimeout $(pm inspect --format '{{.Config.StopTimeout}}' "$pod-triaged") s)"
 
-ns_curl "$POD_NS" -o "$T/slow" -w '%{http_code}' 'http://127.0.0.1:8080/slow?delay_headers=3000&body=late' \
-  >"$T/slow.code" 2>&1 &
-slow_pid=$!
-PIDS+=("$slow_pid")
-pod_in_flight() {
-  [[ $(sample "$(ns_curl "$POD_NS" http://127.0.0.1:9901/metrics)" 'triaged_requests_in_flight{upstream="app"}') == 1 ]]
-}
-wait_for 10 pod_in_flight || fail "the slow request never showed in the sidecar's in-flight gauge"
+start_slow_request "$POD_NS"
 # What Kubernetes does on a rolling update, as far as podman can: the sidecar gets SIGTERM with
 # the manifest's grace period while the app keeps serving (its preStop sleeps 30 s, which podman
 # would not run: `podman pod stop` signals every container at once, and the app, killed under an
 # in-flight request, makes it a 502 upstream_closed_early). Then the rest of the pod stops.
 PM_TIMEOUT=$((grace + 30)) pm stop --time "$grace" "$pod-triaged" >/dev/null ||
   fail "podman stop $pod-triaged failed"
-wait "$slow_pid"
-[[ $(cat "$T/slow.code") == 200 && $(cat "$T/slow") == late ]] &&
-  ok "sidecar stop: the in-flight request finished (200)" ||
+slow_answered && ok "sidecar stop: the in-flight request finished (200)" ||
   fail "sidecar stop: in-flight request $(cat "$T/slow.code"); $(pm logs "$pod-triaged" 2>&1 | tail -n 3)"
 exit_code=$(pm inspect --format '{{.State.ExitCode}}' "$pod-triaged")
 [[ $exit_code == 0 ]] && ok "sidecar stop: drained and exited 0 within the grace period (${grace}s)" ||
