@@ -376,7 +376,8 @@ start_slow_request "$POD_NS"
 # What Kubernetes does on a rolling update, as far as podman can: the sidecar gets SIGTERM with
 # the manifest's grace period while the app keeps serving (its preStop sleeps 30 s, which podman
 # would not run: `podman pod stop` signals every container at once, and the app, killed under an
-# in-flight request, makes it a 502 upstream_closed_early). Then the rest of the pod stops.
+# in-flight request, makes it a 502: upstream_closed_early, retried, connect_refused). Then the
+# rest of the pod stops.
 PM_TIMEOUT=$((grace + 30)) pm stop --time "$grace" "$pod-triaged" >/dev/null ||
   fail "podman stop $pod-triaged failed"
 slow_answered && ok "sidecar stop: the in-flight request finished (200)" ||
