@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # Installs everything triaged needs to build and test on Debian 12. Idempotent: packages already
 # present are left alone, and apt is only touched when something is missing.
+# --build-only: only what building the triaged binary needs (the Dockerfile's build stage).
 set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git ca-certificates curl
-  libevent-dev node-llhttp libspdlog-dev prometheus-cpp-dev libtoml11-dev catch2
-  clang-format python3 python3-yaml
-  prometheus  # /usr/bin/promtool and /usr/bin/prometheus for tests/integration/prometheus_test.cc
+  libevent-dev node-llhttp libspdlog-dev prometheus-cpp-dev libtoml11-dev
 )
+if [[ ${1:-} != --build-only ]]; then
+  packages+=(
+    catch2 clang-format python3 python3-yaml
+    prometheus  # /usr/bin/promtool and /usr/bin/prometheus for tests/integration/prometheus_test.cc
+    # tests/container: the image built from a debootstrapped base, run in a network namespace;
+    # catatonit is the pause process of podman's pods (play kube)
+    podman runc catatonit debootstrap iproute2
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do

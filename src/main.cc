@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "triaged/admin/health_cli.h"
 #include "triaged/admin/triage_cli.h"
 #include "triaged/config/config_loader.h"
 #include "triaged/observe/loggers.h"
@@ -21,7 +22,9 @@ constexpr const char* kUsage =
     "  triaged --config FILE                 run the daemon\n"
     "  triaged --check-config --config FILE  validate the configuration and exit\n"
     "  triaged --version                     print the version\n"
-    "  triaged triage --admin HOST:PORT      print a running daemon's triage report\n";
+    "  triaged triage --admin HOST:PORT      print a running daemon's triage report\n"
+    "  triaged health --admin HOST:PORT [--ready]\n"
+    "                                        probe /healthz (/readyz): exit 0 on 200, else 1\n";
 
 int usage(const char* problem) {
   if (problem != nullptr) std::fprintf(stderr, "triaged: %s\n", problem);
@@ -64,6 +67,9 @@ int main(int argc, char** argv) {
       config_path = std::string(a.substr(9));
     } else if (a == "triage") {
       return triaged::admin::runTriageCommand(std::vector<std::string_view>(
+          args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end()));
+    } else if (a == "health") {
+      return triaged::admin::runHealthCommand(std::vector<std::string_view>(
           args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end()));
     } else {
       return usage(("unknown argument: " + std::string(a)).c_str());

@@ -115,6 +115,17 @@ def check_triaged_container(where, c, spec, configs):
     else:
         ok("%s: non-root, read-only, no privilege escalation, capabilities dropped" % where)
 
+    # The image is FROM scratch: no shell, no sleep, nothing to exec but triaged itself.
+    for name, handler in ((c.get("lifecycle") or {}).items()):
+        argv = ((handler or {}).get("exec") or {}).get("command") or []
+        if argv and argv[0] != "/usr/local/bin/triaged":
+            fail("%s: lifecycle %s runs %r, but the triaged image has no shell and no programs "
+                 "but /usr/local/bin/triaged (use `sleep: {seconds: N}`)" % (where, name, argv[0]))
+    for name in ("livenessProbe", "readinessProbe", "startupProbe"):
+        argv = ((c.get(name) or {}).get("exec") or {}).get("command") or []
+        if argv and argv[0] != "/usr/local/bin/triaged":
+            fail("%s: %s runs %r, which the triaged image does not have" % (where, name, argv[0]))
+
     # drain: preStop + drain_timeout < terminationGracePeriodSeconds
     cfg_text = None
     for vm in c.get("volumeMounts") or []:
