@@ -61,8 +61,9 @@ void labels(std::string& out, const std::vector<ClientMetric::Label>& ls,
   out.push_back('}');
 }
 
-void writeSample(std::string& out, std::string_view name, const std::vector<ClientMetric::Label>& ls,
-            double value, const ClientMetric::Label* extra = nullptr) {
+void writeSample(std::string& out, std::string_view name,
+                 const std::vector<ClientMetric::Label>& ls, double value,
+                 const ClientMetric::Label* extra = nullptr) {
   out += name;
   labels(out, ls, extra);
   out.push_back(' ');
@@ -134,7 +135,7 @@ std::string toOpenMetrics(const std::vector<MetricFamily>& families,
         }
         case MetricType::Gauge:
           writeSample(out, info ? std::string(base) + "_info" : std::string(base), m.label,
-                 m.gauge.value);
+                      m.gauge.value);
           out.push_back('\n');
           break;
         case MetricType::Untyped:
@@ -151,7 +152,7 @@ std::string toOpenMetrics(const std::vector<MetricFamily>& families,
             out.push_back('\n');
           }
           writeSample(out, std::string(base) + "_count", m.label,
-                 static_cast<double>(m.histogram.sample_count));
+                      static_cast<double>(m.histogram.sample_count));
           out.push_back('\n');
           writeSample(out, std::string(base) + "_sum", m.label, m.histogram.sample_sum);
           out.push_back('\n');
@@ -166,7 +167,7 @@ std::string toOpenMetrics(const std::vector<MetricFamily>& families,
             out.push_back('\n');
           }
           writeSample(out, std::string(base) + "_count", m.label,
-                 static_cast<double>(m.summary.sample_count));
+                      static_cast<double>(m.summary.sample_count));
           out.push_back('\n');
           writeSample(out, std::string(base) + "_sum", m.label, m.summary.sample_sum);
           out.push_back('\n');

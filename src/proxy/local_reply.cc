@@ -17,8 +17,8 @@ constexpr std::string_view kProxyName = "triaged";
 
 std::string proxyStatusForReply(diagnose::FailureCause cause) {
   const auto& info = diagnose::causeInfo(cause);
-  const std::string_view type = info.proxy_status.empty() ? "proxy_internal_error"
-                                                          : info.proxy_status;
+  const std::string_view type =
+      info.proxy_status.empty() ? "proxy_internal_error" : info.proxy_status;
   // Cause names are [a-z_]: a valid sf-string as they are.
   return fmt::format("{}; error={}; details=\"{}\"", kProxyName, type, info.name);
 }

@@ -7,9 +7,9 @@
 #include <cstring>
 
 #include "triaged/diagnose/failure_table.h"
+#include "triaged/http/trace_context.h"
 #include "triaged/observe/loggers.h"
 #include "triaged/proxy/client_connection.h"
-#include "triaged/http/trace_context.h"
 #include "triaged/proxy/local_reply.h"
 #include "triaged/proxy/router.h"
 

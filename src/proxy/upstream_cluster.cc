@@ -193,9 +193,8 @@ void UpstreamConnection::onMessageComplete(const http::Headers&) {}
 
 // --- UpstreamCluster ------------------------------------------------------------------------
 
-UpstreamCluster::UpstreamCluster(EventLoop& loop, net::Resolver& resolver,
-                                 UpstreamConfigPtr config, uint32_t workers,
-                                 std::chrono::milliseconds dns_refresh,
+UpstreamCluster::UpstreamCluster(EventLoop& loop, net::Resolver& resolver, UpstreamConfigPtr config,
+                                 uint32_t workers, std::chrono::milliseconds dns_refresh,
                                  observe::UpstreamMetrics& metrics,
                                  const observe::FailureReporter& reporter)
     : loop_(loop),
@@ -204,8 +203,7 @@ UpstreamCluster::UpstreamCluster(EventLoop& loop, net::Resolver& resolver,
       reporter_(reporter),
       config_(std::move(config)),
       workers_(workers),
-      max_connections_(
-          std::max<uint32_t>(1, (config_->max_connections + workers - 1) / workers)),
+      max_connections_(std::max<uint32_t>(1, (config_->max_connections + workers - 1) / workers)),
       max_pending_((config_->max_pending + workers - 1) / workers),
       dns_refresh_(dns_refresh),
       wake_timer_(loop, [this] { wakeWaiters(wake_all_); }),

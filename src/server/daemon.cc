@@ -266,12 +266,11 @@ void Daemon::handleSignal(int sig) {
   if (signals_seen_ == 1) {
     // Readiness turns 503 first, so load balancers stop sending while in-flight work ends.
     draining_ = true;
-    log.info(
-        observe::LogEvent("draining")
-            .add("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT")
-            .add("drain_timeout_ms",
-                 static_cast<int64_t>(snapshot_->config.server.drain_timeout.count()))
-            .str());
+    log.info(observe::LogEvent("draining")
+                 .add("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT")
+                 .add("drain_timeout_ms",
+                      static_cast<int64_t>(snapshot_->config.server.drain_timeout.count()))
+                 .str());
     for (auto& w : workers_) w->requestDrain();
   } else {
     log.warn(observe::LogEvent("forced_stop").add("detail", "second signal: closing now").str());

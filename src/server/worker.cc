@@ -29,9 +29,9 @@ Worker::Worker(SnapshotPtr snapshot, observe::WorkerMetrics& metrics,
       on_stopped_(std::move(on_stopped)),
       failures_(loop_, snapshot_->config.log, snapshot_->hints, triage),
       resolver_(loop_, snapshot_->config.server.dns_servers),
-      max_clients_(std::max<uint32_t>(1, (snapshot_->max_client_connections +
-                                          snapshot_->config.server.workers - 1) /
-                                             snapshot_->config.server.workers)),
+      max_clients_(std::max<uint32_t>(
+          1, (snapshot_->max_client_connections + snapshot_->config.server.workers - 1) /
+                 snapshot_->config.server.workers)),
       accept_pauses_(loop_, "data", metrics.listener),
       drain_deadline_(loop_, [this] { forceClose(); }),
       memory_trim_(loop_, [this] { trimMemory(); }) {
@@ -59,7 +59,8 @@ std::shared_ptr<proxy::UpstreamCluster> Worker::makeCluster(const config::Upstre
 
 void Worker::listenOn(int fd) {
   auto listener = std::make_unique<net::Listener>(
-      loop_, fd, [this](int client, const sockaddr* addr, socklen_t len) { accept(client, addr, len); },
+      loop_, fd,
+      [this](int client, const sockaddr* addr, socklen_t len) { accept(client, addr, len); },
       [this](int err) { onAcceptPaused(err); });
   // The new listener accepts before the old one closes: no connect is refused in between.
   listener_ = std::move(listener);
@@ -67,10 +68,9 @@ void Worker::listenOn(int fd) {
 
 void Worker::applySnapshot(SnapshotPtr snapshot,
                            std::vector<observe::UpstreamMetrics*> upstream_metrics, int listen_fd) {
-  loop_.post([this, snapshot = std::move(snapshot), metrics = std::move(upstream_metrics),
-              listen_fd]() mutable {
-    swapSnapshot(std::move(snapshot), std::move(metrics), listen_fd);
-  });
+  loop_.post(
+      [this, snapshot = std::move(snapshot), metrics = std::move(upstream_metrics),
+       listen_fd]() mutable { swapSnapshot(std::move(snapshot), std::move(metrics), listen_fd); });
 }
 
 void Worker::swapSnapshot(SnapshotPtr snapshot,
@@ -99,8 +99,7 @@ void Worker::swapSnapshot(SnapshotPtr snapshot,
   clusters_ = std::move(next);
   snapshot_ = std::move(snapshot);
   const uint32_t workers = snapshot_->config.server.workers;
-  max_clients_ =
-      std::max<uint32_t>(1, (snapshot_->max_client_connections + workers - 1) / workers);
+  max_clients_ = std::max<uint32_t>(1, (snapshot_->max_client_connections + workers - 1) / workers);
   failures_.reconfigure(snapshot_->config.log, snapshot_->hints);
   if (listen_fd >= 0) listenOn(listen_fd);
   if (listener_ && listener_->pausedForLimit() && connections_.size() < max_clients_) {

@@ -28,7 +28,7 @@ namespace triaged::admin {
 class AdminServer {
  public:
   struct Hooks {
-    std::function<bool()> draining;                // /readyz answers 503 while true
+    std::function<bool()> draining;  // /readyz answers 503 while true
     // /metrics: OpenMetrics (with exemplars) when `openmetrics`, else the Prometheus text format.
     std::function<std::string(bool openmetrics)> metrics;
     std::function<std::string()> config;           // /config: the effective configuration, JSON

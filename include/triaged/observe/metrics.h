@@ -189,9 +189,9 @@ class MetricsRegistry {
  private:
   size_t slotOf(const std::string& name) const;  // under mutex_; npos when absent
 
-  mutable std::mutex mutex_;                  // the slots' structure (not their values)
-  std::vector<std::string> upstream_names_;   // slot -> label value; slot 0 is ""
-  std::vector<bool> configured_;              // slot -> in the configuration in force
+  mutable std::mutex mutex_;                 // the slots' structure (not their values)
+  std::vector<std::string> upstream_names_;  // slot -> label value; slot 0 is ""
+  std::vector<bool> configured_;             // slot -> in the configuration in force
   std::vector<std::unique_ptr<WorkerMetrics>> workers_;
   ListenerMetrics admin_listener_;
   std::string version_;

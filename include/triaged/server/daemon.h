@@ -60,8 +60,8 @@ class Daemon {
 
   EventLoop loop_;  // first: destroyed last
   std::string config_path_;
-  uint64_t open_files_;          // the descriptor limit in force (raised at start)
-  SnapshotPtr snapshot_;         // the configuration in force
+  uint64_t open_files_;   // the descriptor limit in force (raised at start)
+  SnapshotPtr snapshot_;  // the configuration in force
   observe::MetricsRegistry metrics_;
   observe::TriageStore triage_;
   std::unique_ptr<admin::AdminServer> admin_;

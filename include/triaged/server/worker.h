@@ -87,7 +87,7 @@ class Worker final : public proxy::WorkerContext {
   void trimMemory();
   static constexpr std::chrono::milliseconds kTrimInterval{10000};
 
-  EventLoop loop_;  // first: destroyed last
+  EventLoop loop_;        // first: destroyed last
   SnapshotPtr snapshot_;  // the configuration in force for new requests (loop thread only)
   observe::WorkerMetrics& metrics_;
   uint32_t index_;

@@ -29,8 +29,9 @@ TEST_CASE("OpenMetrics: counters lose _total in TYPE, keep it in samples, carry 
   ClientMetric other;
   other.label = {{"upstream", "app"}, {"cause", "stale_keepalive"}};
   failures.metric.push_back(other);
-  const auto lookup = [](const std::string& name, const std::vector<ClientMetric::Label>& labels)
-      -> std::optional<Exemplar> {
+  const auto lookup =
+      [](const std::string& name,
+         const std::vector<ClientMetric::Label>& labels) -> std::optional<Exemplar> {
     if (name != "triaged_failures_total" || labels[1].value != "connect_refused") return {};
     Exemplar e;
     e.labels = {{"request_id", "0e3e"}, {"trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"}};
@@ -78,11 +79,13 @@ TEST_CASE("OpenMetrics: histograms, gauges, info and escaping", "[unit][openmetr
         "# EOF\n");
 }
 
-TEST_CASE("the Accept header chooses OpenMetrics only when it is preferred", "[unit][openmetrics]") {
+TEST_CASE("the Accept header chooses OpenMetrics only when it is preferred",
+          "[unit][openmetrics]") {
   // What Prometheus 2.x sends.
-  CHECK(acceptsOpenMetrics("application/openmetrics-text;version=1.0.0,application/"
-                           "openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,"
-                           "*/*;q=0.1"));
+  CHECK(
+      acceptsOpenMetrics("application/openmetrics-text;version=1.0.0,application/"
+                         "openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,"
+                         "*/*;q=0.1"));
   CHECK_FALSE(acceptsOpenMetrics(""));
   CHECK_FALSE(acceptsOpenMetrics("*/*"));
   CHECK_FALSE(acceptsOpenMetrics("text/plain;version=0.0.4"));
