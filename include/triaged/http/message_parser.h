@@ -153,6 +153,9 @@ class MessageParser {
   std::string_view view(const std::string& arena, Span span) const {
     return std::string_view(arena).substr(span.offset, span.length);
   }
+  // Where the origin-form of the request-target lies in head_arena_, which it extends when an
+  // absolute-form target has no path. Before materialize().
+  Span originFormSpan();
   // Turns the spans of the section just parsed into the views of `out`.
   void materialize(const std::string& arena, Headers& out);
   bool scanning() const { return !head_complete_ || in_trailers_; }
