@@ -33,7 +33,8 @@ bool isDigit(char c) { return c >= '0' && c <= '9'; }
 bool isHexDigit(char c) { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 // RFC 3986 2.3 unreserved and 2.2 sub-delims.
-bool isUnreservedOrSubDelim(char c) {
+bool isUnreservedOrSubDelim(char c, bool comma = true) {
+  if (c == ',') return comma;
   if (isAlpha(c) || isDigit(c)) return true;
   switch (c) {
     case '-':
@@ -57,13 +58,15 @@ bool isUnreservedOrSubDelim(char c) {
   }
 }
 
-// reg-name = *( unreserved / pct-encoded / sub-delims ); covers IPv4address too.
+// reg-name = *( unreserved / pct-encoded / sub-delims ); covers IPv4address too. Without the
+// comma: Host is a singleton, and "a,b" is what a recipient that joins field lines with commas
+// (RFC 9110 5.3) makes of two Host lines, which get 400.
 bool isRegName(std::string_view s) {
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '%') {
       if (i + 2 >= s.size() || !isHexDigit(s[i + 1]) || !isHexDigit(s[i + 2])) return false;
       i += 2;
-    } else if (!isUnreservedOrSubDelim(s[i])) {
+    } else if (!isUnreservedOrSubDelim(s[i], /*comma=*/false)) {
       return false;
     }
   }

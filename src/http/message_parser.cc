@@ -23,6 +23,7 @@ constexpr std::string_view kMissingHost = "TRIAGED_MISSING_HOST";
 constexpr std::string_view kInvalidHost = "TRIAGED_INVALID_HOST";
 constexpr std::string_view kInvalidTarget = "TRIAGED_INVALID_TARGET";
 constexpr std::string_view kInvalidStatus = "TRIAGED_INVALID_STATUS";
+constexpr std::string_view kInvalidRequestLine = "TRIAGED_INVALID_REQUEST_LINE";
 constexpr std::string_view kDuplicateHost = "TRIAGED_DUPLICATE_HOST";
 constexpr std::string_view kDuplicateContentLength = "TRIAGED_DUPLICATE_CONTENT_LENGTH";
 constexpr std::string_view kInvalidContentLength = "TRIAGED_INVALID_CONTENT_LENGTH";
@@ -73,6 +74,9 @@ struct ParserTrampolines {
   static int onMessageBegin(llhttp_t* p) { return self(p).onMessageBegin(); }
   static int onUrl(llhttp_t* p, const char* at, size_t len) { return self(p).onUrl(at, len); }
   static int onStatus(llhttp_t* p, const char* at, size_t len) { return self(p).onStatus(at, len); }
+  static int onVersion(llhttp_t* p, const char* at, size_t len) {
+    return self(p).onVersion(at, len);
+  }
   static int onHeaderField(llhttp_t* p, const char* at, size_t len) {
     return self(p).onHeaderField(at, len);
   }
@@ -94,6 +98,7 @@ llhttp_settings_t makeSettings() {
   s.on_message_begin = &ParserTrampolines::onMessageBegin;
   s.on_url = &ParserTrampolines::onUrl;
   s.on_status = &ParserTrampolines::onStatus;
+  s.on_version = &ParserTrampolines::onVersion;
   s.on_header_field = &ParserTrampolines::onHeaderField;
   s.on_header_value = &ParserTrampolines::onHeaderValue;
   s.on_header_value_complete = &ParserTrampolines::onHeaderValueComplete;
@@ -261,6 +266,7 @@ void MessageParser::resetMessage() {
   trailers_.clear();
   fields_.clear();
   target_ = {};
+  version_ = {};
   for (std::string* a : {&head_arena_, &trailer_arena_}) {
     if (a->capacity() > kArenaKeep) {
       std::string().swap(*a);
@@ -394,6 +400,13 @@ int MessageParser::onStatus(const char* at, size_t len) {
   return checkHeadLimit(at + len);
 }
 
+int MessageParser::onVersion(const char* at, size_t len) {
+  // Only located (it brings the version into the head's copy): where it starts tells whether
+  // the request line had single spaces.
+  record(version_, at, len);
+  return checkHeadLimit(at + len);
+}
+
 int MessageParser::onHeaderField(const char* at, size_t len) {
   if (!field_open_) {
     fields_.emplace_back();
@@ -446,6 +459,7 @@ int MessageParser::onHeadersComplete() {
   int te_count = 0;
   const Header* host = nullptr;
   const Header* te = nullptr;
+  const Header* upgrade = nullptr;
   const Header* content_length = nullptr;
   bool expect_continue = false;
   for (const Header& h : headers) {
@@ -464,6 +478,9 @@ int MessageParser::onHeadersComplete() {
         break;
       case KnownHeader::Expect:
         if (equalsIgnoreCase(h.value, "100-continue")) expect_continue = true;
+        break;
+      case KnownHeader::Upgrade:
+        upgrade = &h;
         break;
       default:
         break;
@@ -502,6 +519,15 @@ int MessageParser::onHeadersComplete() {
     if (host_count > 1) {
       return fail(ParseErrorKind::BadMessage, kDuplicateHost, "more than one Host");
     }
+    // llhttp skips any run of spaces between the request line's parts; RFC 9112 3 has exactly
+    // one, and a parser that splits "GET  /x" differently reads another target.
+    const std::string_view raw = head_arena_;
+    const size_t after_target = size_t{target_.offset} + target_.length;
+    if (target_.offset < 2 || raw[target_.offset - 1] != ' ' || raw[target_.offset - 2] == ' ' ||
+        version_.offset != after_target + 6 || raw.substr(after_target, 6) != " HTTP/") {
+      return fail(ParseErrorKind::BadMessage, kInvalidRequestLine,
+                  "request line parts not separated by single spaces");
+    }
     // RFC 9112 3.2: a Host that is not uri-host[:port] (e.g. "user@up") gets 400.
     if (host != nullptr && !isValidHost(host->value)) {
       return fail(ParseErrorKind::BadMessage, kInvalidHost, "Host is not host[:port]");
@@ -524,8 +550,16 @@ int MessageParser::onHeadersComplete() {
     if (minor == 0 && te != nullptr) {
       return fail(ParseErrorKind::BadMessage, kTeInHttp10, "Transfer-Encoding in HTTP/1.0");
     }
-    r.upgrade = parser_.upgrade != 0;  // Connection: upgrade + Upgrade, or CONNECT
     const bool is_connect = parser_.method == HTTP_CONNECT;
+    // Only WebSocket is tunnelled. An h2c upgrade the upstream accepted would make triaged a
+    // blind tunnel to an HTTP/2 peer that serves any path (h2c smuggling; RFC 9113 3.1 retired
+    // it); a server may ignore Upgrade (RFC 9110 7.8), so such a request goes on as a plain
+    // one, its Upgrade dropped as hop-by-hop.
+    if (!is_connect && parser_.upgrade != 0 &&
+        (upgrade == nullptr || !equalsIgnoreCase(upgrade->value, "websocket"))) {
+      parser_.upgrade = 0;
+    }
+    r.upgrade = parser_.upgrade != 0;  // Connection: upgrade + Upgrade: websocket, or CONNECT
     if (is_connect) {
       r.framing = BodyFraming::None;
     } else if ((parser_.flags & F_CHUNKED) != 0) {

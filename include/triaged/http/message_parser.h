@@ -120,6 +120,7 @@ class MessageParser {
   int onMessageBegin();
   int onUrl(const char* at, size_t len);
   int onStatus(const char* at, size_t len);
+  int onVersion(const char* at, size_t len);
   int onHeaderField(const char* at, size_t len);
   int onHeaderValue(const char* at, size_t len);
   int onHeaderValueComplete();
@@ -193,6 +194,7 @@ class MessageParser {
   std::string trailer_arena_;
   std::vector<FieldSpans> fields_;  // of the section being parsed
   Span target_;                     // request-target, or the reason phrase of a response
+  Span version_;                    // the digits after "HTTP/"
   ParseError error_;
 };
 

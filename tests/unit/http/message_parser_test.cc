@@ -255,12 +255,34 @@ TEST_CASE("upgrade and CONNECT requests stop at the end of the head", "[unit][ht
   }
 }
 
+TEST_CASE("only a WebSocket upgrade is one: h2c and others are ordinary requests", "[unit][http]") {
+  // An h2c upgrade the upstream accepted would make triaged a blind tunnel to an HTTP/2 peer
+  // that serves any path (h2c smuggling), and RFC 9113 3.1 retired it. A server may ignore
+  // Upgrade (RFC 9110 7.8), so these go on as plain requests, without it.
+  for (const std::string upgrade : {"h2c", "websocket, h2c", "TLS/1.2", "websocket2"}) {
+    INFO(upgrade);
+    Harness h(Type::Request);
+    const std::string msg =
+        "GET /x HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+        "Upgrade: " +
+        upgrade + "\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n";
+    const auto r = h.feed(msg + "GET /next HTTP/1.1\r\n");
+    CHECK(r.status == Status::MessageComplete);
+    CHECK(r.consumed == msg.size());
+    CHECK_FALSE(h.rec.request.upgrade);
+  }
+  Harness h(Type::Request);
+  CHECK(h.feed("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: WebSocket\r\n\r\n")
+            .status == Status::Upgrade);
+  CHECK(h.rec.request.upgrade);
+}
+
 TEST_CASE("an upgrade request with a body delivers it before Upgrade", "[unit][http]") {
   Harness h(Type::Request);
   const std::string msg =
-      "POST /h2c HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n"
+      "POST /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
       "Content-Length: 4\r\n\r\nbody";
-  const auto r = h.feed(msg + "PRI * HTTP/2.0");
+  const auto r = h.feed(msg + "\x81\x05hello");
   CHECK(r.status == Status::Upgrade);
   CHECK(r.consumed == msg.size());
   CHECK(h.rec.request.framing == BodyFraming::ContentLength);
@@ -768,6 +790,11 @@ TEST_CASE("a Host or request-target outside RFC 9112 3.2 is refused", "[unit][ht
       {"unclosed IPv6 literal", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", "TRIAGED_INVALID_HOST"},
       {"junk in IPv6 literal", "GET / HTTP/1.1\r\nHost: [::g]\r\n\r\n", "TRIAGED_INVALID_HOST"},
       {"bare IPv6", "GET / HTTP/1.1\r\nHost: ::1\r\n\r\n", "TRIAGED_INVALID_HOST"},
+      {"comma in Host", "GET / HTTP/1.1\r\nHost: up,other\r\n\r\n", "TRIAGED_INVALID_HOST"},
+      {"two spaces before the target", "GET  / HTTP/1.1\r\nHost: up\r\n\r\n",
+       "TRIAGED_INVALID_REQUEST_LINE"},
+      {"two spaces after the target", "GET /  HTTP/1.1\r\nHost: up\r\n\r\n",
+       "TRIAGED_INVALID_REQUEST_LINE"},
       {"bad percent-escape", "GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n", "TRIAGED_INVALID_HOST"},
       {"obs-text in Host", "GET / HTTP/1.1\r\nHost: caf\xc3\xa9\r\n\r\n", "TRIAGED_INVALID_HOST"},
       {"userinfo in an HTTP/1.0 Host", "GET / HTTP/1.0\r\nHost: u@up\r\n\r\n",
@@ -809,7 +836,7 @@ TEST_CASE("the parser derives the authority and origin-form of every request", "
       {"GET /a HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", "[::1]:80", "/a"},
       {"GET /a HTTP/1.1\r\nHost: \r\n\r\n", "", "/a"},  // empty Host is valid (RFC 9112 3.2)
       {"GET /a HTTP/1.0\r\n\r\n", "", "/a"},
-      {"GET /a HTTP/1.1\r\nHost: a-b.c_d~e!$&'()*+,;=%41\r\n\r\n", "a-b.c_d~e!$&'()*+,;=%41", "/a"},
+      {"GET /a HTTP/1.1\r\nHost: a-b.c_d~e!$&'()*+;=%41\r\n\r\n", "a-b.c_d~e!$&'()*+;=%41", "/a"},
       // RFC 9112 3.2.2: the target's authority wins over Host, and a proxy forwards origin-form.
       {"GET http://other:81/x?y HTTP/1.1\r\nHost: up\r\n\r\n", "other:81", "/x?y"},
       {"GET HTTPS://Other/x HTTP/1.1\r\nHost: up\r\n\r\n", "Other", "/x"},
