@@ -207,6 +207,13 @@ bool readFinal(Socket& s, std::string& buf, bool head_request, Clock::time_point
     }
     if (eof) {
       end = buf.empty() ? "closed" : "closed mid-response";
+      const size_t head_end = buf.find("\r\n\r\n");
+      if (head_end != std::string::npos && buf.rfind("HTTP/1.", 0) == 0 && buf.size() >= 12) {
+        r.head = buf.substr(0, head_end + 4);
+        r.status = std::atoi(buf.substr(9, 3).c_str());
+        r.raw = buf;
+        out.push_back(r);  // complete stays false
+      }
       return false;
     }
     const std::string_view got = s.receive(buf, deadline);
@@ -365,12 +372,14 @@ std::vector<std::string> checkVerdict(const Vector& v, const Outcome& o, bool re
     }
     if (r.kind == "partial") problem("the upstream got part of a request: " + escape(r.bytes));
   }
+  const std::string expect = v.key("expect");
   // A reset counts as a close: it is what a follow-up sent after the proxy's FIN meets.
-  if (o.end != "follow-up answered" && o.end != "closed" && o.end != "reset" && o.end != "tunnel") {
+  const bool aborted = expect == "abort" && o.end == "closed mid-response";
+  if (o.end != "follow-up answered" && o.end != "closed" && o.end != "reset" && o.end != "tunnel" &&
+      !aborted) {
     problem("client side ended with '" + o.end + "', not the follow-up's own response or a close");
   }
 
-  const std::string expect = v.key("expect");
   const int want_status = std::atoi(expect.c_str());
   const ClientResponse* final_response = nullptr;
   for (const auto& r : o.responses) {
@@ -416,6 +425,10 @@ std::vector<std::string> checkVerdict(const Vector& v, const Outcome& o, bool re
     if (finals != responses) {
       problem(std::to_string(finals) + " final responses, want " + std::to_string(responses));
     }
+  } else if (expect == "abort") {
+    // The head went out before the body turned out bad: the client must see the response cut
+    // (no complete message), never a complete one.
+    if (final_response->complete) problem("the response reached the client complete");
   } else {
     problem("unknown expect: " + expect);
   }
