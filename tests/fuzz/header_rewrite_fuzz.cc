@@ -30,8 +30,8 @@ class NullCallbacks : public triaged::http::ParserCallbacks {
 bool parsesAsOneHead(MessageParser& p, const std::string& head) {
   const auto r = p.feed(head.data(), head.size());
   if (r.status == MessageParser::Status::Error) return false;
-  return p.headComplete() && (r.status != MessageParser::Status::MessageComplete ||
-                              r.consumed == head.size());
+  return p.headComplete() &&
+         (r.status != MessageParser::Status::MessageComplete || r.consumed == head.size());
 }
 
 }  // namespace
@@ -57,8 +57,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(back.target == request.path, "the upstream target is not the origin-form");
   FUZZ_CHECK(back.authority == (request.authority.empty() ? "backend:80" : request.authority),
              "Host is not the request's authority");
-  const bool body = request.framing == BodyFraming::ContentLength ||
-                    request.framing == BodyFraming::Chunked;
+  const bool body =
+      request.framing == BodyFraming::ContentLength || request.framing == BodyFraming::Chunked;
   FUZZ_CHECK(!body || back.framing == request.framing, "body framing changed");
   FUZZ_CHECK(back.framing != BodyFraming::ContentLength || !body ||
                  back.content_length == request.content_length,
@@ -79,8 +79,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(check.response().status == response.status, "status changed");
     if (!response.isInterim() && response.status != 101) {
       FUZZ_CHECK(check.response().framing == plan.framing, "the plan's framing was not written");
-      FUZZ_CHECK(!plan.close_after || !check.response().keep_alive,
-                 "closing without saying so");
+      FUZZ_CHECK(!plan.close_after || !check.response().keep_alive, "closing without saying so");
     }
   }
   return 0;

@@ -46,12 +46,11 @@ class Recorder : public triaged::http::ParserCallbacks {
              " upgrade=" + std::to_string(r.upgrade) + "\n" + describeHeaders(r.headers);
     } else {
       const auto& r = p.request();
-      FUZZ_CHECK(!r.path.empty() && (r.path.front() == '/' || r.path == "*" ||
-                                     r.method == "CONNECT"),
-                 "a request without an origin-form path");
-      log += std::string(r.method) + " " + std::string(r.target) + " " + std::string(r.path) +
-             " " + std::string(r.authority) + " framing=" +
-             std::to_string(static_cast<int>(r.framing)) +
+      FUZZ_CHECK(
+          !r.path.empty() && (r.path.front() == '/' || r.path == "*" || r.method == "CONNECT"),
+          "a request without an origin-form path");
+      log += std::string(r.method) + " " + std::string(r.target) + " " + std::string(r.path) + " " +
+             std::string(r.authority) + " framing=" + std::to_string(static_cast<int>(r.framing)) +
              " length=" + std::to_string(r.content_length) +
              " keep_alive=" + std::to_string(r.keep_alive) +
              " upgrade=" + std::to_string(r.upgrade) + "\n" + describeHeaders(r.headers);

@@ -183,8 +183,8 @@ class Json {
   size_t i_ = 0;
 };
 
-constexpr std::string_view kKeys[] = {"cause", "endpoint", "hop", "detail", "connect_ms",
-                                      "retried", "errno", "path"};
+constexpr std::string_view kKeys[] = {"cause",      "endpoint", "hop",   "detail",
+                                      "connect_ms", "retried",  "errno", "path"};
 
 }  // namespace
 
