@@ -133,6 +133,8 @@ TargetParts splitRequestTarget(std::string_view target) {
 }
 
 bool isValidHost(std::string_view value) {
+  // An http(s) URI always has a host (RFC 9110 4.2.1), so an empty Host names none.
+  if (value.empty()) return false;
   std::string_view port;
   if (!value.empty() && value.front() == '[') {
     const size_t close = value.find(']');
@@ -143,7 +145,7 @@ bool isValidHost(std::string_view value) {
     port = rest.substr(1);
   } else {
     const size_t colon = value.find(':');
-    if (!isRegName(value.substr(0, colon))) return false;
+    if (colon == 0 || !isRegName(value.substr(0, colon))) return false;
     if (colon == std::string_view::npos) return true;
     port = value.substr(colon + 1);
   }

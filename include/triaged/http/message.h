@@ -136,9 +136,9 @@ struct TargetParts {
 TargetParts splitRequestTarget(std::string_view target);
 
 // RFC 9112 3.2: Host = uri-host [ ":" port ], uri-host = IP-literal / IPv4address / reg-name
-// (RFC 3986 3.2.2). An empty value is valid (a target without authority). A port is at most 5
-// digits, and a reg-name has no comma (a list of hosts to some recipients). True for the same
-// values in an absolute-form target's authority.
+// (RFC 3986 3.2.2), and not empty: every http(s) target URI has a host (RFC 9110 4.2.1). A port
+// is at most 5 digits, and a reg-name has no comma (a list of hosts to some recipients). True for
+// the same values in an absolute-form target's authority.
 bool isValidHost(std::string_view value);
 
 struct RequestHead {

@@ -243,17 +243,6 @@ TEST_CASE("an absolute-form request goes upstream in origin-form with its author
         "X-Forwarded-Host: other.example:81\r\nX-Request-Id: rid-1\r\n\r\n");
 }
 
-TEST_CASE("an empty Host is replaced by the endpoint's name, never forwarded empty",
-          "[unit][http]") {
-  NullCallbacks cb;
-  MessageParser in(MessageParser::Type::Request, cb, 8192);
-  const std::string client = "GET /x HTTP/1.1\r\nHost:\r\n\r\n";
-  REQUIRE(in.feed(client.data(), client.size()).status == MessageParser::Status::MessageComplete);
-  const std::string head = upstreamHead(in.request(), kCtx);
-  CHECK(head.rfind("GET /x HTTP/1.1\r\nHost: backend.internal\r\n", 0) == 0);
-  CHECK(head.find("X-Forwarded-Host") == std::string::npos);
-}
-
 TEST_CASE("response framing decisions", "[unit][http]") {
   enum class Req { Get, Head };
   struct Case {
