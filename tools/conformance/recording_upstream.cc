@@ -190,7 +190,11 @@ int main(int argc, char** argv) {
         const conformance::StrictParse p = conformance::parseStrictRequest(c.in);
         if (p.status == conformance::StrictParse::Status::NeedMore) break;
         if (p.status == conformance::StrictParse::Status::Error) {
-          rec.add("reject " + std::to_string(c.id) + " " + conformance::escape(p.error) + " " +
+          std::string reason = conformance::escape(p.error);
+          for (size_t at; (at = reason.find(' ')) != std::string::npos;) {
+            reason.replace(at, 1, "\\x20");  // the reason is one word of the record
+          }
+          rec.add("reject " + std::to_string(c.id) + " " + reason + " " +
                   conformance::escape(c.in));
           sendAll(c.fd,
                   "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");

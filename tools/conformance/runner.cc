@@ -416,7 +416,7 @@ std::vector<std::string> checkVerdict(const Vector& v, const Outcome& o, bool re
     got = normalize(got);
     if (want && got != *want) {
       problem(std::string(response_vector ? "the client got " : "the upstream got ") + escape(got) +
-              "\n     want " + escape(*want));
+              " -- want " + escape(*want));
     }
     const size_t responses =
         static_cast<size_t>(std::max(1, std::atoi(v.key("responses", "1").c_str())));
@@ -451,7 +451,13 @@ std::string describe(const Outcome& o) {
     out += std::to_string(r.status);
   }
   if (out.empty()) out = "no answer";
-  if (!o.forwarded().empty()) out += " forwarded";
+  // Anything the upstream got counts, what its strict parser refused too: a 400 that the
+  // upstream made is no refusal of the proxy's.
+  const bool reached = std::any_of(o.upstream.begin(), o.upstream.end(), [](const Record& r) {
+    return (r.kind == "request" && r.bytes.rfind("GET /follow-up ", 0) != 0) ||
+           r.kind == "reject" || r.kind == "partial";
+  });
+  if (reached) out += " forwarded";
   if (o.end == "follow-up answered") {
     out += ", kept open";
   } else if (o.end == "closed" || o.end == "reset") {
