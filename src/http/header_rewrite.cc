@@ -241,8 +241,7 @@ void buildUpstreamRequestHead(std::string& out, const RequestHead& request,
         break;
     }
   }
-  // An empty authority (HTTP/1.0 without Host, or an empty Host) would leave the upstream's
-  // HTTP/1.1 request without a Host it can use.
+  // An HTTP/1.0 request may come without Host; the upstream's HTTP/1.1 request needs one.
   const std::string_view host_value =
       !request.authority.empty() ? request.authority : ctx.default_host;
   if (!host_value.empty()) w.header("Host", host_value);
