@@ -25,8 +25,10 @@ fi
 
 bash scripts/setup.sh
 echo "== fuzz build (clang, ASan + UBSan + libFuzzer): ${targets[*]}"
+# Warnings stay warnings here: the g++ build of scripts/test.sh is the -Werror gate, and clang
+# has warnings of its own (e.g. -Wunused-private-field) that must not stop the fuzzing.
 CC=clang CXX=clang++ BUILD_DIR=build-fuzz BUILD_TYPE=RelWithDebInfo bash scripts/build.sh \
-  -DTRIAGED_FUZZ=ON -DTRIAGED_BUILD_TESTS=OFF -DTRIAGED_LTO=OFF -DTRIAGED_WERROR=ON \
+  -DTRIAGED_FUZZ=ON -DTRIAGED_BUILD_TESTS=OFF -DTRIAGED_LTO=OFF -DTRIAGED_WERROR=OFF \
   "-DTRIAGED_SANITIZE=address;undefined" --target "${targets[@]}"
 
 mkdir -p build-fuzz/artifacts
