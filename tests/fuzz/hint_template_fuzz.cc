@@ -18,8 +18,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   while (!in.rest().empty()) {
     const std::string_view pair = in.until('\xff');
     const size_t eq = pair.find('=');
-    fields[std::string(pair.substr(0, eq))] =
-        eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1));
+    // A name that is no placeholder is refused by set(), as a catalog loader would refuse it.
+    fields.set(pair.substr(0, eq),
+               eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1)));
   }
   const std::string out = triaged::diagnose::renderTemplate(templ, fields);
   if (templ.find('{') == std::string_view::npos) {
@@ -30,8 +31,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                "a placeholder that is not in the template");
   }
   // Rendering is one pass: a value that looks like a placeholder stays as written.
-  triaged::diagnose::HintFields braces{{"a", "{a}"}};
-  FUZZ_CHECK(triaged::diagnose::renderTemplate("{a}", braces) == "{a}", "rendered twice");
+  const auto braces = triaged::diagnose::HintFields::of({{"upstream", "{upstream}"}});
+  FUZZ_CHECK(triaged::diagnose::renderTemplate("{upstream}", braces) == "{upstream}",
+             "rendered twice");
   // Through a catalog: the same text in either language, and a runbook appended after it.
   triaged::diagnose::HintCatalog catalog;
   catalog.set("connect_refused", {std::string(templ), std::string(templ), ""});
