@@ -12,6 +12,7 @@ if [[ ${1:-} != --build-only ]]; then
   packages+=(
     catch2 clang-format python3 python3-yaml
     prometheus  # /usr/bin/promtool and /usr/bin/prometheus for tests/integration/prometheus_test.cc
+    clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer and the sanitizer runtimes for clang
     # tests/container: the image built from a debootstrapped base, run in a network namespace;
     # catatonit is the pause process of podman's pods (play kube)
     podman runc catatonit debootstrap iproute2

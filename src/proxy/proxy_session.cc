@@ -159,9 +159,9 @@ void ProxySession::start() {
     started_traceparent_ = http::newTraceParent();
     trace_id_ = std::string_view(started_traceparent_).substr(3, 32);
   }
-  const http::Header* host = http::findHeader(request_.headers, "host");
+  // The parser's authority and origin-form: an absolute-form target's authority wins over Host.
   const config::RouteConfig* route =
-      client_.worker().router().match(host != nullptr ? host->value : "", request_.target);
+      client_.worker().router().match(request_.authority, request_.path);
   if (route == nullptr) {
     classifier_.onAcquireFailed(FailureCause::NoRoute, "no [[route]] matches this host and path");
     failRequest();

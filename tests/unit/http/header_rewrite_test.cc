@@ -18,7 +18,10 @@ RequestHead makeRequest(std::string_view method, std::string_view target, Header
   RequestHead r;
   r.method = method;
   r.target = target;
+  r.path = target;
   r.headers = std::move(headers);
+  // What the parser derives for an origin-form target.
+  if (const Header* host = findHeader(r.headers, "Host")) r.authority = host->value;
   return r;
 }
 
@@ -224,6 +227,20 @@ TEST_CASE("upstream request head parses back with the strict parser", "[unit][ht
   CHECK(out.request().framing == BodyFraming::Chunked);
   REQUIRE(findHeader(out.request().headers, "X-Forwarded-For") != nullptr);
   CHECK(findHeader(out.request().headers, "X-Forwarded-For")->value == "1.2.3.4, 10.0.0.1");
+}
+
+TEST_CASE("an absolute-form request goes upstream in origin-form with its authority as Host",
+          "[unit][http]") {
+  // RFC 9112 3.2.2: the target's authority replaces Host; a reverse proxy sends origin-form.
+  NullCallbacks cb;
+  MessageParser in(MessageParser::Type::Request, cb, 8192);
+  const std::string client =
+      "GET http://other.example:81?q=1 HTTP/1.1\r\nHost: app\r\nAccept: */*\r\n\r\n";
+  REQUIRE(in.feed(client.data(), client.size()).status == MessageParser::Status::MessageComplete);
+  CHECK(upstreamHead(in.request(), kCtx) ==
+        "GET /?q=1 HTTP/1.1\r\nHost: other.example:81\r\nAccept: */*\r\n"
+        "X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: http\r\n"
+        "X-Forwarded-Host: other.example:81\r\nX-Request-Id: rid-1\r\n\r\n");
 }
 
 TEST_CASE("response framing decisions", "[unit][http]") {
