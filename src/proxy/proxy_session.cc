@@ -501,6 +501,10 @@ void ProxySession::onHead() {
     return;
   }
   upstream_->connection().clearDeadline();
+  // A 101 to a request that asked for no upgrade is no response at all: startTunnel answers
+  // 502 malformed_response once the parser returns. It must not count as a head that went out
+  // (the classifier would then call what follows a truncation of a 101).
+  if (resp.status == 101 && !request_.upgrade) return;
   classifier_.onResponseHead(resp.status, resp.headers, loop_.now());
   if (classifier_.evidence().header_ms) {
     metrics_->header_duration.observe(*classifier_.evidence().header_ms / 1000.0);
