@@ -7,7 +7,10 @@
 // instance, stopped during the test, must show as not reporting. Every wait polls Prometheus
 // with a deadline. Skipped, saying so, only when the prometheus binary is missing.
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -89,11 +92,14 @@ TEST_CASE("triaged fleet ranks causes across instances with their blast radius",
   DaemonProcess a2(fleetConfig(fake.address(), fake.address()));
   auto b1 = std::make_unique<DaemonProcess>(fleetConfig(fake.address(), fake.address()));
   const std::string b1_instance = instanceOf(*b1);
-  PrometheusServer prometheus({
-      {a1.adminPort(), {{"node", "node-a"}, {"namespace", "shop"}}},
-      {a2.adminPort(), {{"node", "node-a"}, {"namespace", "shop"}}},
-      {b1->adminPort(), {{"node", "node-b"}, {"namespace", "shop"}}},
-  });
+  // With the shipped rules, so the dashboard's recording rules are checked on real series too.
+  PrometheusServer prometheus(
+      {
+          {a1.adminPort(), {{"node", "node-a"}, {"namespace", "shop"}}},
+          {a2.adminPort(), {{"node", "node-a"}, {"namespace", "shop"}}},
+          {b1->adminPort(), {{"node", "node-b"}, {"namespace", "shop"}}},
+      },
+      {TRIAGED_SOURCE_DIR "/deploy/prometheus/triaged-rules.yml"});
 
   // Every instance scraped once before any failure: the counters' first samples are 0.
   const bool scraped = prometheus.pollUntil(
@@ -138,6 +144,27 @@ TEST_CASE("triaged fleet ranks causes across instances with their blast radius",
       },
       30s);
   REQUIRE(down);
+
+  // The recording rules behind the dashboard's blast radius panel agree: all, 2 of 3, 1 of 3
+  // (the stopped instance still counts for the 5m its failures do).
+  std::map<std::string, std::string> ratios;
+  const bool recorded = prometheus.pollUntil(
+      [&] {
+        ratios.clear();
+        const auto answer = prometheus.query(
+            "namespace_upstream_cause:triaged_instances_failing:ratio5m{namespace=\"shop\"}");
+        for (const auto& sample : jsonArrayItems(field(answer.value_or("{}"), "result"))) {
+          const auto point = jsonArrayItems(field(sample, "value"));
+          if (point.size() == 2) ratios[field(sample, "upstream")] = point[1];
+        }
+        return ratios.size() == 3;
+      },
+      30s);
+  INFO("recorded blast radius ratios: " << ratios.size());
+  REQUIRE(recorded);
+  CHECK(ratios["catalog"] == "\"1\"");
+  CHECK(contains(ratios["search"], "\"0.66666"));
+  CHECK(contains(ratios["billing"], "\"0.33333"));
 
   const std::vector<std::string> common{"--prometheus", prometheus.url(), "--window",
                                         "5m",           "--selector",     "{namespace=\"shop\"}"};
@@ -207,6 +234,26 @@ TEST_CASE("triaged fleet ranks causes across instances with their blast radius",
   CHECK(contains(text.output, "Not reporting (1 of 3):"));
   CHECK(contains(text.output, b1_instance + " on node-b: scrape failing (up == 0)"));
   CHECK_FALSE(contains(text.output, "\x1b"));
+
+  // On a terminal (script(1) gives it a pseudo-terminal), coloured like `triaged triage`,
+  // unless NO_COLOR is set.
+  constexpr const char* kScript = "/usr/bin/script";
+  if (::access(kScript, X_OK) == 0) {
+    const std::string command = std::string(TRIAGED_BINARY) + " fleet --prometheus " +
+                                prometheus.url() + " --window 5m --selector '{namespace=\"shop\"}'";
+    const std::vector<std::string> argv{kScript, "-qec", command, "/dev/null"};
+    const Finished coloured = runToExit("script", argv, {{"TERM", "xterm"}}, 60s);
+    INFO(coloured.output);
+    CHECK(coloured.exit_code == 0);
+    CHECK(contains(coloured.output, "\x1b[1mUPSTREAM"));  // the heading bold
+    CHECK(contains(coloured.output, "\x1b[31mcatalog"));  // the app error row red
+    const Finished plain = runToExit("script", argv, {{"TERM", "xterm"}, {"NO_COLOR", "1"}}, 60s);
+    CHECK(plain.exit_code == 0);
+    CHECK(contains(plain.output, "catalog"));
+    CHECK_FALSE(contains(plain.output, "\x1b["));
+  } else {
+    WARN("util-linux script not installed: the terminal colour check is skipped");
+  }
 
   // Another namespace: nothing there, an empty report and exit 0.
   const Finished empty =

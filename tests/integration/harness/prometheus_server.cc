@@ -31,11 +31,15 @@ uint16_t freePort() {
 
 bool PrometheusServer::installed() { return ::access(kBinary, X_OK) == 0; }
 
-PrometheusServer::PrometheusServer(const std::vector<ScrapeTarget>& targets) {
+PrometheusServer::PrometheusServer(const std::vector<ScrapeTarget>& targets,
+                                   const std::vector<std::string>& rule_files) {
   std::string config =
       "global:\n"
       "  scrape_interval: 1s\n"
-      "  evaluation_interval: 1s\n"
+      "  evaluation_interval: 1s\n";
+  if (!rule_files.empty()) config += "rule_files:\n";
+  for (const auto& file : rule_files) config += "  - \"" + file + "\"\n";
+  config +=
       "scrape_configs:\n"
       "  - job_name: triaged\n"
       "    static_configs:\n";

@@ -33,9 +33,11 @@ class PrometheusServer {
   static constexpr const char* kBinary = "/usr/bin/prometheus";
   static bool installed();
 
-  // Scrapes each target (job "triaged") every second. Throws std::runtime_error, with
-  // Prometheus's output, when it is not ready within 15 s.
-  explicit PrometheusServer(const std::vector<ScrapeTarget>& targets);
+  // Scrapes each target (job "triaged") every second and evaluates the rules of `rule_files`
+  // (absolute paths) every second. Throws std::runtime_error, with Prometheus's output, when it
+  // is not ready within 15 s.
+  explicit PrometheusServer(const std::vector<ScrapeTarget>& targets,
+                            const std::vector<std::string>& rule_files = {});
 
   uint16_t port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
