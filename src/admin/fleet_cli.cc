@@ -129,6 +129,17 @@ int runFleetCommand(const std::vector<std::string_view>& args) {
         return usageError("--selector wants label matchers such as '{namespace=\"shop\"}', not '" +
                           std::string(*value) + "'");
       }
+      // The selector picks instances: it applies to up and triaged_build_info too, which have
+      // no upstream or cause, so matching on those would find no instance at all.
+      for (const auto& label : selectorLabelNames(*selector)) {
+        if (label == "upstream" || label == "cause" || label == "code" || label == "origin" ||
+            label == "__name__") {
+          return usageError(
+              "--selector picks instances by their target labels (namespace, job,"
+              " pod, ...); '" +
+              label + "' is not one");
+        }
+      }
       options.selector = *selector;
     } else {
       if (!isLabelName(*value)) {
@@ -152,7 +163,7 @@ int runFleetCommand(const std::vector<std::string_view>& args) {
   options.prometheus = std::string(*prometheus);
 
   const FleetQueries q = fleetQueries(options);
-  const WallTime now = std::chrono::system_clock::now();
+  const WallTime now = fleetEvaluationTime(std::chrono::system_clock::now(), options.window);
   const std::string at = "&time=" + unixSeconds(now);
   const Asker asker(*where, options.prometheus);
   auto instant = [&](std::string_view what, const std::string& query,

@@ -327,6 +327,34 @@ std::optional<std::string> parseSelector(std::string_view text) {
   return std::string(inner);
 }
 
+std::vector<std::string> selectorLabelNames(std::string_view matchers) {
+  std::vector<std::string> names;
+  size_t i = 0;
+  while (i < matchers.size()) {
+    while (i < matchers.size() && (matchers[i] == ' ' || matchers[i] == ',')) ++i;
+    const size_t start = i;
+    while (i < matchers.size() && isWordChar(matchers[i])) ++i;
+    if (i > start) names.emplace_back(matchers.substr(start, i - start));
+    // Skip the operator and the quoted value up to the next matcher.
+    char quote = 0;
+    for (; i < matchers.size(); ++i) {
+      const char c = matchers[i];
+      if (quote != 0) {
+        if (c == '\\' && quote != '`') {
+          ++i;
+        } else if (c == quote) {
+          quote = 0;
+        }
+      } else if (c == '"' || c == '\'' || c == '`') {
+        quote = c;
+      } else if (c == ',') {
+        break;
+      }
+    }
+  }
+  return names;
+}
+
 bool isLabelName(std::string_view name) {
   if (name.empty() || (name.front() >= '0' && name.front() <= '9')) return false;
   return std::all_of(name.begin(), name.end(), isWordChar);
@@ -429,10 +457,20 @@ Result<std::vector<PromSeries>> parsePromAnswer(int http_status, std::string_vie
 // ---------------------------------------------------------------------------------------------
 // The queries
 
+seconds fleetStep(seconds window) {
+  return seconds(std::max<int64_t>(1, (window.count() + kStepsPerWindow - 1) / kStepsPerWindow));
+}
+
+WallTime fleetEvaluationTime(WallTime now, seconds window) {
+  const int64_t step_ms = fleetStep(window).count() * 1000;
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  return WallTime(std::chrono::milliseconds(now_ms - now_ms % step_ms));
+}
+
 FleetQueries fleetQueries(const FleetOptions& o) {
   FleetQueries q;
-  q.step =
-      seconds(std::max<int64_t>(1, (o.window.count() + kStepsPerWindow - 1) / kStepsPerWindow));
+  q.step = fleetStep(o.window);
   const std::string sel = o.selector.empty() ? std::string() : "{" + o.selector + "}";
   const std::string window = "[" + std::to_string(o.window.count()) + "s]";
   const std::string step = std::to_string(q.step.count()) + "s";
@@ -462,11 +500,14 @@ FleetQueries fleetQueries(const FleetOptions& o) {
   q.nodes_affected =
       fmt::format("count by (upstream, cause) (sum by (upstream, cause, {}) ({}) > 0)", N, failing);
   // How many failures the most affected instance had: counted the same exact way as the range
-  // query, by a subquery (increase() extrapolates, and doubles a young series' count).
+  // query, by a subquery (increase() extrapolates, and doubles a young series' count). Its
+  // points are multiples of the step (hence fleetEvaluationTime()); a range half a step short
+  // of the window takes the same window - step / step points as the range query, whether the
+  // range's start is included (Prometheus 2) or not (3).
   q.top_instance = fmt::format(
       "topk by (upstream, cause) (1, sum by (upstream, cause, {}, {}) "
-      "(sum_over_time({}[{}s:{}])) > 0)",
-      L, N, risen("triaged_failures_total"), o.window.count(), step);
+      "(sum_over_time({}[{}ms:{}])) > 0)",
+      L, N, risen("triaged_failures_total"), o.window.count() * 1000 - q.step.count() * 500, step);
   // triaged exports every cause of every configured upstream at 0, so the instances that have a
   // series of an upstream are those that route to it.
   q.instances_per_upstream = fmt::format(
@@ -512,7 +553,7 @@ FleetReport buildFleetReport(const FleetOptions& options, const FleetAnswers& a,
   r.prometheus = options.prometheus;
   r.selector = options.selector;
   r.window = options.window;
-  r.step = fleetQueries(options).step;
+  r.step = fleetStep(options.window);
   r.instance_label = options.instance_label;
   r.node_label = options.node_label;
   const std::string& L = options.instance_label;

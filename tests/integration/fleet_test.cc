@@ -170,9 +170,18 @@ TEST_CASE("triaged fleet ranks causes across instances with their blast radius",
                                         "5m",           "--selector",     "{namespace=\"shop\"}"};
   std::vector<std::string> json_args = common;
   json_args.push_back("--json");
-  const Finished json = runFleet(json_args);
+  // The fleet view is evaluated at the last whole step (1 s for a 5 m window): poll it until
+  // that step is past the stop too.
+  Finished json;
+  const bool settled = prometheus.pollUntil(
+      [&] {
+        json = runFleet(json_args);
+        return json.exit_code == 0 && field(json.output, "instances_reporting") == "2";
+      },
+      30s);
   INFO("triaged fleet --json printed:\n" << json.output);
   REQUIRE(json.exit_code == 0);
+  CHECK(settled);
 
   CHECK(field(json.output, "window_seconds") == "300");
   CHECK(field(json.output, "instances_total") == "3");
@@ -293,6 +302,9 @@ TEST_CASE("triaged fleet says why when Prometheus cannot be reached or the argum
   const Finished selector = runFleet({"--prometheus", url, "--selector", "up{job=\"x\"}"});
   CHECK(selector.exit_code == 2);
   CHECK(contains(selector.output, "--selector wants label matchers"));
+  const Finished by_upstream = runFleet({"--prometheus", url, "--selector", "{upstream=\"x\"}"});
+  CHECK(by_upstream.exit_code == 2);
+  CHECK(contains(by_upstream.output, "'upstream' is not one"));
   const Finished label = runFleet({"--prometheus", url, "--node-label", "kubernetes.io/hostname"});
   CHECK(label.exit_code == 2);
   const Finished https = runFleet({"--prometheus", "https://prometheus:9090"});

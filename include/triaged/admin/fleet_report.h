@@ -41,6 +41,8 @@ std::string formatPromDuration(std::chrono::seconds d);
 std::optional<std::string> parseSelector(std::string_view text);
 // A Prometheus label name: [a-zA-Z_][a-zA-Z0-9_]*.
 bool isLabelName(std::string_view name);
+// The label names that matchers from parseSelector() test, in order ("namespace", "pod").
+std::vector<std::string> selectorLabelNames(std::string_view matchers);
 
 // One series of an API answer: an instant vector's sample is a series with one point.
 using PromLabels = std::map<std::string, std::string, std::less<>>;
@@ -54,10 +56,10 @@ struct PromSeries {
 // `Prometheus answered 400 (bad_data): "parse error ..."`.
 Result<std::vector<PromSeries>> parsePromAnswer(int http_status, std::string_view body);
 
-// What to ask. `increments` is a range query (from now - window + step to now, every step); the
-// rest are instant queries at now. Each is aggregated by Prometheus: the answers grow with the
-// number of upstreams, causes, versions and instances that stopped reporting, not with the
-// number of instances.
+// What to ask. `increments` is a range query (from T - window + step to T, every step); the rest
+// are instant queries at T, the evaluation time (fleetEvaluationTime()). Each is aggregated by
+// Prometheus: the answers grow with the number of upstreams, causes, versions and instances that
+// stopped reporting, not with the number of instances.
 struct FleetQueries {
   std::chrono::seconds step{1};
   std::string increments;  // failures, retries (by upstream, cause) and requests (by upstream)
@@ -71,6 +73,11 @@ struct FleetQueries {
   std::string down;
 };
 FleetQueries fleetQueries(const FleetOptions& options);
+// The range query's step for `window`: about 300 steps, at least 1 s.
+std::chrono::seconds fleetStep(std::chrono::seconds window);
+// The time the queries are evaluated at: `now` rounded down to a multiple of the step, so the
+// instant subquery's points (multiples of the step) end where the range query does.
+WallTime fleetEvaluationTime(WallTime now, std::chrono::seconds window);
 
 // The answers, one per query above.
 struct FleetAnswers {

@@ -203,7 +203,7 @@ TEST_CASE("the queries are aggregated by PromQL and carry the selector and label
   CHECK(q.top_instance == R"(topk by (upstream, cause) (1, sum by (upstream, cause, pod, node) )"
                           R"((sum_over_time(((triaged_failures_total{namespace="shop"} - )"
                           R"(triaged_failures_total{namespace="shop"} offset 3s) >= 0 or )"
-                          R"(triaged_failures_total{namespace="shop"} * 1)[900s:3s])) > 0))");
+                          R"(triaged_failures_total{namespace="shop"} * 1)[898500ms:3s])) > 0))");
   CHECK(q.versions == R"(count by (version) (triaged_build_info{namespace="shop"}))");
   CHECK(q.down == R"(count by (pod) ((up{namespace="shop"} == 0) and on (pod) )"
                   R"(max_over_time(triaged_build_info{namespace="shop"}[900s])))");
@@ -230,6 +230,14 @@ TEST_CASE("the queries are aggregated by PromQL and carry the selector and label
   CHECK(everything.versions == "count by (version) (triaged_build_info)");
   CHECK(everything.instances_seen ==
         "count(count by (instance) (max_over_time(triaged_build_info[60s])))");
+}
+
+TEST_CASE("the queries are evaluated at a multiple of the step", "[unit][fleet_report]") {
+  const WallTime t = kNowTime + std::chrono::milliseconds(4700);  // 10:00:04.7
+  CHECK(fleetEvaluationTime(t, seconds(900)) == kNowTime + seconds(3));
+  CHECK(fleetEvaluationTime(t, seconds(300)) == kNowTime + seconds(4));
+  CHECK(fleetEvaluationTime(kNowTime, seconds(900)) == kNowTime);
+  CHECK(fleetStep(seconds(86400)) == seconds(288));
 }
 
 TEST_CASE("causes are ranked by failures with a blast radius each", "[unit][fleet_report]") {
@@ -515,6 +523,10 @@ TEST_CASE("command-line values: durations, selectors, label names", "[unit][flee
   CHECK_FALSE(parseSelector(R"({namespace="shop)"));
   CHECK_FALSE(parseSelector(R"({a="b"}} or {c="d")"));
   CHECK_FALSE(parseSelector("{"));
+
+  CHECK(selectorLabelNames(R"(namespace="shop", pod=~"web-.*,x", job!='a\'b',cluster!~`c`)") ==
+        std::vector<std::string>{"namespace", "pod", "job", "cluster"});
+  CHECK(selectorLabelNames("").empty());
 
   CHECK(isLabelName("instance"));
   CHECK(isLabelName("_x9"));
