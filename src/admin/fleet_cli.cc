@@ -2,10 +2,8 @@
 
 #include <fmt/format.h>
 
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <optional>
 #include <string>
 
@@ -36,15 +34,7 @@ constexpr const char* kUsage =
     "reached or answers an error, 2 on a usage error. The table is coloured when stdout is a\n"
     "terminal, unless NO_COLOR is set or TERM=dumb.\n";
 
-int usageError(const std::string& problem) {
-  std::fprintf(stderr, "triaged fleet: %s\n", problem.c_str());
-  std::fputs(kUsage, stderr);
-  return 2;
-}
-
-bool startsWith(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
-}
+int usageError(const std::string& problem) { return admin::usageError("fleet", problem, kUsage); }
 
 std::string unixSeconds(WallTime t) {
   const auto ms =
@@ -103,7 +93,7 @@ int runFleetCommand(const std::vector<std::string_view>& args) {
     }
     std::string_view name = a;
     std::optional<std::string_view> value;
-    if (const size_t eq = a.find('='); startsWith(a, "--") && eq != std::string_view::npos) {
+    if (const size_t eq = a.find('='); a.starts_with("--") && eq != std::string_view::npos) {
       name = a.substr(0, eq);
       value = a.substr(eq + 1);
     }
@@ -195,13 +185,8 @@ int runFleetCommand(const std::vector<std::string_view>& args) {
   if (!ok) return 1;
 
   const FleetReport report = buildFleetReport(options, answers, now);
-  const std::string out =
-      json ? fleetReportJson(report) : fleetReportText(report, stdoutWantsColour());
-  if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
-    std::fprintf(stderr, "triaged fleet: writing the report failed: %s\n", std::strerror(errno));
-    return 1;
-  }
-  return 0;
+  return writeReport("fleet",
+                     json ? fleetReportJson(report) : fleetReportText(report, stdoutWantsColour()));
 }
 
 }  // namespace triaged::admin

@@ -176,6 +176,22 @@ std::string dropUnknownParentheses(std::string_view text, const FleetFields& fie
   return out;
 }
 
+// PromQL strings: "..." and '...' with backslash escapes, `...` raw.
+bool isQuote(char c) { return c == '"' || c == '\'' || c == '`'; }
+
+// The index just past the string that opens at text[i]; text.size() + 1 when it never closes.
+size_t pastQuoted(std::string_view text, size_t i) {
+  const char quote = text[i];
+  for (++i; i < text.size(); ++i) {
+    if (text[i] == '\\' && quote != '`') {
+      ++i;
+    } else if (text[i] == quote) {
+      return i + 1;
+    }
+  }
+  return text.size() + 1;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rendering helpers
 
@@ -302,24 +318,16 @@ std::optional<std::string> parseSelector(std::string_view text) {
   }
   // Outside quotes: no braces and no brackets (a metric name or a second selector is not a
   // matcher list); quotes must close.
-  char quote = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
+  for (size_t i = 0; i < text.size();) {
     const char c = text[i];
-    if (quote != 0) {
-      if (c == '\\' && quote != '`') {
-        ++i;
-      } else if (c == quote) {
-        quote = 0;
-      }
+    if (isQuote(c)) {
+      i = pastQuoted(text, i);
+      if (i > text.size()) return std::nullopt;
       continue;
     }
-    if (c == '"' || c == '\'' || c == '`') {
-      quote = c;
-    } else if (c == '{' || c == '}' || c == '[' || c == ']' || c == '(' || c == ')') {
-      return std::nullopt;
-    }
+    if (c == '{' || c == '}' || c == '[' || c == ']' || c == '(' || c == ')') return std::nullopt;
+    ++i;
   }
-  if (quote != 0) return std::nullopt;
   std::string_view inner = text;
   while (!inner.empty() && (inner.front() == ' ')) inner.remove_prefix(1);
   while (!inner.empty() && (inner.back() == ' ')) inner.remove_suffix(1);
@@ -336,20 +344,8 @@ std::vector<std::string> selectorLabelNames(std::string_view matchers) {
     while (i < matchers.size() && isWordChar(matchers[i])) ++i;
     if (i > start) names.emplace_back(matchers.substr(start, i - start));
     // Skip the operator and the quoted value up to the next matcher.
-    char quote = 0;
-    for (; i < matchers.size(); ++i) {
-      const char c = matchers[i];
-      if (quote != 0) {
-        if (c == '\\' && quote != '`') {
-          ++i;
-        } else if (c == quote) {
-          quote = 0;
-        }
-      } else if (c == '"' || c == '\'' || c == '`') {
-        quote = c;
-      } else if (c == ',') {
-        break;
-      }
+    while (i < matchers.size() && matchers[i] != ',') {
+      i = isQuote(matchers[i]) ? pastQuoted(matchers, i) : i + 1;
     }
   }
   return names;
