@@ -687,8 +687,16 @@ std::string fleetHint(std::string_view cause, std::string_view upstream,
                       std::string_view status_text) {
   const diagnose::HintText* text = config::defaultHintCatalog().find(cause);
   if (text == nullptr || text->en.empty()) return {};
-  const auto all = sentences(text->en);
-  std::string_view chosen = all.empty() ? std::string_view(text->en) : all.front();
+  return hintFirstStep(text->en, upstream, cause, status_text);
+}
+
+std::string hintFirstStep(std::string_view hint_template, std::string_view upstream,
+                          std::string_view cause, std::string_view status_text) {
+  // The texts go: the status and what the proxy saw; what to investigate ("Check ..."); how to
+  // handle it. Without a "check", the sentence after the status one is the investigation.
+  const auto all = sentences(hint_template);
+  std::string_view chosen = hint_template;
+  if (!all.empty()) chosen = all.size() > 1 ? all[1] : all[0];
   for (const auto s : all) {
     if (mentionsCheck(s)) {
       chosen = s;

@@ -172,10 +172,15 @@ std::chrono::seconds fleetEpisodeGap(std::chrono::seconds step);
 FleetReport buildFleetReport(const FleetOptions& options, const FleetAnswers& answers,
                              WallTime now);
 
-// The first step of `cause`'s hint from the compiled-in catalog (config/hints.toml): its first
-// sentence that says what to check, with the upstream, cause and status filled in. Evidence the
-// fleet does not have is left out when it is a parenthesis, and shown as <name> otherwise ("curl
-// -v http://<endpoint>/"). "" for a cause the catalog does not know.
+// The first step of a hint template (a config/hints.toml text): its first sentence that says
+// what to check (the word "check"), else the sentence after the first (hints open with the status
+// and what the proxy saw), with {upstream}, {cause} and {status} filled in. Evidence the fleet
+// does not have is left out when it is in parentheses, and shown as <name> otherwise ("curl -v
+// http://<endpoint>/").
+std::string hintFirstStep(std::string_view hint_template, std::string_view upstream,
+                          std::string_view cause, std::string_view status_text);
+// hintFirstStep() of `cause`'s English text in the compiled-in catalog; "" for a cause the
+// catalog does not know.
 std::string fleetHint(std::string_view cause, std::string_view upstream,
                       std::string_view status_text);
 
