@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "triaged/admin/fleet_cli.h"
 #include "triaged/admin/health_cli.h"
 #include "triaged/admin/triage_cli.h"
 #include "triaged/config/config_loader.h"
@@ -24,7 +25,10 @@ constexpr const char* kUsage =
     "  triaged --version                     print the version\n"
     "  triaged triage --admin HOST:PORT      print a running daemon's triage report\n"
     "  triaged health --admin HOST:PORT [--ready]\n"
-    "                                        probe /healthz (/readyz): exit 0 on 200, else 1\n";
+    "                                        probe /healthz (/readyz): exit 0 on 200, else 1\n"
+    "  triaged fleet --prometheus URL [--window 15m] [--selector SEL]\n"
+    "                [--instance-label instance] [--node-label node] [--json]\n"
+    "                                        what fails across every triaged Prometheus scrapes\n";
 
 int usage(const char* problem) {
   if (problem != nullptr) std::fprintf(stderr, "triaged: %s\n", problem);
@@ -70,6 +74,9 @@ int main(int argc, char** argv) {
           args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end()));
     } else if (a == "health") {
       return triaged::admin::runHealthCommand(std::vector<std::string_view>(
+          args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end()));
+    } else if (a == "fleet") {
+      return triaged::admin::runFleetCommand(std::vector<std::string_view>(
           args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end()));
     } else {
       return usage(("unknown argument: " + std::string(a)).c_str());
