@@ -117,22 +117,54 @@ TEST_CASE("triaged fleet ranks causes across instances with their blast radius",
   }
   for (int i = 0; i < 3; ++i) CHECK(get(*b1, "/search/q?status=200") == 200);
   for (int i = 0; i < 2; ++i) CHECK(get(a1, "/billing/pay") == 502);
+  // A failure followed across hops, on the same fleet: the proxy-made 502 and a passed-on 500
+  // carry RFC 9209 Proxy-Status, and the client's trace id reaches the failure line and, through
+  // Prometheus's OpenMetrics scrape, the exemplar of the failures series.
+  const std::string trace_id = "0af7651916cd43dd8448eb211c80319c";
+  HttpClient traced(a1.port());
+  const Response refused_reply =
+      traced.get("/billing/pay", {{"traceparent", "00-" + trace_id + "-b7ad6b7169203331-01"}});
+  CHECK(refused_reply.status == 502);
+  CHECK(refused_reply.header("Proxy-Status") ==
+        "triaged; error=connection_refused; details=\"connect_refused\"");
+  const std::string traced_id = refused_reply.header("X-Request-Id").value_or("?");
+  const auto traced_line = a1.waitForLog(traced_id);
+  REQUIRE(traced_line);
+  CHECK(jsonField(*traced_line, "trace_id") == trace_id);
+  HttpClient passed(a1.port());
+  CHECK(passed.get("/catalog/item?status=500").header("Proxy-Status") ==
+        "triaged; received-status=500; details=\"upstream_app_error\"");
   for (DaemonProcess* d : {&a2, b1.get()}) {
     for (int i = 0; i < 2; ++i) CHECK(get(*d, "/billing/pay?status=200") == 200);
   }
 
-  // 12 + 6 + 2 failures, once Prometheus has scraped them all.
+  // 13 + 6 + 3 failures, once Prometheus has scraped them all.
   const std::string failures_query =
       "sum(triaged_failures_total{namespace=\"shop\",upstream=~\"catalog|search|billing\"})";
   std::string seen;
   const bool counted = prometheus.pollUntil(
       [&] {
         seen = firstValue(prometheus.query(failures_query));
-        return seen == "20";
+        return seen == "22";
       },
       30s);
   INFO("Prometheus counted " << seen << " failures");
   REQUIRE(counted);
+  // The exemplar Prometheus kept from the OpenMetrics scrape names the traced request.
+  std::string exemplars;
+  const bool exemplar_seen = prometheus.pollUntil(
+      [&] {
+        const auto r = prometheus.get(
+            "/api/v1/query_exemplars?query=triaged_failures_total%7Bupstream%3D%22billing%22%7D"
+            "&start=0&end=9999999999");
+        exemplars.clear();
+        if (r) exemplars = r->body;
+        return contains(exemplars, trace_id);
+      },
+      30s);
+  INFO("exemplars: " << exemplars);
+  CHECK(exemplar_seen);
+  CHECK(contains(exemplars, "\"request_id\":\"" + traced_id + "\""));
 
   // The node-b instance goes away; its target stays in the configuration and fails (up == 0).
   CHECK(b1->stop() == 0);
@@ -193,7 +225,7 @@ TEST_CASE("triaged fleet ranks causes across instances with their blast radius",
 
   CHECK(field(causes[0], "upstream") == "catalog");
   CHECK(field(causes[0], "cause") == "upstream_app_error");
-  CHECK(field(causes[0], "failures") == "12");
+  CHECK(field(causes[0], "failures") == "13");
   CHECK(field(causes[0], "instances_affected") == "3");
   CHECK(field(causes[0], "instances_with_upstream") == "3");
   CHECK(field(causes[0], "blast_radius") == "all_instances");
@@ -209,12 +241,12 @@ TEST_CASE("triaged fleet ranks causes across instances with their blast radius",
 
   CHECK(field(causes[2], "upstream") == "billing");
   CHECK(field(causes[2], "cause") == "connect_refused");
-  CHECK(field(causes[2], "failures") == "2");
+  CHECK(field(causes[2], "failures") == "3");
   CHECK(field(causes[2], "instances_affected") == "1");
   CHECK(field(causes[2], "blast_radius") == "one_instance");
   CHECK(field(field(causes[2], "top_instance"), "instance") == instanceOf(a1));
-  CHECK(field(field(causes[2], "top_instance"), "failures") == "2");
-  CHECK(field(field(causes[0], "top_instance"), "failures") == "4");
+  CHECK(field(field(causes[2], "top_instance"), "failures") == "3");
+  CHECK(field(field(causes[0], "top_instance"), "failures") == "5");
   CHECK(field(causes[2], "hint") ==
         "Check the gateway's upstream address and that the app process is up (kubectl get pod; "
         "kubectl logs --previous for a crash loop).");

@@ -66,7 +66,10 @@ bool PrometheusServer::start() {
       "prometheus",
       std::vector<std::string>{
           kBinary, "--config.file=" + config_path_, "--storage.tsdb.path=" + dir_.path() + "/data",
-          "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"});
+          "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn",
+          // Keeps the exemplars of OpenMetrics scrapes (triaged_failures_total's request and
+          // trace ids), for the tests that look them up.
+          "--enable-feature=exemplar-storage"});
   return pollUntil(
       [this] {
         auto r = get("/-/ready");
