@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git ca-certificates curl
   libevent-dev node-llhttp libspdlog-dev prometheus-cpp-dev libtoml11-dev catch2
+  libssl-dev openssl  # TLS on both sides; the openssl CLI makes the tests' certificates
   clang-format python3 python3-yaml
   prometheus  # /usr/bin/promtool and /usr/bin/prometheus for tests/integration/prometheus_test.cc
 )

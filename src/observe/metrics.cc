@@ -144,6 +144,9 @@ MetricsRegistry::MetricsRegistry(std::vector<std::string> upstream_names, uint32
   const size_t n = upstream_names_.size();
   upstream_names_.emplace_back();  // the "no upstream" slot
   for (uint32_t i = 0; i < workers; ++i) workers_.push_back(std::make_unique<WorkerMetrics>(n));
+  for (auto& w : workers_) {
+    for (auto& u : w->upstreams) u->certificates = &certificates_;
+  }
 }
 
 std::vector<MetricFamily> MetricsRegistry::collect() const {
@@ -326,6 +329,7 @@ std::vector<MetricFamily> MetricsRegistry::collect() const {
                   &refused, &races, &idle_close_seconds, &pauses, &build}) {
     out.push_back(std::move(*f));
   }
+  collectTls(out);
   for (auto& f : processMetricFamilies(readProcessStats())) out.push_back(std::move(f));
   return out;
 }

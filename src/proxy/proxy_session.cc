@@ -84,7 +84,10 @@ ProxySession::ProxySession(ClientConnection& client, const http::RequestHead& re
       has_body_(requestHasBody(request)),
       connect_timer_(loop_,
                      [this] {
-                       if (endpoint_ != nullptr) cluster_->reportConnect(*endpoint_, false, 0);
+                       // A handshake that times out follows a TCP connect that succeeded.
+                       if (endpoint_ != nullptr && classifier_.phase() != Phase::TlsHandshake) {
+                         cluster_->reportConnect(*endpoint_, false, 0);
+                       }
                        classifier_.onTimeout(TimeoutKind::Connect);
                        attemptFailed();
                      }),
@@ -239,14 +242,31 @@ void ProxySession::onClusterReady() {
 }
 
 void ProxySession::onConnected() {
-  connect_timer_.disarm();
-  classifier_.onConnected(loop_.now());
+  const bool tls = upstream_->connection().tls() != nullptr;
+  classifier_.onConnected(loop_.now(), tls);
   if (classifier_.evidence().connect_ms) {
     metrics_->connect_duration.observe(*classifier_.evidence().connect_ms / 1000.0);
   }
-  upstream_->connected = true;
   cluster_->reportConnect(*endpoint_, true, 0);
+  // TLS: connect_timeout runs on through the handshake, whose end is an event of its own; what
+  // runs out then is the handshake (tls_handshake_timeout), not the TCP connect.
+  if (tls) return;
+  connect_timer_.disarm();
   sendRequestHead();
+}
+
+void ProxySession::onTlsEstablished() {
+  connect_timer_.disarm();
+  classifier_.onTlsEstablished();
+  cluster_->noteTlsHandshake(*upstream_, true);
+  sendRequestHead();
+}
+
+void ProxySession::onTlsFailed() {
+  connect_timer_.disarm();
+  cluster_->noteTlsHandshake(*upstream_, false);
+  classifier_.onTlsHandshakeFailed(upstream_->connection().tls()->failure());
+  attemptFailed();
 }
 
 void ProxySession::sendRequestHead() {
@@ -381,6 +401,10 @@ void ProxySession::onReadable() {
   while (!done_ && !upstream_read_paused_) {
     const std::string_view in = conn.inputData();
     if (in.empty()) break;
+    // A TLS server's record where HTTP was due tells a protocol mismatch from garbage.
+    if (classifier_.evidence().response_bytes_received == 0 && conn.tls() == nullptr) {
+      classifier_.onResponseStart(in.substr(0, 8));
+    }
     const auto r = response_parser_->feed(in.data(), in.size());
     if (done_ || !upstream_) return;  // the connection (and `in`) may be gone
     conn.consumeInput(r.consumed);
@@ -424,6 +448,14 @@ void ProxySession::onEvent(short what, int err) {
   if (done_ || !upstream_) return;
   if ((what & net::kEventConnected) != 0) {
     onConnected();
+    return;
+  }
+  if ((what & net::kEventTlsEstablished) != 0) {
+    onTlsEstablished();
+    return;
+  }
+  if ((what & net::kEventTls) != 0) {
+    onTlsFailed();
     return;
   }
   if (tunnel_) {

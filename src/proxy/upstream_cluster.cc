@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
+#include <stdexcept>
 
 #include "triaged/diagnose/failure_table.h"
 #include "triaged/observe/loggers.h"
@@ -48,6 +49,10 @@ UpstreamConnection::UpstreamConnection(UpstreamCluster& cluster, Endpoint& endpo
   // An upstream that answers early and resets with the request body unread: its answer is read
   // before the reset is reported (net::Connection::onWriteFailed).
   connection_.setReadOnWriteError(true);
+  if (const net::TlsClientContext* tls = cluster.tls()) {
+    connection_.startTls(std::make_unique<net::TlsSession>(
+        *tls, fd, cluster.tlsServerName(endpoint), &endpoint.tls_session));
+  }
   cluster_.onConnectionOpened(endpoint_);
 }
 
@@ -213,6 +218,12 @@ UpstreamCluster::UpstreamCluster(EventLoop& loop, net::Resolver& resolver,
         }
         refresh_timer_.arm(dns_refresh_);
       }) {
+  if (config_.tls) {
+    // Validated with the configuration; a file that went bad since stops the start like it.
+    net::TlsLoadError error;
+    tls_ = net::TlsClientContext::load(net::tlsClientSettings(config_), error);
+    if (!tls_) throw std::runtime_error("upstream " + config_.name + ": " + error.reason);
+  }
   bool any_name = false;
   for (const auto& hp : config_.endpoints) {
     auto ep = std::make_unique<Endpoint>();
@@ -240,6 +251,31 @@ UpstreamCluster::~UpstreamCluster() {
   for (auto& ep : endpoints_) {
     ep->idle.clear();
     ep->query.reset();
+  }
+}
+
+const std::string& UpstreamCluster::tlsServerName(const Endpoint& ep) const {
+  return config_.tls_server_name.empty() ? ep.configured.host : config_.tls_server_name;
+}
+
+void UpstreamCluster::noteTlsHandshake(UpstreamConnection& connection, bool established) {
+  const net::TlsSession* session = connection.connection().tls();
+  if (session == nullptr) return;
+  if (established) {
+    metrics_.tls_handshakes[session->resumed() ? 1 : 0].add();
+  }
+  X509* cert = established ? session->peerCertificate() : session->failedCertificate();
+  Endpoint& ep = connection.endpoint();
+  // A resumed session shows the certificate of the full handshake it resumes: the same one.
+  if (cert == nullptr || (ep.tls_certificate && X509_cmp(cert, ep.tls_certificate.get()) == 0)) {
+    return;
+  }
+  if (X509_up_ref(cert) != 1) return;
+  ep.tls_certificate.reset(cert);
+  const net::CertificateInfo info = net::describeCertificate(cert);
+  if (metrics_.certificates != nullptr) {
+    metrics_.certificates->noteUpstream(config_.name, ep.name, info.facts.subject,
+                                        info.not_after_unix);
   }
 }
 

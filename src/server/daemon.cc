@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <optional>
 #include <stdexcept>
 
 #include "triaged/config/config_json.h"
@@ -60,6 +61,11 @@ int Daemon::run() {
     fds.push_back(*fd);
   }
 
+  std::vector<int> tls_fds;
+  std::shared_ptr<const net::TlsServerContext> tls_context;
+  std::optional<net::SocketAddress> tls_bound;
+  if (config_.server.tls_listen) tls_bound = bindTlsListeners(tls_fds, tls_context);
+
   if (config_.server.admin_listen) {
     auto admin_addr = net::socketAddressFromLiteral(*config_.server.admin_listen);
     if (!admin_addr) throw std::runtime_error("server.admin_listen must be an IP address");
@@ -81,6 +87,15 @@ int Daemon::run() {
                                  fds[i], i, [this] { loop_.post([this] { onWorkerStopped(); }); }));
   }
 
+  if (tls_context) {
+    for (uint32_t i = 0; i < workers; ++i) workers_[i]->addTlsListener(tls_fds[i], tls_context);
+    certificate_watch_ = std::make_unique<CertificateWatch>(
+        loop_, config_.server.tls_cert, config_.server.tls_key, tls_context, metrics_.certificates(),
+        [this](std::shared_ptr<const net::TlsServerContext> context) {
+          for (auto& w : workers_) w->setTlsContext(context);
+        });
+  }
+
   for (int sig : kDaemonSignals) {
     EventPtr ev(evsignal_new(loop_.base(), sig, &Daemon::onSignal, this));
     if (!ev || evsignal_add(ev.get(), nullptr) != 0) {
@@ -93,6 +108,7 @@ int Daemon::run() {
 
   observe::LogEvent ready("listening");
   ready.add("listen", bound->toString());
+  if (tls_bound) ready.add("tls_listen", tls_bound->toString());
   if (admin_) ready.add("admin", admin_->address().toString());
   ready.add("workers", workers)
       .add("max_open_files", open_files)
@@ -107,6 +123,31 @@ int Daemon::run() {
   for (auto& w : workers_) w->join();
   log.info(observe::LogEvent("stopped").add("reason", "drained").str());
   return 0;
+}
+
+net::SocketAddress Daemon::bindTlsListeners(
+    std::vector<int>& fds, std::shared_ptr<const net::TlsServerContext>& context) {
+  net::TlsLoadError error;
+  context = net::TlsServerContext::load(config_.server.tls_cert, config_.server.tls_key, error);
+  if (!context) {
+    throw std::runtime_error(
+        std::string(error.file == net::TlsFile::Key ? "server.tls_key: " : "server.tls_cert: ") +
+        error.reason);
+  }
+  auto addr = net::socketAddressFromLiteral(*config_.server.tls_listen);
+  if (!addr) throw std::runtime_error("server.tls_listen must be an IP address");
+  auto first = net::bindListener(*addr, /*reuse_port=*/true);
+  if (!first) throw std::runtime_error("server.tls_listen: " + first.error().message);
+  fds.push_back(*first);
+  auto bound = net::localAddress(*first);
+  if (!bound) throw std::runtime_error(bound.error().message);
+  for (uint32_t i = 1; i < config_.server.workers; ++i) {
+    auto fd = net::bindListener(*bound, /*reuse_port=*/true);
+    if (!fd) throw std::runtime_error("server.tls_listen: " + fd.error().message);
+    fds.push_back(*fd);
+  }
+  metrics_.setTlsListener(true);
+  return *bound;
 }
 
 void Daemon::ignoreSignalsAfterDrain() {

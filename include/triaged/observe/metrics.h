@@ -19,6 +19,7 @@
 #include "triaged/diagnose/classifier.h"
 #include "triaged/diagnose/failure.h"
 #include "triaged/observe/metric_table.h"
+#include "triaged/observe/tls_metrics.h"
 
 namespace triaged::observe {
 
@@ -118,6 +119,9 @@ struct UpstreamMetrics {
   RelaxedGauge in_flight;
   RelaxedGauge connections_active;
   RelaxedGauge connections_idle;
+  std::array<RelaxedCounter, 2> tls_handshakes;  // [resumed]: full handshakes, then resumed
+  // Process-wide, set by the registry: certificates seen in handshakes (rarely written).
+  CertificateExpiry* certificates = nullptr;
 
   void countRequest(diagnose::Origin origin, int status);
 };
@@ -128,6 +132,8 @@ struct WorkerMetrics {
   std::vector<std::unique_ptr<UpstreamMetrics>> upstreams;
   RelaxedGauge downstream_connections;
   ListenerMetrics listener;  // this worker's share of the data listener
+  // Handshakes of clients with the TLS listener that failed, by reason.
+  std::array<RelaxedCounter, diagnose::kTlsClientFailures> tls_client_failures;
 
   UpstreamMetrics& none() { return *upstreams.back(); }
 };
@@ -140,6 +146,10 @@ class MetricsRegistry {
   WorkerMetrics& worker(uint32_t index) { return *workers_[index]; }
   // The admin listener's, written by the main thread.
   ListenerMetrics& adminListener() { return admin_listener_; }
+  // The expiry of the serving certificate and of the upstreams' certificates as seen.
+  CertificateExpiry& certificates() { return certificates_; }
+  // A TLS listener runs: its handshake failures are exported (at 0 from the start).
+  void setTlsListener(bool on) { tls_listener_ = on; }
   // The merged families, ready for prometheus::TextSerializer (plus process_* and build info).
   std::vector<prometheus::MetricFamily> collect() const;
   // Prometheus text exposition format.
@@ -148,8 +158,13 @@ class MetricsRegistry {
  private:
   std::vector<std::string> upstream_names_;  // label values; the last is "" (no upstream)
   std::vector<std::unique_ptr<WorkerMetrics>> workers_;
+  // The TLS families (tls_metrics.cc).
+  void collectTls(std::vector<prometheus::MetricFamily>& out) const;
+
   ListenerMetrics admin_listener_;
   std::string version_;
+  CertificateExpiry certificates_;
+  bool tls_listener_ = false;
 };
 
 }  // namespace triaged::observe

@@ -14,6 +14,7 @@
 #include "triaged/observe/metrics.h"
 #include "triaged/observe/triage_store.h"
 #include "triaged/proxy/router.h"
+#include "triaged/server/certificate_watch.h"
 #include "triaged/server/worker.h"
 
 namespace triaged::server {
@@ -34,6 +35,10 @@ class Daemon {
   void handleSignal(int sig);
   void ignoreSignalsAfterDrain();
   void onWorkerStopped();
+  // server.tls_listen: one listening socket per worker (SO_REUSEPORT) and the serving
+  // context; returns the bound address. Throws std::runtime_error at startup.
+  net::SocketAddress bindTlsListeners(std::vector<int>& fds,
+                                      std::shared_ptr<const net::TlsServerContext>& context);
 
   EventLoop loop_;  // first: destroyed last
   config::Config config_;
@@ -43,6 +48,7 @@ class Daemon {
   observe::TriageStore triage_;
   std::unique_ptr<admin::AdminServer> admin_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<CertificateWatch> certificate_watch_;
   std::vector<EventPtr> signal_events_;
   std::atomic<bool> draining_{false};
   uint32_t stopped_workers_ = 0;

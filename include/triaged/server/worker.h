@@ -46,6 +46,13 @@ class Worker final : public proxy::WorkerContext {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
+  // The TLS listener beside the plain one (server.tls_listen): takes ownership of `fd`. Before
+  // start().
+  void addTlsListener(int fd, std::shared_ptr<const net::TlsServerContext> context);
+  // Any thread: new TLS connections use `context` (the certificate was re-read); those already
+  // open keep theirs.
+  void setTlsContext(std::shared_ptr<const net::TlsServerContext> context);
+
   void start();
   // Any thread: stop accepting, finish in-flight requests within drain_timeout, then stop.
   void requestDrain();
@@ -64,7 +71,11 @@ class Worker final : public proxy::WorkerContext {
   void onClientClosed(proxy::ClientConnection& connection) override;
 
  private:
-  void accept(int fd, const sockaddr* addr, socklen_t len);
+  void accept(int fd, const sockaddr* addr, socklen_t len,
+              std::shared_ptr<const net::TlsServerContext> tls = nullptr);
+  // Both listeners pause at this worker's share of max_client_connections.
+  void pauseListeners();
+  void resumeListeners();
   void onAcceptPaused(int err);
   void beginDrain();
   void forceClose();
@@ -87,6 +98,8 @@ class Worker final : public proxy::WorkerContext {
   uint32_t max_clients_;
   observe::AcceptPauseReporter accept_pauses_;
   std::unique_ptr<net::Listener> listener_;
+  std::unique_ptr<net::Listener> tls_listener_;
+  std::shared_ptr<const net::TlsServerContext> tls_context_;
   Timer drain_deadline_;
   Timer memory_trim_;
   std::list<std::unique_ptr<proxy::ClientConnection>> connections_;
