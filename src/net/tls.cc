@@ -2,10 +2,12 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <arpa/inet.h>
 #include <openssl/x509v3.h>
 #include <spdlog/fmt/fmt.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -46,6 +48,8 @@ std::string lastErrorText() {
 
 // 0, or the errno that keeps `path` from being read.
 int unreadable(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return EISDIR;
   FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return errno != 0 ? errno : ENOENT;
   std::fclose(f);
@@ -124,11 +128,20 @@ bool useCertificateAndKey(SSL_CTX* ctx, const std::string& cert_file, const std:
              cert_file + " holds no usable PEM certificate chain (" + lastErrorText() + ")"};
     return false;
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+  // Read apart from installing it: SSL_CTX_use_PrivateKey refuses a key that does not match the
+  // certificate, and that deserves its own message.
+  EVP_PKEY* key = nullptr;
+  if (FILE* f = std::fopen(key_file.c_str(), "rb")) {
+    key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
+    std::fclose(f);
+  }
+  if (key == nullptr) {
     error = {key_role, key_file + " holds no usable PEM private key (" + lastErrorText() + ")"};
     return false;
   }
-  if (SSL_CTX_check_private_key(ctx) != 1) {
+  const int used = SSL_CTX_use_PrivateKey(ctx, key);
+  EVP_PKEY_free(key);
+  if (used != 1 || SSL_CTX_check_private_key(ctx) != 1) {
     ERR_clear_error();
     error = {key_role,
              "the key in " + key_file + " does not match the certificate in " + cert_file};
@@ -199,6 +212,26 @@ bool isIpAddress(const std::string& name) {
   unsigned char buffer[16];
   return inet_pton(AF_INET, name.c_str(), buffer) == 1 ||
          inet_pton(AF_INET6, name.c_str(), buffer) == 1;
+}
+
+// OpenSSL 3.0 names only the alerts of TLS 1.2 and before ("unknown" for the rest).
+std::string alertName(int alert) {
+  switch (alert) {
+    case 86:
+      return "inappropriate fallback";
+    case 109:
+      return "missing extension";
+    case 112:
+      return "unrecognized name";
+    case 115:
+      return "unknown PSK identity";
+    case 116:
+      return "certificate required";
+    case 120:
+      return "no application protocol";
+    default:
+      return SSL_alert_desc_string_long(alert);
+  }
 }
 
 bool isCertificateAlert(int alert) {
@@ -520,7 +553,7 @@ diagnose::TlsFailure TlsSession::failure() const {
   if (reason >= kAlertReasonOffset && reason < kAlertReasonOffset + 256) {
     const int alert = reason - kAlertReasonOffset;
     f.kind = TlsFailureKind::PeerAlert;
-    f.alert = fmt::format("{} ({})", SSL_alert_desc_string_long(alert), alert);
+    f.alert = fmt::format("{} ({})", alertName(alert), alert);
     f.problem = "the upstream aborted the handshake with the alert \"" + f.alert + "\"";
     if (isCertificateAlert(alert)) {
       f.problem += client_cert_configured_

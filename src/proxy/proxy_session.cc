@@ -484,6 +484,19 @@ void ProxySession::onEvent(short what, int err) {
     onUpstreamClosed(false, 0);
     return;
   }
+  // TLS 1.3 finishes the client's side of the handshake before the server has checked the
+  // client's certificate: its alert (certificate required, unknown CA) comes with the first read.
+  // Before any response byte on a fresh connection it is the handshake's failure, not a crash.
+  const net::TlsSession* tls = upstream_->connection().tls();
+  if (tls != nullptr && tls->failed() && !reused_ &&
+      classifier_.evidence().response_bytes_received == 0) {
+    diagnose::TlsFailure failure = tls->failure();
+    if (failure.kind == diagnose::TlsFailureKind::PeerAlert) {
+      classifier_.onTlsHandshakeFailed(std::move(failure));
+      attemptFailed();
+      return;
+    }
+  }
   onUpstreamClosed(err == ECONNRESET, err);
 }
 
