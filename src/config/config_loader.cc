@@ -639,13 +639,13 @@ class Loader {
     if (const toml::value* listen = find(table, "tls_listen")) {
       listen_line = lineOf(*listen);
       if (auto address = parseAddress(*listen, "server.tls_listen", AddressUse::Listen)) {
-        const bool clash = address->port != 0 &&
-                           (*address == server.listen ||
-                            (server.admin_listen && *address == *server.admin_listen));
+        const bool clash =
+            address->port != 0 && (*address == server.listen ||
+                                   (server.admin_listen && *address == *server.admin_listen));
         if (clash) {
           problem(listen_line, "server.tls_listen",
-                  "must differ from server.listen and server.admin_listen (" +
-                      address->toString() + ")");
+                  "must differ from server.listen and server.admin_listen (" + address->toString() +
+                      ")");
         } else {
           server.tls_listen = *address;
         }

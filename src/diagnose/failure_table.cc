@@ -20,13 +20,12 @@ constexpr std::array<CauseInfo, kCauseCount> kCauses{
     }};
 
 constexpr std::array<std::string_view, 9> kPhases{
-    "accept",       "read_request_headers", "route",       "connect_upstream", "tls_handshake",
+    "accept",       "read_request_headers",  "route",       "connect_upstream", "tls_handshake",
     "send_request", "read_response_headers", "stream_body", "complete",
 };
 
 constexpr std::array<std::string_view, 4> kEventHints{"upstream_retry", "endpoint_down",
-                                                      "endpoint_recovered",
-                                                      "tls_client_failure"};
+                                                      "endpoint_recovered", "tls_client_failure"};
 
 }  // namespace
 

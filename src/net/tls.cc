@@ -1,9 +1,9 @@
 #include "triaged/net/tls.h"
 
+#include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <arpa/inet.h>
 #include <openssl/x509v3.h>
 #include <spdlog/fmt/fmt.h>
 #include <sys/socket.h>
@@ -75,18 +75,18 @@ std::string timeText(const ASN1_TIME* t, int64_t* unix_seconds) {
 
 std::string alternativeNames(X509* cert) {
   std::string out;
-  auto* names = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (names != nullptr) {
     for (int i = 0; i < sk_GENERAL_NAME_num(names) && out.size() < 512; ++i) {
       const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
       std::string item;
       if (name->type == GEN_DNS) {
         const ASN1_STRING* s = name->d.dNSName;
-        item = "DNS:" + printable(std::string_view(reinterpret_cast<const char*>(
-                                                       ASN1_STRING_get0_data(s)),
-                                                   static_cast<size_t>(ASN1_STRING_length(s))),
-                                  128);
+        item = "DNS:" +
+               printable(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                          static_cast<size_t>(ASN1_STRING_length(s))),
+                         128);
       } else if (name->type == GEN_IPADD) {
         const ASN1_OCTET_STRING* ip = name->d.iPAddress;
         const unsigned char* b = ASN1_STRING_get0_data(ip);
@@ -157,8 +157,8 @@ SslCtxPtr newContext(const SSL_METHOD* method) {
   // No renegotiation (a CPU sink and an attack surface), no compression (CRIME); an EOF without
   // close_notify is the end of the stream: HTTP framing, not TLS, says whether a message is
   // complete, and many servers close without close_notify.
-  SSL_CTX_set_options(ctx.get(),
-                      SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+  SSL_CTX_set_options(
+      ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
   SSL_CTX_set_cipher_list(ctx.get(), kTls12Ciphers);
   // Partial writes: a record the kernel took is reported, as send() would; the buffer may move
   // between retries (our output blocks do not, but an overflow evbuffer's chain can); buffers go
@@ -192,8 +192,8 @@ int serverNameCallback(SSL* ssl, int*, void*) {
 
 int verifyCallback(int ok, X509_STORE_CTX* store) {
   if (ok == 0) {
-    auto* ssl = static_cast<SSL*>(
-        X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    auto* ssl =
+        static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
     if (TlsSession* t = ssl != nullptr ? TlsSession::from(ssl) : nullptr) {
       t->noteVerifyFailure(X509_STORE_CTX_get_error(store), X509_STORE_CTX_get_current_cert(store));
     }
@@ -303,8 +303,8 @@ std::shared_ptr<const TlsClientContext> TlsClientContext::load(const TlsClientSe
     ERR_clear_error();
     if (SSL_CTX_load_verify_locations(ctx, settings.ca_file.c_str(), nullptr) != 1 ||
         sk_X509_OBJECT_num(X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx))) == 0) {
-      error = {TlsFile::Ca, settings.ca_file + " holds no PEM CA certificate (" +
-                                lastErrorText() + ")"};
+      error = {TlsFile::Ca,
+               settings.ca_file + " holds no PEM CA certificate (" + lastErrorText() + ")"};
       return nullptr;
     }
   } else if (settings.verify) {
@@ -450,7 +450,8 @@ void TlsSession::recordError(int ssl_error, int err) {
   error_code_ = ERR_peek_last_error();
   if (error_code_ != 0) {
     const char* reason = ERR_reason_error_string(error_code_);
-    error_text_ = reason != nullptr ? reason : "error " + std::to_string(ERR_GET_REASON(error_code_));
+    error_text_ =
+        reason != nullptr ? reason : "error " + std::to_string(ERR_GET_REASON(error_code_));
   } else if (sys_errno_ != 0) {
     error_text_ = std::strerror(sys_errno_);
   } else {
@@ -514,8 +515,8 @@ diagnose::TlsFailure TlsSession::failure() const {
         break;
       case X509_V_ERR_CERT_NOT_YET_VALID:
         f.kind = TlsFailureKind::CertificateNotYetValid;
-        f.problem = "the certificate " + subject + " is not valid before " +
-                    cert.facts.not_before + " (until " + cert.facts.not_after +
+        f.problem = "the certificate " + subject + " is not valid before " + cert.facts.not_before +
+                    " (until " + cert.facts.not_after +
                     "): a clock is wrong, or it was deployed too early";
         break;
       case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:

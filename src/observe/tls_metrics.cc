@@ -63,8 +63,8 @@ void MetricsRegistry::collectTls(std::vector<prometheus::MetricFamily>& out) con
       for (const auto& w : workers_) n += w->tls_client_failures[r].get();
       // At 0 from the start, like the failures.
       ClientMetric m;
-      m.label = {label("reason",
-                       std::string(diagnose::tlsClientFailureName(static_cast<diagnose::TlsClientFailure>(r))))};
+      m.label = {label("reason", std::string(diagnose::tlsClientFailureName(
+                                     static_cast<diagnose::TlsClientFailure>(r))))};
       m.counter.value = static_cast<double>(n);
       client_failures.metric.push_back(std::move(m));
     }

@@ -184,8 +184,7 @@ void ClientConnection::onEvent(short what, int err) {
       return;
     }
     const net::TlsSession* tls = connection_.tls();
-    if (tls != nullptr && requests_ == 0 && tls->serverNameUnknown() &&
-        !parser_.messageStarted()) {
+    if (tls != nullptr && requests_ == 0 && tls->serverNameUnknown() && !parser_.messageStarted()) {
       // Clients such as curl check the name after the handshake and just close: a name the
       // certificate does not carry, then nothing, is the same failure seen a moment later.
       failTlsHandshake(diagnose::TlsClientFailure::UnknownSni);

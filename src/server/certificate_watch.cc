@@ -50,11 +50,12 @@ bool CertificateWatch::reload() {
   net::TlsLoadError error;
   auto loaded = net::TlsServerContext::load(cert_file_, key_file_, error);
   if (!loaded) {
-    log.error(observe::LogEvent("tls_certificate_reload_failed")
-                  .add("key", error.file == net::TlsFile::Key ? "server.tls_key" : "server.tls_cert")
-                  .add("reason", error.reason)
-                  .add("detail", "the certificate in use stays until the files load")
-                  .str());
+    log.error(
+        observe::LogEvent("tls_certificate_reload_failed")
+            .add("key", error.file == net::TlsFile::Key ? "server.tls_key" : "server.tls_cert")
+            .add("reason", error.reason)
+            .add("detail", "the certificate in use stays until the files load")
+            .str());
     return false;
   }
   const auto& before = current_->certificate().facts;
@@ -80,7 +81,8 @@ void CertificateWatch::publish() {
 void CertificateWatch::checkExpiry() {
   const auto& cert = current_->certificate();
   const auto now = std::chrono::system_clock::now();
-  const auto not_after = std::chrono::system_clock::time_point(std::chrono::seconds(cert.not_after_unix));
+  const auto not_after =
+      std::chrono::system_clock::time_point(std::chrono::seconds(cert.not_after_unix));
   const int state = now >= not_after ? 2 : now + kExpiryWarning >= not_after ? 1 : 0;
   if (state == expiry_state_ || state == 0) {
     expiry_state_ = state;

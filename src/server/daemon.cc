@@ -90,8 +90,8 @@ int Daemon::run() {
   if (tls_context) {
     for (uint32_t i = 0; i < workers; ++i) workers_[i]->addTlsListener(tls_fds[i], tls_context);
     certificate_watch_ = std::make_unique<CertificateWatch>(
-        loop_, config_.server.tls_cert, config_.server.tls_key, tls_context, metrics_.certificates(),
-        [this](std::shared_ptr<const net::TlsServerContext> context) {
+        loop_, config_.server.tls_cert, config_.server.tls_key, tls_context,
+        metrics_.certificates(), [this](std::shared_ptr<const net::TlsServerContext> context) {
           for (auto& w : workers_) w->setTlsContext(context);
         });
   }
@@ -125,8 +125,8 @@ int Daemon::run() {
   return 0;
 }
 
-net::SocketAddress Daemon::bindTlsListeners(
-    std::vector<int>& fds, std::shared_ptr<const net::TlsServerContext>& context) {
+net::SocketAddress Daemon::bindTlsListeners(std::vector<int>& fds,
+                                            std::shared_ptr<const net::TlsServerContext>& context) {
   net::TlsLoadError error;
   context = net::TlsServerContext::load(config_.server.tls_cert, config_.server.tls_key, error);
   if (!context) {

@@ -177,17 +177,17 @@ TEST_CASE("HTTPS clients through the TLS listener: TLS 1.3 and 1.2, ALPN http/1.
   CHECK(contains(v13.output, "TLSv1.3"));
   CHECK(contains(v13.output, "ALPN: server accepted http/1.1"));
 
-  const auto v12 = curl({"-v", "--tlsv1.2", "--tls-max", "1.2", "--cacert", c.certs.caCert(),
-                         "--resolve", resolve, url, "-o", "/dev/null", "-w",
-                         "status=%{http_code}\n"});
+  const auto v12 =
+      curl({"-v", "--tlsv1.2", "--tls-max", "1.2", "--cacert", c.certs.caCert(), "--resolve",
+            resolve, url, "-o", "/dev/null", "-w", "status=%{http_code}\n"});
   INFO(v12.output);
   CHECK(contains(v12.output, "status=200"));
   CHECK(contains(v12.output, "TLSv1.2 / ECDHE"));
 
   // Keep-alive over TLS: several requests on one connection.
-  const auto keepalive = curl({"--cacert", c.certs.caCert(), "--resolve", resolve, url, url, url,
-                               "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null", "-w",
-                               "%{http_code} %{num_connects}\n"});
+  const auto keepalive =
+      curl({"--cacert", c.certs.caCert(), "--resolve", resolve, url, url, url, "-o", "/dev/null",
+            "-o", "/dev/null", "-o", "/dev/null", "-w", "%{http_code} %{num_connects}\n"});
   INFO(keepalive.output);
   CHECK(contains(keepalive.output, "200 1\n200 0\n200 0\n"));
 
@@ -279,10 +279,11 @@ TEST_CASE("a TLS upstream: verified, pooled connections reused, sessions resumed
   }
   const auto scrape = scrapeMetrics(daemon.adminPort());
   // Three requests, one handshake: the pooled TLS connection was reused.
-  CHECK(sample(scrape, "triaged_upstream_tls_handshakes_total{upstream=\"app\",resumed=\"false\"}") ==
-        1);
-  CHECK(sample(scrape, "triaged_tls_certificate_expiry_timestamp_seconds{upstream=\"app\","
-                       "subject=\"CN=localhost\"}") > static_cast<double>(std::time(nullptr)));
+  CHECK(sample(scrape,
+               "triaged_upstream_tls_handshakes_total{upstream=\"app\",resumed=\"false\"}") == 1);
+  CHECK(sample(scrape,
+               "triaged_tls_certificate_expiry_timestamp_seconds{upstream=\"app\","
+               "subject=\"CN=localhost\"}") > static_cast<double>(std::time(nullptr)));
   CHECK(daemon.stop() == 0);
 }
 
@@ -291,8 +292,8 @@ TEST_CASE("new TLS connections to an endpoint resume its last session", "[integr
   const auto cert = c.issue("upstream");
   TlsUpstream upstream({"--cert", cert.cert, "--key", cert.key, "--close"});
   DaemonProcess daemon(upstreamConfig(
-      upstream.address(), "tls = true\ntls_ca = \"" + c.certs.caCert() +
-                              "\"\ntls_server_name = \"localhost\"\n"));
+      upstream.address(),
+      "tls = true\ntls_ca = \"" + c.certs.caCert() + "\"\ntls_server_name = \"localhost\"\n"));
   HttpClient client(daemon.port());
   const auto first = client.get("/");
   REQUIRE(first.status == 200);
@@ -301,8 +302,8 @@ TEST_CASE("new TLS connections to an endpoint resume its last session", "[integr
   REQUIRE(second.status == 200);
   CHECK(second.header("x-session-reused") == "true");
   const auto scrape = scrapeMetrics(daemon.adminPort());
-  CHECK(sample(scrape, "triaged_upstream_tls_handshakes_total{upstream=\"app\",resumed=\"true\"}") ==
-        1);
+  CHECK(sample(scrape,
+               "triaged_upstream_tls_handshakes_total{upstream=\"app\",resumed=\"true\"}") == 1);
   CHECK(daemon.stop() == 0);
 }
 
@@ -314,10 +315,10 @@ TEST_CASE("mTLS: triaged's client certificate is sent and accepted", "[integrati
   client_request.client = true;
   const auto client_cert = c.issue("client", client_request);
   TlsUpstream upstream({"--cert", cert.cert, "--key", cert.key, "--client-ca", c.certs.caCert()});
-  DaemonProcess daemon(upstreamConfig(
-      upstream.address(), "tls = true\ntls_ca = \"" + c.certs.caCert() + "\"\ntls_client_cert = \"" +
-                              client_cert.cert + "\"\ntls_client_key = \"" + client_cert.key +
-                              "\"\n"));
+  DaemonProcess daemon(
+      upstreamConfig(upstream.address(), "tls = true\ntls_ca = \"" + c.certs.caCert() +
+                                             "\"\ntls_client_cert = \"" + client_cert.cert +
+                                             "\"\ntls_client_key = \"" + client_cert.key + "\"\n"));
   HttpClient client(daemon.port());
   const auto r = client.get("/");
   REQUIRE(r.status == 200);
@@ -335,8 +336,8 @@ TEST_CASE("an expired upstream certificate: 502 tls_certificate_invalid with its
   expired.not_after_days = -30;
   const auto cert = c.issue("expired", expired);
   TlsUpstream upstream({"--cert", cert.cert, "--key", cert.key});
-  DaemonProcess daemon(upstreamConfig(upstream.address(), "tls = true\nretries = 0\ntls_ca = \"" +
-                                                              c.certs.caCert() + "\"\n"));
+  DaemonProcess daemon(upstreamConfig(
+      upstream.address(), "tls = true\nretries = 0\ntls_ca = \"" + c.certs.caCert() + "\"\n"));
   const auto seen = failOnce(daemon, "tls_certificate_invalid", 502);
   INFO(seen.line);
   CHECK(jsonField(seen.line, "phase") == "tls_handshake");
@@ -361,13 +362,12 @@ TEST_CASE("a not yet valid upstream certificate: tls_certificate_invalid with it
   future.not_after_days = 40;
   const auto cert = c.issue("future", future);
   TlsUpstream upstream({"--cert", cert.cert, "--key", cert.key});
-  DaemonProcess daemon(upstreamConfig(upstream.address(), "tls = true\nretries = 0\ntls_ca = \"" +
-                                                              c.certs.caCert() + "\"\n"));
+  DaemonProcess daemon(upstreamConfig(
+      upstream.address(), "tls = true\nretries = 0\ntls_ca = \"" + c.certs.caCert() + "\"\n"));
   const auto seen = failOnce(daemon, "tls_certificate_invalid", 502);
   INFO(seen.line);
-  CHECK(has(jsonField(seen.line, "tls_problem"), "is not valid before " +
-                                                     jsonField(seen.line, "tls_not_before")
-                                                         .value_or("?")));
+  CHECK(has(jsonField(seen.line, "tls_problem"),
+            "is not valid before " + jsonField(seen.line, "tls_not_before").value_or("?")));
   CHECK(daemon.stop() == 0);
 }
 
@@ -376,8 +376,8 @@ TEST_CASE("an upstream certificate from an unknown CA: tls_certificate_invalid n
   Certificates c;
   const auto cert = c.issue("stranger", {}, /*unknown_ca=*/true);
   TlsUpstream upstream({"--cert", cert.cert, "--key", cert.key});
-  DaemonProcess daemon(upstreamConfig(upstream.address(), "tls = true\nretries = 0\ntls_ca = \"" +
-                                                              c.certs.caCert() + "\"\n"));
+  DaemonProcess daemon(upstreamConfig(
+      upstream.address(), "tls = true\nretries = 0\ntls_ca = \"" + c.certs.caCert() + "\"\n"));
   const auto seen = failOnce(daemon, "tls_certificate_invalid", 502);
   INFO(seen.line);
   CHECK(has(jsonField(seen.line, "tls_problem"), "is issued by CN=unknown test CA"));
@@ -392,9 +392,10 @@ TEST_CASE("an upstream certificate for another name: tls_certificate_invalid wit
   Certificates c;
   const auto cert = c.issue("upstream");
   TlsUpstream upstream({"--cert", cert.cert, "--key", cert.key});
-  DaemonProcess daemon(upstreamConfig(
-      upstream.address(), "tls = true\nretries = 0\ntls_server_name = \"app.internal\"\ntls_ca = \"" +
-                              c.certs.caCert() + "\"\n"));
+  DaemonProcess daemon(
+      upstreamConfig(upstream.address(),
+                     "tls = true\nretries = 0\ntls_server_name = \"app.internal\"\ntls_ca = \"" +
+                         c.certs.caCert() + "\"\n"));
   const auto seen = failOnce(daemon, "tls_certificate_invalid", 502);
   INFO(seen.line);
   CHECK(jsonField(seen.line, "tls_server_name") == "app.internal");
@@ -410,8 +411,8 @@ TEST_CASE("an upstream that wants a client certificate triaged lacks: tls_handsh
   Certificates c;
   const auto cert = c.issue("upstream");
   TlsUpstream upstream({"--cert", cert.cert, "--key", cert.key, "--client-ca", c.certs.caCert()});
-  DaemonProcess daemon(upstreamConfig(upstream.address(), "tls = true\nretries = 0\ntls_ca = \"" +
-                                                              c.certs.caCert() + "\"\n"));
+  DaemonProcess daemon(upstreamConfig(
+      upstream.address(), "tls = true\nretries = 0\ntls_ca = \"" + c.certs.caCert() + "\"\n"));
   const auto seen = failOnce(daemon, "tls_handshake_failed", 502);
   INFO(seen.line);
   CHECK(jsonField(seen.line, "tls_alert") == "certificate required (116)");
@@ -429,10 +430,10 @@ TEST_CASE("an upstream that rejects triaged's client certificate: tls_handshake_
   client_request.client = true;
   const auto stranger = c.issue("client", client_request, /*unknown_ca=*/true);
   TlsUpstream upstream({"--cert", cert.cert, "--key", cert.key, "--client-ca", c.certs.caCert()});
-  DaemonProcess daemon(upstreamConfig(
-      upstream.address(), "tls = true\nretries = 0\ntls_ca = \"" + c.certs.caCert() +
-                              "\"\ntls_client_cert = \"" + stranger.cert +
-                              "\"\ntls_client_key = \"" + stranger.key + "\"\n"));
+  DaemonProcess daemon(
+      upstreamConfig(upstream.address(), "tls = true\nretries = 0\ntls_ca = \"" + c.certs.caCert() +
+                                             "\"\ntls_client_cert = \"" + stranger.cert +
+                                             "\"\ntls_client_key = \"" + stranger.key + "\"\n"));
   const auto seen = failOnce(daemon, "tls_handshake_failed", 502);
   INFO(seen.line);
   CHECK(jsonField(seen.line, "tls_alert") == "unknown CA (48)");
@@ -440,12 +441,13 @@ TEST_CASE("an upstream that rejects triaged's client certificate: tls_handshake_
   CHECK(daemon.stop() == 0);
 }
 
-TEST_CASE("no TLS version in common with the upstream: tls_handshake_failed", "[integration][tls]") {
+TEST_CASE("no TLS version in common with the upstream: tls_handshake_failed",
+          "[integration][tls]") {
   Certificates c;
   const auto cert = c.issue("upstream");
   TlsUpstream upstream({"--cert", cert.cert, "--key", cert.key, "--max-version", "TLSv1_1"});
-  DaemonProcess daemon(upstreamConfig(upstream.address(), "tls = true\nretries = 0\ntls_ca = \"" +
-                                                              c.certs.caCert() + "\"\n"));
+  DaemonProcess daemon(upstreamConfig(
+      upstream.address(), "tls = true\nretries = 0\ntls_ca = \"" + c.certs.caCert() + "\"\n"));
   const auto seen = failOnce(daemon, "tls_handshake_failed", 502);
   INFO(seen.line);
   CHECK(jsonField(seen.line, "tls_alert") == "protocol version (70)");
@@ -457,8 +459,8 @@ TEST_CASE("no cipher in common with the upstream: tls_handshake_failed", "[integ
   Certificates c;
   const auto cert = c.issue("upstream");
   TlsUpstream upstream({"--cert", cert.cert, "--key", cert.key, "--ciphers", "AES128-SHA"});
-  DaemonProcess daemon(upstreamConfig(upstream.address(), "tls = true\nretries = 0\ntls_ca = \"" +
-                                                              c.certs.caCert() + "\"\n"));
+  DaemonProcess daemon(upstreamConfig(
+      upstream.address(), "tls = true\nretries = 0\ntls_ca = \"" + c.certs.caCert() + "\"\n"));
   const auto seen = failOnce(daemon, "tls_handshake_failed", 502);
   INFO(seen.line);
   CHECK(jsonField(seen.line, "tls_alert") == "handshake failure (40)");
@@ -496,8 +498,8 @@ TEST_CASE("TLS on a port configured for plain HTTP: tls_protocol_mismatch, not m
 TEST_CASE("a TLS handshake that does not finish: 504 tls_handshake_timeout, not connect_timeout",
           "[integration][tls]") {
   TlsUpstream upstream({"--mode", "silent"});
-  DaemonProcess daemon(upstreamConfig(upstream.address(),
-                                      "tls = true\nretries = 0\nconnect_timeout = \"300ms\"\n"));
+  DaemonProcess daemon(
+      upstreamConfig(upstream.address(), "tls = true\nretries = 0\nconnect_timeout = \"300ms\"\n"));
   const auto seen = failOnce(daemon, "tls_handshake_timeout", 504);
   INFO(seen.line);
   CHECK(jsonField(seen.line, "phase") == "tls_handshake");
@@ -550,18 +552,19 @@ TEST_CASE("bad certificate files: --check-config and the daemon name FILE:LINE: 
   };
   const std::vector<Case> cases{
       {"missing certificate",
-       "tls_listen = \"127.0.0.1:0\"\ntls_cert = \"" + missing + "\"\ntls_key = \"" +
-           serving.key + "\"\n",
+       "tls_listen = \"127.0.0.1:0\"\ntls_cert = \"" + missing + "\"\ntls_key = \"" + serving.key +
+           "\"\n",
        "", "5: server.tls_cert: cannot read " + missing + ": No such file or directory"},
       {"not a certificate",
-       "tls_listen = \"127.0.0.1:0\"\ntls_cert = \"" + garbage + "\"\ntls_key = \"" +
-           serving.key + "\"\n",
+       "tls_listen = \"127.0.0.1:0\"\ntls_cert = \"" + garbage + "\"\ntls_key = \"" + serving.key +
+           "\"\n",
        "", "5: server.tls_cert: " + garbage + " holds no usable PEM certificate chain"},
       {"key of another certificate",
        "tls_listen = \"127.0.0.1:0\"\ntls_cert = \"" + serving.cert + "\"\ntls_key = \"" +
            other.key + "\"\n",
-       "", "6: server.tls_key: the key in " + other.key + " does not match the certificate in " +
-               serving.cert},
+       "",
+       "6: server.tls_key: the key in " + other.key + " does not match the certificate in " +
+           serving.cert},
       {"unreadable CA bundle", "", "tls = true\ntls_ca = \"" + c.dir.path() + "\"\n",
        "13: upstream[0].tls_ca: cannot read " + c.dir.path() + ": Is a directory"},
       {"client certificate without its key", "",
@@ -601,9 +604,9 @@ TEST_CASE("the serving certificate is re-read when its files change, and a bad p
   std::filesystem::copy_file(first.cert, cert);
   std::filesystem::copy_file(first.key, key);
   FakeUpstream fake;
-  DaemonProcess daemon(upstreamConfig(fake.address(), "",
-                                      "tls_listen = \"127.0.0.1:0\"\ntls_cert = \"" + cert +
-                                          "\"\ntls_key = \"" + key + "\"\n"));
+  DaemonProcess daemon(upstreamConfig(
+      fake.address(), "",
+      "tls_listen = \"127.0.0.1:0\"\ntls_cert = \"" + cert + "\"\ntls_key = \"" + key + "\"\n"));
   const std::string series =
       "triaged_tls_certificate_expiry_timestamp_seconds{upstream=\"\",subject=\"CN=localhost\"}";
   const double before = sample(scrapeMetrics(daemon.adminPort()), series);

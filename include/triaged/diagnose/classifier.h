@@ -50,11 +50,11 @@ enum class TlsFailureKind : uint8_t {
 
 struct TlsFailure {
   TlsFailureKind kind = TlsFailureKind::Other;
-  int err = 0;              // the socket's errno, when the socket failed (ECONNRESET)
-  std::string problem;      // one line saying exactly what, e.g. "expired on 2026-01-02T..."
-  std::string alert;        // the alert received, e.g. "certificate required (116)"
-  std::string received;     // NotTls: the first bytes the upstream sent, printable
-  std::string server_name;  // the name triaged sent as SNI and verified ("" when none)
+  int err = 0;                   // the socket's errno, when the socket failed (ECONNRESET)
+  std::string problem;           // one line saying exactly what, e.g. "expired on 2026-01-02T..."
+  std::string alert;             // the alert received, e.g. "certificate required (116)"
+  std::string received;          // NotTls: the first bytes the upstream sent, printable
+  std::string server_name;       // the name triaged sent as SNI and verified ("" when none)
   CertificateFacts certificate;  // the certificate the failure is about (when there is one)
 };
 

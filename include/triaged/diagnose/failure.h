@@ -54,14 +54,14 @@ enum class RetryRule : uint8_t {
 
 // Why a client's handshake with a TLS listener failed: bounded metric labels.
 enum class TlsClientFailure : uint8_t {
-  PlaintextHttp,     // plain HTTP sent to the TLS port
-  NoSharedVersion,   // no TLS version both accept
-  NoSharedCipher,    // no cipher suite both accept
-  UnknownSni,        // asked for a name the certificate does not carry, then gave up
-  ClientAlert,       // the client aborted with an alert (it rejected the certificate...)
-  BadHello,          // not a well-formed TLS ClientHello
-  Closed,            // closed or reset before the handshake finished
-  Timeout,           // did not finish within client_header_timeout
+  PlaintextHttp,    // plain HTTP sent to the TLS port
+  NoSharedVersion,  // no TLS version both accept
+  NoSharedCipher,   // no cipher suite both accept
+  UnknownSni,       // asked for a name the certificate does not carry, then gave up
+  ClientAlert,      // the client aborted with an alert (it rejected the certificate...)
+  BadHello,         // not a well-formed TLS ClientHello
+  Closed,           // closed or reset before the handshake finished
+  Timeout,          // did not finish within client_header_timeout
   Other,
 };
 inline constexpr size_t kTlsClientFailures = static_cast<size_t>(TlsClientFailure::Other) + 1;

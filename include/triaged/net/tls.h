@@ -180,11 +180,11 @@ class TlsSession {
   int ssl_error_ = 0;
   int sys_errno_ = 0;
   std::string error_text_;
-  int verify_error_ = 0;  // X509_V_OK, or the first verification error
-  X509Ptr verify_cert_;   // the certificate it was about
+  int verify_error_ = 0;     // X509_V_OK, or the first verification error
+  X509Ptr verify_cert_;      // the certificate it was about
   std::string first_bytes_;  // upstream side: the first bytes the peer sent (peeked)
   bool peeked_ = false;
-  std::string sni_;           // listener side: the name the client asked for
+  std::string sni_;          // listener side: the name the client asked for
   bool sni_matches_ = true;  // ... and whether the certificate carries it
   const TlsServerContext* server_context_ = nullptr;
 };

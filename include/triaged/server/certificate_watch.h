@@ -43,8 +43,8 @@ class CertificateWatch {
     off_t size = -1;
     ino_t inode = 0;
     bool operator==(const Stamp& o) const {
-      return mtime.tv_sec == o.mtime.tv_sec && mtime.tv_nsec == o.mtime.tv_nsec &&
-             size == o.size && inode == o.inode;
+      return mtime.tv_sec == o.mtime.tv_sec && mtime.tv_nsec == o.mtime.tv_nsec && size == o.size &&
+             inode == o.inode;
     }
   };
   static Stamp stampOf(const std::string& path);

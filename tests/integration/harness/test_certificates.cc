@@ -55,9 +55,9 @@ CertPtr makeCertificate(EVP_PKEY* key, const std::string& cn, long not_before_da
 void writePem(const std::string& path, X509* cert, EVP_PKEY* key) {
   FILE* f = std::fopen(path.c_str(), "w");
   if (f == nullptr) throw std::runtime_error("cannot write " + path);
-  const bool ok = cert != nullptr ? PEM_write_X509(f, cert) == 1
-                                  : PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr,
-                                                         nullptr) == 1;
+  const bool ok = cert != nullptr
+                      ? PEM_write_X509(f, cert) == 1
+                      : PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
   std::fclose(f);
   if (!ok) throw std::runtime_error("cannot write " + path);
 }
@@ -78,8 +78,7 @@ CertPtr readCert(const std::string& path) {
   return cert;
 }
 
-IssuedCertificate makeCa(const std::string& dir, const std::string& name,
-                         const std::string& file) {
+IssuedCertificate makeCa(const std::string& dir, const std::string& name, const std::string& file) {
   KeyPtr key = newKey();
   CertPtr cert = makeCertificate(key.get(), name, -1, 3650);
   X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get()));
