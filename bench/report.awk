@@ -41,7 +41,7 @@ function minof(list,    a, n) {
 function per(list,    m) { m = median(list); return (m == "") ? "–" : sprintf("%.2f", m) }
 function ratio(x, y) { return (y > 0 && x != "") ? sprintf("%.2fx", x / y) : "–" }
 function mib(kib) { return (kib == "") ? "?" : sprintf("%.1f", kib / 1024) }
-function label(t) { return (t == "origin") ? "origin (direct)" : (t == "relay") ? "relay (HAProxy mode tcp, no HTTP)" : t }
+function label(t) { return (t == "origin") ? "origin (direct)" : (t == "relay") ? "relay (HAProxy mode tcp, no HTTP)" : (t == "triaged") ? "triaged (defaults)" : (t == "triaged-tuned") ? "triaged, tuned" : t }
 function body(size) { return (size == "64") ? "64 B" : "16 KiB" }
 # One row of the worker scaling table: triaged workers = 1 vs workers = 2 in LAYOUT, SIZE.
 function scaling_row(layout, size, name,    k1, k2, r1, r2, c1, c2) {
@@ -96,7 +96,7 @@ function table(layout, size, title,    t, k, kn, ko, r, rn, ro, c, cn, p50, p99,
   o50 = median(P50[ko]); o99 = median(P99[ko])
   printf "| target | req/s (median) | min–max | vs nginx | vs origin | p50 µs | p99 µs |%s CPU µs/req | of it user | sleeps/req | CPU vs nginx | errors | RSS idle / after MiB |\n", extra ? " added p50 / p99 µs | p99 µs, quietest round (added) |" : ""
   printf "| --- | ---: | ---: | ---: | ---: | ---: | ---: |%s ---: | ---: | ---: | ---: | ---: | ---: |\n", extra ? " ---: | ---: |" : ""
-  for (t = 1; t <= 5; t++) {
+  for (t = 1; t <= 6; t++) {
     k = layout SUBSEP size SUBSEP T[t]
     if (!(k in seen)) continue
     r = median(R[k]); c = median(C[k]); p50 = median(P50[k]); p99 = median(P99[k])
@@ -110,7 +110,7 @@ function table(layout, size, title,    t, k, kn, ko, r, rn, ro, c, cn, p50, p99,
   print ""
 }
 END {
-  T[1] = "origin"; T[2] = "nginx"; T[3] = "haproxy"; T[4] = "triaged"; T[5] = "relay"
+  T[1] = "origin"; T[2] = "nginx"; T[3] = "haproxy"; T[4] = "triaged"; T[5] = "triaged-tuned"; T[6] = "relay"
   pinned = (ncpu >= 2) ? "Pinned (wrk + origin on CPU " cl ", proxy alone on CPU " cp "; wrk -t1 -c" conns ")" : "Pinned (one CPU only: everything shares CPU " cl "; wrk -t1 -c" conns ")"
   print "## Results"
   print ""
@@ -124,8 +124,9 @@ END {
   manyt = (ncpu >= 2) ? "Pinned, many connections (as above with wrk -t1 -c" many ")" : "Pinned, many connections (one CPU; wrk -t1 -c" many ")"
   table("many", "64", manyt); table("many", "16k", manyt)
   if (("many" SUBSEP "64" SUBSEP "triaged") in seen) {
-    print "With " many " client connections each proxy keeps as many upstream connections: nginx's keepalive and"
-    print "triaged's max_idle_connections are set to 1024 for this, HAProxy's idle pool has no limit by default."
+    print "With " many " client connections each proxy keeps as many upstream connections: nginx's keepalive is set"
+    print "to 1024 for this, HAProxy's idle pool has no limit by default, and triaged's pool is sized from demand"
+    print "with its defaults (max_connections 256 per upstream: the other requests wait for a connection)."
     print "Per-request CPU rises with the connection count for every target (more sockets and connection state"
     print "in the caches); the ratios are what to compare."
     print ""
@@ -150,7 +151,7 @@ END {
     print "### Failure mix through triaged (pinned layout, wrk -t1 -c" conns ")"
     print ""
     print "Of every 10 requests: 8 × /64 (200), 1 × /500 (the origin answers 500), 1 × /refused/x (an upstream"
-    print "whose only endpoint refuses connections: triaged answers 502, or 503 while the endpoint is skipped)."
+    print "whose only endpoint refuses connections: triaged answers 502 connect_refused; marked down, it is still tried)."
     print "Every failure is classified, counted and logged (" failines " log lines for these causes, rate-limited per cause;"
     print "the client aborts logged when wrk stops a run are not in that count)."
     print ""
@@ -164,4 +165,23 @@ END {
   }
   scaling()
   memory()
+  reload_table()
+}
+function reload_row(t, name,    k0, k1, r0, r1) {
+  k0 = "reload" SUBSEP "64" SUBSEP t; k1 = "reload" SUBSEP "64" SUBSEP t "-reload"
+  if (!(k0 in seen) || !(k1 in seen)) return
+  r0 = median(R[k0]); r1 = median(R[k1])
+  printf "| %s | %.0f | %.0f | %s | %d / %d | %d / %d | %d / %d |\n", name, r0, r1, ratio(r1, r0), median(P50[k0]), median(P50[k1]), median(P99[k0]), median(P99[k1]), ERR[k0], ERR[k1]
+}
+function reload_table() {
+  if (!(("reload" SUBSEP "64" SUBSEP "triaged-reload") in seen)) return
+  print "### Reload every second under load (pinned, 64 B, wrk -t1 -c" conns ")"
+  print ""
+  print "Each target without reloads, then with its configuration reloaded every second, in the same rounds:"
+  print "triaged by SIGHUP (" reloads " config_reloaded lines in the run), nginx by SIGHUP to its master (`nginx -s reload`)."
+  print ""
+  print "| target | req/s | req/s reloading | reloading / not | p50 µs not / reloading | p99 µs not / reloading | errors not / reloading |"
+  print "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+  reload_row("triaged", "triaged (defaults)"); reload_row("nginx", "nginx")
+  print ""
 }

@@ -162,6 +162,7 @@ children() { ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' '; }
 
 free_port P_ORIGIN; free_port P_NGINX; free_port P_HAPROXY; free_port P_TRIAGED
 free_port P_ADMIN; free_port P_CLOSED; free_port P_TRIAGED2; free_port P_ADMIN2; free_port P_RELAY
+free_port P_TUNED; free_port P_ADMIN3
 
 # ---------------------------------------------------------------------------------------------
 # Configs.
@@ -267,7 +268,10 @@ backend origin
     server o1 127.0.0.1:$P_ORIGIN
 EOF
 
-# triaged_config PORT ADMIN_PORT WORKERS: the triaged config; the instances differ only in these.
+# triaged_config PORT ADMIN_PORT WORKERS [UPSTREAM_KEYS]: the triaged config. "triaged" runs with
+# its defaults (addresses only: what an operator starts with, and what these figures are about);
+# "triaged-tuned" adds the settings an earlier version needed to be fast, as a row of its own in
+# the pinned layouts, to show the defaults need no tuning.
 triaged_config() {
   cat <<EOF
 [server]
@@ -275,16 +279,10 @@ listen = "127.0.0.1:$1"
 admin_listen = "127.0.0.1:$2"
 workers = $3
 
-[log]
-level = "info"
-access_log = false
-
 [[upstream]]
 name = "origin"
 endpoints = ["127.0.0.1:$P_ORIGIN"]
-max_connections = 1024
-max_idle_connections = 1024
-keepalive_idle_timeout = "60s"
+${4:-}
 
 [[upstream]]
 name = "refused"
@@ -299,11 +297,13 @@ prefix = "/refused/"
 upstream = "refused"
 EOF
 }
-# Two instances: "triaged" (workers = 1, in every layout) and "triaged-w2" (workers = 2, worker
-# scaling only). Same upstreams and settings.
+TUNED_KEYS=$'max_connections = 1024\nmax_idle_connections = 1024\nkeepalive_idle_timeout = "60s"'
+# Three instances: "triaged" (defaults, workers = 1, in every layout), "triaged-w2" (defaults,
+# workers = 2, worker scaling only) and "triaged-tuned" (workers = 1, tuned, pinned layouts only).
 triaged_config "$P_TRIAGED" "$P_ADMIN" 1 >"$TMP/triaged.toml"
 triaged_config "$P_TRIAGED2" "$P_ADMIN2" 2 >"$TMP/triaged-w2.toml"
-for t in triaged triaged-w2; do
+triaged_config "$P_TUNED" "$P_ADMIN3" 1 "$TUNED_KEYS" >"$TMP/triaged-tuned.toml"
+for t in triaged triaged-w2 triaged-tuned; do
   "$TRIAGED_BIN" --check-config --config "$TMP/$t.toml" >/dev/null || die "triaged rejects $TMP/$t.toml"
 done
 
@@ -321,7 +321,7 @@ taskset -c "$CPU_PROXY" haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>
 HAPROXY_PID=$!; track "$HAPROXY_PID"
 taskset -c "$CPU_PROXY" haproxy -db -f "$TMP/relay.cfg" >"$TMP/relay.log" 2>&1 &
 RELAY_PID=$!; track "$RELAY_PID"
-for t in triaged triaged-w2; do
+for t in triaged triaged-w2 triaged-tuned; do
   taskset -c "$CPU_PROXY" "$TRIAGED_BIN" --config "$TMP/$t.toml" >"$TMP/$t.log" 2>&1 &
   TPIDS[$t]=$!; track "${TPIDS[$t]}"
 done
@@ -333,7 +333,8 @@ wait_port "$P_HAPROXY" "$HAPROXY_PID" haproxy
 wait_port "$P_RELAY" "$RELAY_PID" relay
 wait_port "$P_TRIAGED" "$TRIAGED_PID" triaged
 wait_port "$P_TRIAGED2" "${TPIDS[triaged-w2]}" triaged-w2
-for t in triaged triaged-w2; do
+wait_port "$P_TUNED" "${TPIDS[triaged-tuned]}" triaged-tuned
+for t in triaged triaged-w2 triaged-tuned; do
   grep -q '"event":"listening"' "$TMP/$t.log" || log "warning: no listening event in $t's log"
 done
 sleep 0.3
@@ -344,10 +345,11 @@ TPIDS[nginx]="$NGINX_PID $NGINX_KIDS"
 TPIDS[haproxy]=$HAPROXY_PID
 TPIDS[relay]=$RELAY_PID
 declare -A TPORT=([origin]=$P_ORIGIN [nginx]=$P_NGINX [haproxy]=$P_HAPROXY [triaged]=$P_TRIAGED [triaged-w2]=$P_TRIAGED2
-  [relay]=$P_RELAY)
-declare -A TADMIN=([triaged]=$P_ADMIN [triaged-w2]=$P_ADMIN2)
+  [relay]=$P_RELAY [triaged-tuned]=$P_TUNED)
+declare -A TADMIN=([triaged]=$P_ADMIN [triaged-w2]=$P_ADMIN2 [triaged-tuned]=$P_ADMIN3)
 TARGETS=(origin nginx haproxy triaged)  # the main tables; triaged-w2 joins only the scaling runs
-ALL_TARGETS=("${TARGETS[@]}" triaged-w2 relay)  # relay joins only the pinned tables
+# relay and triaged-tuned join only the pinned tables
+ALL_TARGETS=("${TARGETS[@]}" triaged-w2 relay triaged-tuned)
 PROXIES=(nginx haproxy triaged)
 
 # cpu_ticks PID...: "utime+stime utime" of the given PIDs, in clock ticks; a process's stat sums
@@ -589,7 +591,7 @@ for t in "${PROXIES[@]}"; do measure_memory "$t"; done
 
 log "warming up"
 warm_up
-run_layout pinned "$CPU_LOAD" "$CONNS" "${TARGETS[@]}" relay
+run_layout pinned "$CPU_LOAD" "$CONNS" "${TARGETS[@]}" relay triaged-tuned
 
 # Failure mix, triaged only, still pinned.
 log "failure mix through triaged: $ROUNDS round(s) x ${DUR}s"
@@ -600,8 +602,8 @@ done
 # Many connections, still pinned: per-request cost when hundreds of clients are connected at once
 # (each proxy's pool then holds as many upstream connections; none of them has to churn).
 if ((MANY_CONNS > 0)); then
-  warm_up "$MANY_CONNS" "${TARGETS[@]}"
-  run_layout many "$CPU_LOAD" "$MANY_CONNS"
+  warm_up "$MANY_CONNS" "${TARGETS[@]}" triaged-tuned
+  run_layout many "$CPU_LOAD" "$MANY_CONNS" "${TARGETS[@]}" triaged-tuned
   # What of the peak's memory each proxy gives back once the load is gone (triaged trims every 10 s).
   sleep 12
   for t in "${PROXIES[@]}"; do printf '%s\t%s\t%s\n' "$t" manysettled "$(rss_kib ${TPIDS[$t]})" >>"$RSSF"; done
@@ -617,12 +619,34 @@ run_layout wrk0 "$CPU_LOAD" "$CONNS" triaged triaged-w2
 # Layout 3: c=1, everything on one core.
 set_affinity "$CPU_LOAD"
 run_layout c1 "$CPU_LOAD" 1
+
+# Layout 4, last (an nginx reload replaces its workers, whose CPU the layouts above count):
+# requests/s and latency while the configuration is reloaded every second, against the same
+# target without reloads, pinned, 64 B. triaged: SIGHUP (the file read, validated, a snapshot
+# built and swapped into its worker); nginx: SIGHUP to its master, what `nginx -s reload` sends
+# (new workers started, the old ones finish their connections and exit).
+if [[ ${BENCH_RELOAD:-1} == 1 ]]; then
+  pin_layout "$CPU_LOAD" "$CPU_PROXY"
+  TPORT[triaged-reload]=$P_TRIAGED; TPIDS[triaged-reload]=${TPIDS[triaged]}
+  TPORT[nginx-reload]=$P_NGINX; TPIDS[nginx-reload]=$NGINX_PID
+  log "reload: $ROUNDS round(s) x triaged and nginx, with and without a reload every second"
+  for r in $(seq 1 "$ROUNDS"); do
+    for t in triaged nginx; do
+      run_wrk reload 64 "$t" "$r" "$CPU_LOAD" "$CONNS"
+      ( end=$((SECONDS + DUR)); while ((SECONDS < end)); do sleep 1; kill -HUP "${TPIDS[$t]%% *}" 2>/dev/null; done ) &
+      reloader=$!
+      run_wrk reload 64 "$t-reload" "$r" "$CPU_LOAD" "$CONNS"
+      wait "$reloader" 2>/dev/null
+    done
+  done
+  RELOADS_OK=$(grep -c '"event":"config_reloaded"' "$TMP/triaged.log")
+fi
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 ELAPSED=$((SECONDS - T0))
 
 # The failure mix's log lines: all but the listening event and the client aborts that every wrk
 # stop leaves (the memory runs stop with 63 requests in flight).
-FAIL_LINES=$(grep -v '"event":"listening"' "$TMP/triaged.log" 2>/dev/null | grep -vc '"cause":"client_aborted"')
+FAIL_LINES=$(grep -v -e '"event":"listening"' -e '"event":"config_reloaded"' "$TMP/triaged.log" 2>/dev/null | grep -vc '"cause":"client_aborted"')
 for t in "${ALL_TARGETS[@]}"; do
   pid=${TPIDS[$t]%% *}
   kill -0 "$pid" 2>/dev/null || log "warning: $t (process $pid) died during the run (logs in $TMP)"
@@ -650,11 +674,13 @@ mkdir -p "$(dirname "$OUT")"
   echo "| HAProxy | $(haproxy -v 2>&1 | head -1 | awk '{print $3}') |"
   echo "| wrk | $(wrk -v 2>&1 | head -1 | awk '{print $2}') |"
   echo "| triaged | commit $commit, $("$TRIAGED_BIN" --version 2>&1 | head -1), build ${TRIAGED_BUILD_TYPE:-unknown} |"
-  echo "| run | $( ((QUICK)) && echo quick || echo full): $ROUNDS round(s), wrk -t1 -d${DUR}s, interleaved origin nginx haproxy triaged (+ the relay in the pinned layout, triaged workers = 2 in the unpinned and wrk0 layouts); ${ELAPSED}s of measuring |"
+  echo "| run | $( ((QUICK)) && echo quick || echo full): $ROUNDS round(s), wrk -t1 -d${DUR}s, interleaved origin nginx haproxy triaged (+ the relay and triaged tuned in the pinned layouts, triaged workers = 2 in the unpinned and wrk0 layouts); ${ELAPSED}s of measuring |"
+  echo "| triaged configuration | its defaults: addresses only (triaged-tuned: $(tr '\n' ';' <<<"$TUNED_KEYS")) |"
   echo "| load average (1/5/15 min) | start $LOAD_START, end $LOAD_END |"
   echo
   awk -F'\t' -v hz="$CLK_TCK" -v conns="$CONNS" -v many="$MANY_CONNS" -v ncpu="$NCPU" -v cl="$CPU_LOAD" -v cp="$CPU_PROXY" \
-    -v allc="$ALL_CPUS" -v failines="$FAIL_LINES" -f "$ROOT/bench/report.awk" "$RSSF" "$RAW"
+    -v allc="$ALL_CPUS" -v failines="$FAIL_LINES" -v reloads="${RELOADS_OK:-0}" \
+    -f "$ROOT/bench/report.awk" "$RSSF" "$RAW"
 } >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
 # The per-run figures beside the report: latest.md -> latest-raw.tsv, /tmp/q.md -> /tmp/q-raw.tsv.
 cp "$RAW" "${OUT%.md}-raw.tsv" 2>/dev/null

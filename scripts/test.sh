@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: install what is missing, build with warnings as errors,
-# run unit and integration tests through ctest, then the same tests again under ASan + UBSan.
+# run unit, integration, chaos (short form) and the other tests through ctest, the libFuzzer targets
+# for a bounded time (scripts/fuzz.sh), then the ctest tests again under ASan + UBSan.
 # Set TRIAGED_SKIP_SANITIZERS=1 to skip the sanitizer pass locally.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,8 @@ echo "== format check"
 git ls-files '*.h' '*.cc' | xargs -r clang-format --dry-run -Werror
 echo "== tests"
 ctest --test-dir build --output-on-failure --timeout 900 -j1
+echo "== fuzz: every committed input, then ${TRIAGED_FUZZ_SECONDS:=25} s per libFuzzer target"
+bash scripts/fuzz.sh --seconds "$TRIAGED_FUZZ_SECONDS"
 
 if [[ "${TRIAGED_SKIP_SANITIZERS:-0}" != 1 ]]; then
   echo "== build (ASan + UBSan)"

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "triaged/admin/fleet_cli.h"
+#include "triaged/admin/health_cli.h"
 #include "triaged/admin/triage_cli.h"
 #include "triaged/config/config_loader.h"
 #include "triaged/observe/loggers.h"
@@ -21,7 +23,12 @@ constexpr const char* kUsage =
     "  triaged --config FILE                 run the daemon\n"
     "  triaged --check-config --config FILE  validate the configuration and exit\n"
     "  triaged --version                     print the version\n"
-    "  triaged triage --admin HOST:PORT      print a running daemon's triage report\n";
+    "  triaged triage --admin HOST:PORT      print a running daemon's triage report\n"
+    "  triaged health --admin HOST:PORT [--ready]\n"
+    "                                        probe /healthz (/readyz): exit 0 on 200, else 1\n"
+    "  triaged fleet --prometheus URL [--window 15m] [--selector SEL]\n"
+    "                [--instance-label instance] [--node-label node] [--json]\n"
+    "                                        what fails across every triaged Prometheus scrapes\n";
 
 int usage(const char* problem) {
   if (problem != nullptr) std::fprintf(stderr, "triaged: %s\n", problem);
@@ -65,6 +72,12 @@ int main(int argc, char** argv) {
     } else if (a == "triage") {
       return triaged::admin::runTriageCommand(std::vector<std::string_view>(
           args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end()));
+    } else if (a == "health") {
+      return triaged::admin::runHealthCommand(std::vector<std::string_view>(
+          args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end()));
+    } else if (a == "fleet") {
+      return triaged::admin::runFleetCommand(std::vector<std::string_view>(
+          args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end()));
     } else {
       return usage(("unknown argument: " + std::string(a)).c_str());
     }
@@ -87,7 +100,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   triaged::observe::initLogging(config.log);
   try {
-    triaged::server::Daemon daemon(std::move(config));
+    triaged::server::Daemon daemon(std::move(config), config_path);
     return daemon.run();
   } catch (const std::exception& e) {
     triaged::observe::logger(triaged::observe::LoggerId::Server)

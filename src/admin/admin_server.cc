@@ -8,6 +8,7 @@
 #include "triaged/http/header_rewrite.h"
 #include "triaged/http/message_parser.h"
 #include "triaged/net/connection.h"
+#include "triaged/observe/openmetrics.h"
 
 namespace triaged::admin {
 namespace {
@@ -94,7 +95,10 @@ class AdminServer::Session final : public net::ConnectionCallbacks, public http:
       // here, so it is answered and the connection closes.
       const bool upgrade = r.status == S::Upgrade;
       const auto& req = parser_.request();
-      Reply reply = methodAllowed() ? server_.handle(req.method, req.target) : refusal();
+      const http::Header* accept = http::findHeader(req.headers, "accept");
+      Reply reply = methodAllowed() ? server_.handle(req.method, req.target,
+                                                     accept != nullptr ? accept->value : "")
+                                    : refusal();
       if (upgrade || !req.keep_alive) reply.close = true;
       respond(std::move(reply));
       if (closing_) return;
@@ -190,7 +194,8 @@ void AdminServer::onSessionClosed(Session& session) {
   }
 }
 
-AdminServer::Reply AdminServer::handle(std::string_view /*method*/, std::string_view target) const {
+AdminServer::Reply AdminServer::handle(std::string_view /*method*/, std::string_view target,
+                                       std::string_view accept) const {
   const size_t q = target.find('?');
   const std::string_view path = target.substr(0, q);
   const std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
@@ -211,8 +216,10 @@ AdminServer::Reply AdminServer::handle(std::string_view /*method*/, std::string_
     return r;
   }
   if (path == "/metrics" && hooks_.metrics) {
-    Reply r = text(200, hooks_.metrics());
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    const bool openmetrics = observe::acceptsOpenMetrics(accept);
+    Reply r = text(200, hooks_.metrics(openmetrics));
+    r.content_type = openmetrics ? std::string(observe::kOpenMetricsContentType)
+                                 : "text/plain; version=0.0.4; charset=utf-8";
     return r;
   }
   return text(404, "not found; try /metrics, /healthz, /readyz, /config or /debug/triage\n");

@@ -1,16 +1,12 @@
 #include "triaged/admin/triage_cli.h"
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <optional>
 #include <string>
 
 #include "triaged/admin/http_get.h"
+#include "triaged/admin/terminal.h"
 #include "triaged/diagnose/failure.h"
 #include "triaged/diagnose/failure_table.h"
 
@@ -27,27 +23,7 @@ constexpr const char* kUsage =
     "The text report is coloured when stdout is a terminal, unless NO_COLOR is set or\n"
     "TERM=dumb.\n";
 
-constexpr const char* kBold = "\x1b[1m";
-constexpr const char* kRed = "\x1b[31m";
-constexpr const char* kYellow = "\x1b[33m";
-constexpr const char* kReset = "\x1b[0m";
-
-int usageError(const std::string& problem) {
-  std::fprintf(stderr, "triaged triage: %s\n", problem.c_str());
-  std::fputs(kUsage, stderr);
-  return 2;
-}
-
-bool startsWith(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
-}
-
-bool useColour() {
-  if (::isatty(STDOUT_FILENO) == 0) return false;
-  if (std::getenv("NO_COLOR") != nullptr) return false;
-  const char* term = std::getenv("TERM");
-  return term == nullptr || std::string_view(term) != "dumb";
-}
+int usageError(const std::string& problem) { return admin::usageError("triage", problem, kUsage); }
 
 bool isWordChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
@@ -66,7 +42,7 @@ bool containsWord(std::string_view line, std::string_view word) {
 
 bool isHeading(std::string_view line) {
   if (line.empty() || line.front() == ' ' || line.front() == '\t') return false;
-  if (startsWith(line, "triaged triage report") || line.front() == '#') return true;
+  if (line.starts_with("triaged triage report") || line.front() == '#') return true;
   if (line.back() == ':') return true;
   // The table's column header: capitals, digits and spaces only ("UPSTREAM CAUSE ... 1m"
   // has lower-case 'm', so allow that one letter after a digit).
@@ -90,8 +66,7 @@ const char* severityColour(std::string_view line) {
   if (containsWord(line, "502") || containsWord(line, "504")) return kRed;
   if (containsWord(line, "503")) return kYellow;
   for (const auto& info : diagnose::allCauses()) {
-    if (!containsWord(line, info.name)) continue;
-    return info.severity == diagnose::Severity::Error ? kRed : kYellow;
+    if (containsWord(line, info.name)) return causeColour(info);
   }
   return nullptr;
 }
@@ -131,7 +106,7 @@ int runTriageCommand(const std::vector<std::string_view>& args) {
     } else if (a == "--admin") {
       if (i + 1 >= args.size()) return usageError("--admin needs HOST:PORT");
       admin = args[++i];
-    } else if (startsWith(a, "--admin=")) {
+    } else if (a.starts_with("--admin=")) {
       admin = a.substr(8);
     } else {
       return usageError("unknown argument: " + std::string(a));
@@ -164,13 +139,8 @@ int runTriageCommand(const std::vector<std::string_view>& args) {
     if (!reply.body.empty() && reply.body.back() != '\n') std::fputc('\n', stderr);
     return 1;
   }
-  std::string out = !json && useColour() ? colorizeTriageText(reply.body) : reply.body;
-  if (!out.empty() && out.back() != '\n') out.push_back('\n');
-  if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
-    std::fprintf(stderr, "triaged triage: writing the report failed: %s\n", std::strerror(errno));
-    return 1;
-  }
-  return 0;
+  return writeReport("triage",
+                     !json && stdoutWantsColour() ? colorizeTriageText(reply.body) : reply.body);
 }
 
 }  // namespace triaged::admin

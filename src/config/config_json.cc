@@ -109,6 +109,10 @@ void writeServer(JsonWriter& w, const ServerConfig& s) {
   w.number(s.max_request_body_bytes);
   w.key("max_client_connections");
   w.number(s.max_client_connections);
+  w.key("trace_context");
+  w.string(s.trace_context);
+  w.key("watch_config");
+  w.boolean(s.watch_config);
   w.key("dns_servers");
   w.beginArray();
   for (const HostPort& server : s.dns_servers) w.address(server);

@@ -63,6 +63,7 @@ TriageReport buildTriageReport(std::vector<FailureEvent> events, WallTime now,
     g.last_seen = e.at;
     g.status = e.status;
     g.example_request_id = e.request_id;
+    g.example_trace_id = e.trace_id;
     if (!e.hint.empty()) g.hint = e.hint;
     if (!e.endpoint.empty()) ++acc.endpoints[e.endpoint];
 
@@ -121,12 +122,13 @@ std::string triageReportJson(const TriageReport& r) {
     out += fmt::format(
         "    {{\"upstream\": {}, \"cause\": {}, \"class\": {}, \"status\": {}, "
         "\"count_1m\": {}, \"count_5m\": {}, \"count_15m\": {}, \"first_seen\": {}, "
-        "\"last_seen\": {}, \"example_request_id\": {}, \"top_endpoint\": {}, "
-        "\"top_endpoint_count\": {}, \"hint\": {}}}",
+        "\"last_seen\": {}, \"example_request_id\": {}, \"example_trace_id\": {}, "
+        "\"top_endpoint\": {}, \"top_endpoint_count\": {}, \"hint\": {}}}",
         jsonQuoted(g.upstream), jsonQuoted(info.name), jsonQuoted(info.cause_class), g.status,
         g.last_1m, g.last_5m, g.last_15m, jsonQuoted(iso(g.first_seen)),
-        jsonQuoted(iso(g.last_seen)), jsonQuoted(g.example_request_id), jsonQuoted(g.top_endpoint),
-        g.top_endpoint_count, jsonQuoted(g.hint));
+        jsonQuoted(iso(g.last_seen)), jsonQuoted(g.example_request_id),
+        g.example_trace_id.empty() ? std::string("null") : jsonQuoted(g.example_trace_id),
+        jsonQuoted(g.top_endpoint), g.top_endpoint_count, jsonQuoted(g.hint));
   }
   out += r.groups.empty() ? "],\n  \"episodes\": [" : "\n  ],\n  \"episodes\": [";
   for (size_t i = 0; i < r.episodes.size(); ++i) {

@@ -214,20 +214,18 @@ void buildUpstreamRequestHead(std::string& out, const RequestHead& request,
   HeadWriter w(out);
   w.append(request.method);
   w.push_back(' ');
-  w.append(request.target);
+  // Origin-form, even for an absolute-form target (RFC 9112 3.2.2); see RequestHead::path.
+  w.append(request.path);
   w.append(" HTTP/1.1\r\n");
 
-  // One pass classifies every field: Host goes first (so it is written before the loop below),
-  // and never subject to Connection: a client listing "Host" there must not be able to strip it.
-  const Header* host = nullptr;
+  // One pass classifies every field. Host is written first, from the request's authority (the
+  // absolute-form target's, which replaces Host, or Host's own), and is never subject to
+  // Connection: a client listing "Host" there must not be able to strip it.
   const Header* upgrade = nullptr;
   const Header* xff_first = nullptr;  // most requests carry none, or a single one
   bool xff_more = false;
   for (const Header& h : headers) {
     switch (kindOf(h)) {
-      case KnownHeader::Host:
-        if (host == nullptr) host = &h;
-        break;
       case KnownHeader::Upgrade:
         if (upgrade == nullptr) upgrade = &h;
         break;
@@ -243,8 +241,9 @@ void buildUpstreamRequestHead(std::string& out, const RequestHead& request,
         break;
     }
   }
+  // An HTTP/1.0 request may come without Host; the upstream's HTTP/1.1 request needs one.
   const std::string_view host_value =
-      host != nullptr ? std::string_view(host->value) : ctx.default_host;
+      !request.authority.empty() ? request.authority : ctx.default_host;
   if (!host_value.empty()) w.header("Host", host_value);
 
   for (const Header& h : headers) {
@@ -278,8 +277,9 @@ void buildUpstreamRequestHead(std::string& out, const RequestHead& request,
   w.append(ctx.client_ip);
   w.append("\r\n");
   w.header("X-Forwarded-Proto", "http");
-  if (host != nullptr) w.header("X-Forwarded-Host", host->value);
+  if (!request.authority.empty()) w.header("X-Forwarded-Host", request.authority);
   if (!ctx.request_id.empty()) w.header("X-Request-Id", ctx.request_id);
+  if (!ctx.traceparent.empty()) w.header("traceparent", ctx.traceparent);
 
   w.framing(request.framing, request.content_length);
   // UntilClose is not a request framing and is treated as no body. Some servers answer a
@@ -380,6 +380,9 @@ void buildClientResponseHead(std::string& out, const ResponseHead& response,
   if (!response.isInterim() && !request_id.empty() && !has_request_id) {
     w.header("X-Request-Id", request_id);
   }
+  // A further field line of a list field: the upstream's members first, ours last, closest to
+  // the client (RFC 9209 2; RFC 9110 5.3 combines the lines into one list).
+  if (!plan.proxy_status.empty()) w.header("Proxy-Status", plan.proxy_status);
   w.append("\r\n");
   w.finish();
 }

@@ -1,5 +1,9 @@
 #include "triaged/http/message.h"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
 #include <cstddef>
 
 namespace triaged::http {
@@ -24,7 +28,133 @@ bool forEachListToken(std::string_view list, Fn&& fn) {
   }
 }
 
+bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isHexDigit(char c) { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+// RFC 3986 2.3 unreserved and 2.2 sub-delims.
+bool isUnreservedOrSubDelim(char c, bool comma = true) {
+  if (c == ',') return comma;
+  if (isAlpha(c) || isDigit(c)) return true;
+  switch (c) {
+    case '-':
+    case '.':
+    case '_':
+    case '~':  // unreserved
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':  // sub-delims
+    case ',':
+    case ';':
+    case '=':
+      return true;
+    default:
+      return false;
+  }
+}
+
+// reg-name = *( unreserved / pct-encoded / sub-delims ); covers IPv4address too. Without the
+// comma: Host is a singleton, and "a,b" is what a recipient that joins field lines with commas
+// (RFC 9110 5.3) makes of two Host lines, which get 400.
+bool isRegName(std::string_view s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      if (i + 2 >= s.size() || !isHexDigit(s[i + 1]) || !isHexDigit(s[i + 2])) return false;
+      i += 2;
+    } else if (!isUnreservedOrSubDelim(s[i], /*comma=*/false)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// IP-literal's inside: IPv6address (checked by inet_pton) or IPvFuture.
+bool isIpLiteral(std::string_view s) {
+  if (!s.empty() && (s.front() == 'v' || s.front() == 'V')) {
+    const size_t dot = s.find('.');
+    if (dot == std::string_view::npos || dot == 1 || dot + 1 == s.size()) return false;
+    for (size_t i = 1; i < dot; ++i) {
+      if (!isHexDigit(s[i])) return false;
+    }
+    for (size_t i = dot + 1; i < s.size(); ++i) {
+      if (!isUnreservedOrSubDelim(s[i]) && s[i] != ':') return false;
+    }
+    return true;
+  }
+  std::array<char, INET6_ADDRSTRLEN> text{};
+  if (s.empty() || s.size() >= text.size()) return false;
+  s.copy(text.data(), s.size());
+  std::array<unsigned char, 16> addr{};
+  return inet_pton(AF_INET6, text.data(), addr.data()) == 1;
+}
+
 }  // namespace
+
+TargetParts splitRequestTarget(std::string_view target) {
+  TargetParts parts;
+  if (target == "*") {
+    parts.form = TargetParts::Form::Asterisk;
+    parts.path = target;
+    return parts;
+  }
+  if (!target.empty() && target.front() == '/') {
+    parts.form = TargetParts::Form::Origin;
+    parts.path = target;
+    return parts;
+  }
+  // absolute-URI = scheme ":" hier-part; an http(s) target's hier-part is "//" authority ...
+  const size_t colon = target.find(':');
+  if (colon == std::string_view::npos || colon == 0 || !isAlpha(target.front()) ||
+      target.substr(colon + 1, 2) != "//") {
+    return parts;
+  }
+  for (const char c : target.substr(0, colon)) {
+    if (!isAlpha(c) && !isDigit(c) && c != '+' && c != '-' && c != '.') return parts;
+  }
+  parts.form = TargetParts::Form::Absolute;
+  parts.scheme = target.substr(0, colon);
+  const std::string_view after = target.substr(colon + 3);
+  const size_t authority_end = std::min(after.find_first_of("/?#"), after.size());
+  parts.authority = after.substr(0, authority_end);
+  parts.path = after.substr(authority_end);
+  // userinfo never names the host (and an http(s) URI must not carry it: RFC 9110 4.2.4).
+  const size_t at = parts.authority.rfind('@');
+  if (at != std::string_view::npos) {
+    parts.has_userinfo = true;
+    parts.userinfo = parts.authority.substr(0, at);
+    parts.authority.remove_prefix(at + 1);
+  }
+  return parts;
+}
+
+bool isValidHost(std::string_view value) {
+  // An http(s) URI always has a host (RFC 9110 4.2.1), so an empty Host names none.
+  if (value.empty()) return false;
+  std::string_view port;
+  if (!value.empty() && value.front() == '[') {
+    const size_t close = value.find(']');
+    if (close == std::string_view::npos || !isIpLiteral(value.substr(1, close - 1))) return false;
+    const std::string_view rest = value.substr(close + 1);
+    if (rest.empty()) return true;
+    if (rest.front() != ':') return false;
+    port = rest.substr(1);
+  } else {
+    const size_t colon = value.find(':');
+    if (colon == 0 || !isRegName(value.substr(0, colon))) return false;
+    if (colon == std::string_view::npos) return true;
+    port = value.substr(colon + 1);
+  }
+  if (port.size() > 5) return false;
+  for (const char c : port) {
+    if (!isDigit(c)) return false;
+  }
+  return true;
+}
 
 KnownHeader knownHeader(std::string_view n) {
   using K = KnownHeader;

@@ -20,6 +20,10 @@ constexpr std::string_view kObsFold = "TRIAGED_OBS_FOLD";
 constexpr std::string_view kBareLf = "TRIAGED_BARE_LF";
 constexpr std::string_view kInvalidHeaderName = "TRIAGED_INVALID_HEADER_NAME";
 constexpr std::string_view kMissingHost = "TRIAGED_MISSING_HOST";
+constexpr std::string_view kInvalidHost = "TRIAGED_INVALID_HOST";
+constexpr std::string_view kInvalidTarget = "TRIAGED_INVALID_TARGET";
+constexpr std::string_view kInvalidStatus = "TRIAGED_INVALID_STATUS";
+constexpr std::string_view kInvalidRequestLine = "TRIAGED_INVALID_REQUEST_LINE";
 constexpr std::string_view kDuplicateHost = "TRIAGED_DUPLICATE_HOST";
 constexpr std::string_view kDuplicateContentLength = "TRIAGED_DUPLICATE_CONTENT_LENGTH";
 constexpr std::string_view kInvalidContentLength = "TRIAGED_INVALID_CONTENT_LENGTH";
@@ -32,6 +36,25 @@ constexpr std::string_view kNotResumed = "TRIAGED_FEED_WITHOUT_RESUME";
 constexpr std::string_view kInternal = "TRIAGED_PARSER_INTERNAL";
 
 bool isOws(char c) { return c == ' ' || c == '\t'; }
+
+// The request-target forms a reverse proxy serves (RFC 9112 3.2): origin-form, absolute-form with
+// an http(s) authority and no userinfo (RFC 9110 4.2.1, 4.2.4), "*" for OPTIONS; no fragment,
+// which is not part of any form. CONNECT (authority-form) is answered by the session.
+bool acceptableTarget(const TargetParts& parts, std::string_view target, llhttp_method_t method) {
+  if (target.find('#') != std::string_view::npos) return false;
+  switch (parts.form) {
+    case TargetParts::Form::Origin:
+      return true;
+    case TargetParts::Form::Absolute:
+      return (equalsIgnoreCase(parts.scheme, "http") || equalsIgnoreCase(parts.scheme, "https")) &&
+             !parts.has_userinfo && !parts.authority.empty() && isValidHost(parts.authority);
+    case TargetParts::Form::Asterisk:
+      return method == HTTP_OPTIONS;
+    case TargetParts::Form::Other:
+      return false;
+  }
+  return false;
+}
 
 bool allDigits(std::string_view s) {
   if (s.empty()) return false;
@@ -51,6 +74,9 @@ struct ParserTrampolines {
   static int onMessageBegin(llhttp_t* p) { return self(p).onMessageBegin(); }
   static int onUrl(llhttp_t* p, const char* at, size_t len) { return self(p).onUrl(at, len); }
   static int onStatus(llhttp_t* p, const char* at, size_t len) { return self(p).onStatus(at, len); }
+  static int onVersion(llhttp_t* p, const char* at, size_t len) {
+    return self(p).onVersion(at, len);
+  }
   static int onHeaderField(llhttp_t* p, const char* at, size_t len) {
     return self(p).onHeaderField(at, len);
   }
@@ -72,6 +98,7 @@ llhttp_settings_t makeSettings() {
   s.on_message_begin = &ParserTrampolines::onMessageBegin;
   s.on_url = &ParserTrampolines::onUrl;
   s.on_status = &ParserTrampolines::onStatus;
+  s.on_version = &ParserTrampolines::onVersion;
   s.on_header_field = &ParserTrampolines::onHeaderField;
   s.on_header_value = &ParserTrampolines::onHeaderValue;
   s.on_header_value_complete = &ParserTrampolines::onHeaderValueComplete;
@@ -239,6 +266,7 @@ void MessageParser::resetMessage() {
   trailers_.clear();
   fields_.clear();
   target_ = {};
+  version_ = {};
   for (std::string* a : {&head_arena_, &trailer_arena_}) {
     if (a->capacity() > kArenaKeep) {
       std::string().swap(*a);
@@ -372,6 +400,13 @@ int MessageParser::onStatus(const char* at, size_t len) {
   return checkHeadLimit(at + len);
 }
 
+int MessageParser::onVersion(const char* at, size_t len) {
+  // Only located (it brings the version into the head's copy): where it starts tells whether
+  // the request line had single spaces.
+  record(version_, at, len);
+  return checkHeadLimit(at + len);
+}
+
 int MessageParser::onHeaderField(const char* at, size_t len) {
   if (!field_open_) {
     fields_.emplace_back();
@@ -411,6 +446,8 @@ int MessageParser::onHeadersComplete() {
 
   Headers& headers = type_ == Type::Request ? request_.headers : response_.headers;
   copyRawHead(raw_high_);
+  // Before materialize(): it may add to the arena, which would move the views made there.
+  const Span path = type_ == Type::Request ? originFormSpan() : Span{};
   materialize(head_arena_, headers);
   if (type_ == Type::Request) {
     request_.target = view(head_arena_, target_);
@@ -420,13 +457,16 @@ int MessageParser::onHeadersComplete() {
   int host_count = 0;
   int content_length_count = 0;
   int te_count = 0;
+  const Header* host = nullptr;
   const Header* te = nullptr;
+  const Header* upgrade = nullptr;
   const Header* content_length = nullptr;
   bool expect_continue = false;
   for (const Header& h : headers) {
     switch (kindOf(h)) {
       case KnownHeader::Host:
         ++host_count;
+        host = &h;
         break;
       case KnownHeader::ContentLength:
         ++content_length_count;
@@ -438,6 +478,9 @@ int MessageParser::onHeadersComplete() {
         break;
       case KnownHeader::Expect:
         if (equalsIgnoreCase(h.value, "100-continue")) expect_continue = true;
+        break;
+      case KnownHeader::Upgrade:
+        upgrade = &h;
         break;
       default:
         break;
@@ -476,12 +519,47 @@ int MessageParser::onHeadersComplete() {
     if (host_count > 1) {
       return fail(ParseErrorKind::BadMessage, kDuplicateHost, "more than one Host");
     }
+    // llhttp skips any run of spaces between the request line's parts; RFC 9112 3 has exactly
+    // one, and a parser that splits "GET  /x" differently reads another target.
+    const std::string_view raw = head_arena_;
+    const size_t after_target = size_t{target_.offset} + target_.length;
+    if (target_.offset < 2 || raw[target_.offset - 1] != ' ' || raw[target_.offset - 2] == ' ' ||
+        version_.offset != after_target + 6 || raw.substr(after_target, 6) != " HTTP/") {
+      return fail(ParseErrorKind::BadMessage, kInvalidRequestLine,
+                  "request line parts not separated by single spaces");
+    }
+    // RFC 9112 3.2: a Host that is not uri-host[:port] (e.g. "user@up") gets 400.
+    if (host != nullptr && !isValidHost(host->value)) {
+      return fail(ParseErrorKind::BadMessage, kInvalidHost, "Host is not host[:port]");
+    }
+    const TargetParts parts = splitRequestTarget(r.target);
+    const auto method = static_cast<llhttp_method_t>(parser_.method);
+    if (method != HTTP_CONNECT && !acceptableTarget(parts, r.target, method)) {
+      return fail(ParseErrorKind::BadMessage, kInvalidTarget,
+                  "request-target is not origin-form, http(s) absolute-form or OPTIONS *");
+    }
+    // RFC 9112 3.2.2: an absolute-form target's authority replaces Host, for routing and for
+    // the upstream alike.
+    if (parts.form == TargetParts::Form::Absolute) {
+      r.authority = parts.authority;
+    } else if (host != nullptr) {
+      r.authority = host->value;
+    }
+    r.path = view(head_arena_, path);
     // RFC 9112 6.1: Transfer-Encoding in a 1.0 message means its framing cannot be trusted.
     if (minor == 0 && te != nullptr) {
       return fail(ParseErrorKind::BadMessage, kTeInHttp10, "Transfer-Encoding in HTTP/1.0");
     }
-    r.upgrade = parser_.upgrade != 0;  // Connection: upgrade + Upgrade, or CONNECT
     const bool is_connect = parser_.method == HTTP_CONNECT;
+    // Only WebSocket is tunnelled. An h2c upgrade the upstream accepted would make triaged a
+    // blind tunnel to an HTTP/2 peer that serves any path (h2c smuggling; RFC 9113 3.1 retired
+    // it); a server may ignore Upgrade (RFC 9110 7.8), so such a request goes on as a plain
+    // one, its Upgrade dropped as hop-by-hop.
+    if (!is_connect && parser_.upgrade != 0 &&
+        (upgrade == nullptr || !equalsIgnoreCase(upgrade->value, "websocket"))) {
+      parser_.upgrade = 0;
+    }
+    r.upgrade = parser_.upgrade != 0;  // Connection: upgrade + Upgrade: websocket, or CONNECT
     if (is_connect) {
       r.framing = BodyFraming::None;
     } else if ((parser_.flags & F_CHUNKED) != 0) {
@@ -497,6 +575,11 @@ int MessageParser::onHeadersComplete() {
   } else {
     ResponseHead& r = response_;
     r.status = parser_.status_code;
+    // llhttp reads any three digits; "099" or "600" is no status (RFC 9110 15) and must reach
+    // neither the client nor the pool.
+    if (r.status < 100 || r.status > 599) {
+      return fail(ParseErrorKind::BadMessage, kInvalidStatus, "status code outside 100-599");
+    }
     r.version_major = major;
     r.version_minor = minor;
     if (r.status == 101) {
@@ -532,6 +615,23 @@ int MessageParser::onHeadersComplete() {
   // Pause so feed() learns where the head ends; it then calls onHead() and resumes.
   pause_ = Pause::HeadComplete;
   return HPE_PAUSED;
+}
+
+MessageParser::Span MessageParser::originFormSpan() {
+  const std::string_view target = view(head_arena_, target_);
+  const TargetParts parts = splitRequestTarget(target);
+  const auto offset = static_cast<uint32_t>(parts.path.data() - head_arena_.data());
+  const auto length = static_cast<uint32_t>(parts.path.size());
+  if (parts.form != TargetParts::Form::Absolute || (length > 0 && parts.path.front() == '/')) {
+    return Span{parts.path.empty() ? target_.offset : offset, length};
+  }
+  // RFC 9112 3.2.1: an empty path goes as "/", which the target does not hold: add "/" and the
+  // query (if any) behind the head's bytes.
+  const auto at = static_cast<uint32_t>(head_arena_.size());
+  head_arena_.reserve(head_arena_.size() + 1 + length);
+  head_arena_.push_back('/');
+  head_arena_.append(head_arena_.data() + (length > 0 ? offset : 0), length);
+  return Span{at, length + 1};
 }
 
 int MessageParser::onBody(const char* at, size_t len) {

@@ -3,6 +3,7 @@
 #include <event2/util.h>
 
 #include <stdexcept>
+#include <string>
 
 namespace triaged::net {
 
@@ -18,10 +19,22 @@ struct Resolver::Query::Shared {
   bool done = false;
 };
 
-Resolver::Resolver(EventLoop& loop, const std::vector<config::HostPort>& servers) : loop_(loop) {
-  const int init = servers.empty() ? EVDNS_BASE_INITIALIZE_NAMESERVERS : 0;
-  dns_.reset(evdns_base_new(loop.base(), init));
+Resolver::Resolver(EventLoop& loop, const std::vector<config::HostPort>& servers,
+                   const std::string& resolv_conf)
+    : loop_(loop) {
+  dns_.reset(evdns_base_new(loop.base(), 0));
   if (!dns_) throw std::runtime_error("evdns_base_new failed");
+  if (servers.empty()) {
+    // Not EVDNS_BASE_INITIALIZE_NAMESERVERS: with it evdns_base_new fails when resolv.conf is
+    // missing (1) or names no server (6), as in a container run with no network or from an
+    // empty base image. libevent has then fallen back to 127.0.0.1:53, as glibc does, and a
+    // configuration of address literals needs no DNS at all.
+    const int rc = evdns_base_resolv_conf_parse(dns_.get(), DNS_OPTIONS_ALL, resolv_conf.c_str());
+    if (rc != 0 && rc != 1 && rc != 6) {
+      throw std::runtime_error("cannot read " + resolv_conf + " (evdns error " +
+                               std::to_string(rc) + ")");
+    }
+  }
   for (const auto& s : servers) {
     const std::string text = s.toString();
     if (evdns_base_nameserver_ip_add(dns_.get(), text.c_str()) != 0) {

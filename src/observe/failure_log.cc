@@ -61,6 +61,11 @@ void FailureLog::write(std::string_view event, std::string_view upstream, std::s
   if (!timer_.armed()) timer_.arm(interval_);
 }
 
+void FailureLog::setLimits(uint32_t burst, std::chrono::milliseconds interval) {
+  interval_ = interval;
+  limiter_.setLimits(burst, interval);
+}
+
 void FailureLog::flush() {
   for (const auto& s : limiter_.takeSuppressed(loop_.now())) {
     const std::string_view key = s.key;

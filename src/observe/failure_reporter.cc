@@ -190,18 +190,25 @@ diagnose::HintFields hintFieldsFor(const FailureRecord& r) {
 
 FailureReporter::FailureReporter(EventLoop& loop, const config::LogConfig& log,
                                  const diagnose::HintCatalog& hints, TriageRecorder& triage)
-    : log_(log),
-      hints_(hints),
+    : log_(&log),
+      hints_(&hints),
       triage_(triage),
       log_lines_(loop, log.failure_log_burst, log.failure_log_interval) {}
 
+void FailureReporter::reconfigure(const config::LogConfig& log,
+                                  const diagnose::HintCatalog& hints) {
+  log_ = &log;
+  hints_ = &hints;
+  log_lines_.setLimits(log.failure_log_burst, log.failure_log_interval);
+}
+
 std::string FailureReporter::hintFor(const FailureRecord& record,
                                      const diagnose::HintFields& fields) const {
-  std::string hint = hints_.render(record.cause, log_.hint_language, fields);
+  std::string hint = hints_->render(record.cause, log_->hint_language, fields);
   if (record.kind != Kind::Retry) return hint;
   // An absorbed failure: say so first, then what the attempt met and what to change, so that an
   // operator who sees thousands of these knows they cost a round trip each.
-  std::string lead = hints_.render("upstream_retry", log_.hint_language, fields);
+  std::string lead = hints_->render("upstream_retry", log_->hint_language, fields);
   if (lead.empty()) return hint;
   return hint.empty() ? lead : lead + " " + hint;
 }
@@ -216,7 +223,7 @@ void FailureReporter::noteIdleClose(std::string_view upstream, std::string_view 
 
 std::string FailureReporter::eventHint(std::string_view event,
                                        const diagnose::HintFields& fields) const {
-  return hints_.render(event, log_.hint_language, fields);
+  return hints_->render(event, log_->hint_language, fields);
 }
 
 void FailureReporter::reportTlsClientFailure(diagnose::TlsClientFailure reason,
@@ -248,9 +255,11 @@ void FailureReporter::report(const FailureRecord& record, UpstreamMetrics& metri
     return;
   }
   metrics.failures[index].add();
+  metrics.setExemplar(record.cause, record.request_id, record.trace_id);
   triage_.record(diagnose::FailureEvent{std::chrono::system_clock::now(), std::string(upstream),
                                         record.cause, record.status, std::string(record.endpoint),
-                                        std::string(record.request_id), hint});
+                                        std::string(record.request_id), hint,
+                                        std::string(record.trace_id)});
 }
 
 }  // namespace triaged::observe

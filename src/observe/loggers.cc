@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <memory>
 
@@ -101,6 +102,13 @@ void initLogging(const config::LogConfig& config) {
   }
 }
 
+void setLogLevel(const std::string& level) {
+  const auto l = spdlog::level::from_str(level);
+  for (auto& logger : loggers()) {
+    if (logger) logger->set_level(l);
+  }
+}
+
 spdlog::logger& logger(LoggerId id) {
   auto& l = loggers()[static_cast<size_t>(id)];
   if (!l) initLogging(config::LogConfig{});
@@ -154,6 +162,8 @@ LogEvent& LogEvent::add(std::string_view k, uint64_t value) {
 }
 
 LogEvent& LogEvent::add(std::string_view k, double value) {
+  // JSON has no NaN or infinity (RFC 8259 6): a value that is not a number was not measured.
+  if (!std::isfinite(value)) return addNull(k);
   key(k);
   const auto s = fmt::format("{:.3f}", value);
   json_ += s;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "triaged/diagnose/failure_table.h"
+#include "triaged/observe/openmetrics.h"
 #include "triaged/observe/process_metrics.h"
 
 namespace triaged::observe {
@@ -132,24 +133,67 @@ void UpstreamMetrics::countRequest(diagnose::Origin origin, int status) {
   requests[originIndex(origin)][code].add();
 }
 
-WorkerMetrics::WorkerMetrics(size_t upstream_count) {
-  for (size_t i = 0; i < upstream_count + 1; ++i) {
-    upstreams.push_back(std::make_unique<UpstreamMetrics>());
+WorkerMetrics::WorkerMetrics() {
+  upstreams.push_back(std::make_unique<UpstreamMetrics>());
+  none_ = upstreams.front().get();
+}
+
+MetricsRegistry::MetricsRegistry(const std::vector<std::string>& upstream_names, uint32_t workers,
+                                 std::string version)
+    : version_(std::move(version)) {
+  upstream_names_.emplace_back();  // slot 0: no upstream
+  configured_.push_back(false);
+  for (uint32_t i = 0; i < workers; ++i) workers_.push_back(std::make_unique<WorkerMetrics>());
+  configureUpstreams(upstream_names);
+}
+
+size_t MetricsRegistry::slotOf(const std::string& name) const {
+  for (size_t i = 1; i < upstream_names_.size(); ++i) {
+    if (upstream_names_[i] == name) return i;
+  }
+  return std::string::npos;
+}
+
+void MetricsRegistry::configureUpstreams(const std::vector<std::string>& names) {
+  std::lock_guard lock(mutex_);
+  std::fill(configured_.begin(), configured_.end(), false);
+  for (const auto& name : names) {
+    size_t slot = slotOf(name);
+    if (slot == std::string::npos) {
+      upstream_names_.push_back(name);
+      configured_.push_back(false);
+      for (auto& w : workers_) {
+        w->upstreams.push_back(std::make_unique<UpstreamMetrics>());
+        w->upstreams.back()->certificates = &certificates_;
+      }
+      slot = upstream_names_.size() - 1;
+    }
+    configured_[slot] = true;
   }
 }
 
-MetricsRegistry::MetricsRegistry(std::vector<std::string> upstream_names, uint32_t workers,
-                                 std::string version)
-    : upstream_names_(std::move(upstream_names)), version_(std::move(version)) {
-  const size_t n = upstream_names_.size();
-  upstream_names_.emplace_back();  // the "no upstream" slot
-  for (uint32_t i = 0; i < workers; ++i) workers_.push_back(std::make_unique<WorkerMetrics>(n));
-  for (auto& w : workers_) {
-    for (auto& u : w->upstreams) u->certificates = &certificates_;
+std::vector<UpstreamMetrics*> MetricsRegistry::upstreamSlots(
+    uint32_t worker, const std::vector<std::string>& names) {
+  std::lock_guard lock(mutex_);
+  std::vector<UpstreamMetrics*> out;
+  for (const auto& name : names) {
+    const size_t slot = slotOf(name);
+    out.push_back(slot == std::string::npos ? nullptr : workers_[worker]->upstreams[slot].get());
   }
+  return out;
+}
+
+void MetricsRegistry::countReload(bool success) {
+  (success ? reloads_success_ : reloads_failure_).add();
+}
+
+void MetricsRegistry::setConfigHash(std::string hash) {
+  std::lock_guard lock(mutex_);
+  config_hash_ = std::move(hash);
 }
 
 std::vector<MetricFamily> MetricsRegistry::collect() const {
+  std::lock_guard lock(mutex_);
   std::vector<MetricFamily> out;
   MetricFamily requests = family(kRequestsTotal);
   MetricFamily failures = family(kFailuresTotal);
@@ -187,7 +231,7 @@ std::vector<MetricFamily> MetricsRegistry::collect() const {
 
   for (size_t u = 0; u < upstream_names_.size(); ++u) {
     const std::string& name = upstream_names_[u];
-    const bool routed = u + 1 < upstream_names_.size();
+    const bool routed = configured_[u];
     for (size_t o = 0; o < kOrigins.size(); ++o) {
       for (size_t code = 0; code < kStatusCodes; ++code) {
         uint64_t total = 0;
@@ -318,6 +362,23 @@ std::vector<MetricFamily> MetricsRegistry::collect() const {
     }
   }
 
+  MetricFamily reloads = family(kConfigReloads);
+  for (const auto& [result, n] :
+       {std::pair<const char*, uint64_t>{"success", reloads_success_.get()},
+        {"failure", reloads_failure_.get()}}) {
+    ClientMetric m;
+    m.label = {label("result", result)};
+    m.counter.value = static_cast<double>(n);
+    reloads.metric.push_back(std::move(m));
+  }
+  MetricFamily config_info = family(kConfigInfo);
+  if (!config_hash_.empty()) {
+    ClientMetric m;
+    m.label = {label("hash", config_hash_)};
+    m.gauge.value = 1;
+    config_info.metric.push_back(std::move(m));
+  }
+
   MetricFamily build = family(kBuildInfo);
   ClientMetric b;
   b.label = {label("version", version_)};
@@ -326,12 +387,60 @@ std::vector<MetricFamily> MetricsRegistry::collect() const {
 
   for (auto* f : {&requests, &failures, &retries, &request_duration, &connect_duration,
                   &header_duration, &in_flight, &downstream, &upstream_connections, &drains,
-                  &refused, &races, &idle_close_seconds, &pauses, &build}) {
+                  &refused, &races, &idle_close_seconds, &pauses, &reloads, &config_info, &build}) {
     out.push_back(std::move(*f));
   }
   collectTls(out);
   for (auto& f : processMetricFamilies(readProcessStats())) out.push_back(std::move(f));
   return out;
+}
+
+void UpstreamMetrics::setExemplar(diagnose::FailureCause cause, std::string_view request_id,
+                                  std::string_view trace_id) {
+  std::lock_guard lock(exemplar_mutex_);
+  auto& last = last_failures_[static_cast<size_t>(cause)];
+  last.request_id.assign(request_id);
+  last.trace_id.assign(trace_id);
+  last.at = std::chrono::system_clock::now();
+}
+
+std::optional<UpstreamMetrics::LastFailure> UpstreamMetrics::exemplar(size_t cause) const {
+  std::lock_guard lock(exemplar_mutex_);
+  const auto& last = last_failures_[cause];
+  if (last.request_id.empty()) return std::nullopt;
+  return last;
+}
+
+std::string MetricsRegistry::serializeOpenMetrics() const {
+  const auto lookup =
+      [this](const std::string& family,
+             const std::vector<ClientMetric::Label>& labels) -> std::optional<Exemplar> {
+    if (family != kFailuresTotal.name) return std::nullopt;
+    std::string_view upstream;
+    std::string_view cause;
+    for (const auto& l : labels) {
+      if (l.name == "upstream") upstream = l.value;
+      if (l.name == "cause") cause = l.value;
+    }
+    const auto c = diagnose::causeByName(cause);
+    if (!c) return std::nullopt;
+    std::lock_guard lock(mutex_);
+    const size_t u = upstream.empty() ? 0 : slotOf(std::string(upstream));
+    if (u == std::string::npos) return std::nullopt;
+    // The latest across the workers.
+    std::optional<UpstreamMetrics::LastFailure> latest;
+    for (const auto& w : workers_) {
+      auto e = w->upstreams[u]->exemplar(static_cast<size_t>(*c));
+      if (e && (!latest || e->at > latest->at)) latest = std::move(e);
+    }
+    if (!latest) return std::nullopt;
+    Exemplar e;
+    e.labels.push_back(label("request_id", latest->request_id));
+    if (!latest->trace_id.empty()) e.labels.push_back(label("trace_id", latest->trace_id));
+    e.at = latest->at;
+    return e;
+  };
+  return toOpenMetrics(collect(), lookup);
 }
 
 std::string MetricsRegistry::serialize() const {

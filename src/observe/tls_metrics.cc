@@ -71,7 +71,8 @@ void MetricsRegistry::collectTls(std::vector<prometheus::MetricFamily>& out) con
   }
 
   prometheus::MetricFamily handshakes = family(kUpstreamTlsHandshakes);
-  for (size_t u = 0; u + 1 < upstream_names_.size(); ++u) {
+  // Slot 0 is "no upstream"; an upstream removed by a reload keeps its slot and its counts.
+  for (size_t u = 1; u < upstream_names_.size(); ++u) {
     for (size_t resumed = 0; resumed < 2; ++resumed) {
       uint64_t n = 0;
       for (const auto& w : workers_) n += w->upstreams[u]->tls_handshakes[resumed].get();

@@ -5,6 +5,7 @@
 #include "triaged/core/request_id.h"
 #include "triaged/diagnose/failure_table.h"
 #include "triaged/http/header_rewrite.h"
+#include "triaged/http/trace_context.h"
 #include "triaged/observe/loggers.h"
 #include "triaged/proxy/local_reply.h"
 #include "triaged/proxy/proxy_session.h"
@@ -379,6 +380,8 @@ void ClientConnection::reportClientFailure(FailureCause cause, int status, std::
   r.client = peer_;
   r.err = err;
   r.detail = detail;
+  const auto trace = http::requestTraceParent(req.headers);
+  if (trace) r.trace_id = trace->trace_id;
   auto& m = worker_.metrics().none();
   worker_.failures().report(r, m);
   m.countRequest(r.origin, status);

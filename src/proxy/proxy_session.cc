@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "triaged/diagnose/failure_table.h"
+#include "triaged/http/trace_context.h"
 #include "triaged/observe/loggers.h"
 #include "triaged/proxy/client_connection.h"
 #include "triaged/proxy/local_reply.h"
@@ -153,16 +154,26 @@ double ProxySession::msSince(MonotonicTime t) const {
 // --- route and connect ----------------------------------------------------------------------
 
 void ProxySession::start() {
-  const http::Header* host = http::findHeader(request_.headers, "host");
+  // W3C trace context: the client's traceparent goes on unchanged and names this request's
+  // trace in failure lines; without one, triaged starts a trace when configured to.
+  if (const auto tp = http::requestTraceParent(request_.headers)) {
+    trace_id_ = tp->trace_id;
+  } else if (client_.worker().config().server.trace_context == "start") {
+    started_traceparent_ = http::newTraceParent();
+    trace_id_ = std::string_view(started_traceparent_).substr(3, 32);
+  }
+  // The parser's authority and origin-form: an absolute-form target's authority wins over Host.
   const config::RouteConfig* route =
-      client_.worker().router().match(host != nullptr ? host->value : "", request_.target);
+      client_.worker().router().match(request_.authority, request_.path);
   if (route == nullptr) {
     classifier_.onAcquireFailed(FailureCause::NoRoute, "no [[route]] matches this host and path");
     failRequest();
     return;
   }
   cluster_ = client_.worker().cluster(route->upstream);
-  upstream_config_ = &cluster_->config();
+  // The upstream's settings as they are now: a reload during this request does not change them.
+  upstream_settings_ = cluster_->configPtr();
+  upstream_config_ = upstream_settings_.get();
   metrics_ = &cluster_->metrics();
   metrics_->in_flight.add(1);
   // Only a request that a retry could send again keeps a copy of its body (PRODUCT.md, safe
@@ -282,7 +293,7 @@ void ProxySession::sendRequestHead() {
   response_parser_->setCallbacks(this);
   response_parser_->setExpectNoBody(request_.isHead());
 
-  http::ForwardContext ctx{client_.clientIp(), request_id_, endpoint_->name};
+  http::ForwardContext ctx{client_.clientIp(), request_id_, endpoint_->name, started_traceparent_};
   std::string& head = headScratch();
   http::buildUpstreamRequestHead(head, request_, ctx);
   conn.write(head);
@@ -535,6 +546,10 @@ void ProxySession::onHead() {
     return;
   }
   upstream_->connection().clearDeadline();
+  // A 101 to a request that asked for no upgrade is no response at all: startTunnel answers
+  // 502 malformed_response once the parser returns. It must not count as a head that went out
+  // (the classifier would then call what follows a truncation of a 101).
+  if (resp.status == 101 && !request_.upgrade) return;
   classifier_.onResponseHead(resp.status, resp.headers, loop_.now());
   if (classifier_.evidence().header_ms) {
     metrics_->header_duration.observe(*classifier_.evidence().header_ms / 1000.0);
@@ -543,6 +558,12 @@ void ProxySession::onHead() {
   if (resp.status == 101) return;  // written by startTunnel once the upgrade is confirmed
   sniff_body_ = resp.status == 502 || resp.status == 504;
   plan_ = http::planResponse(request_, resp, client_.worker().draining() || !request_complete_);
+  if (resp.status >= 500) {
+    // A passed-on 5xx: this hop's Proxy-Status member goes after the upstream's own.
+    passed_on_status_ =
+        proxyStatusForPassedOn(resp.status, diagnose::causeForUpstreamStatus(resp.status));
+    plan_.proxy_status = passed_on_status_;
+  }
   std::string& head = headScratch();
   http::buildClientResponseHead(head, resp, plan_, request_id_);
   client_.connection().write(head);
@@ -846,6 +867,7 @@ observe::FailureRecord ProxySession::failureRecord(const diagnose::Verdict& verd
   r.detail = ev.detail;
   if (endpoint_ != nullptr) r.dns_error = endpoint_->dns_error;
   r.retry = retry_decision_;
+  r.trace_id = trace_id_;
   if (endpoint_ != nullptr && verdict.cause == FailureCause::StaleKeepalive) {
     idle_close_text_ = cluster_->idleCloseText(*endpoint_);
     r.upstream_idle_close = idle_close_text_;

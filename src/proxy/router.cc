@@ -2,34 +2,13 @@
 
 #include <algorithm>
 
+#include "triaged/http/message.h"
+
 namespace triaged::proxy {
 
 namespace {
 
 char lowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-// Splits an absolute-form target ("http://user@host:8080/path?q") into authority and the rest.
-// Returns false for anything else. The scheme is not checked further: a non-http scheme is
-// refused by the request parser, not here.
-bool splitAbsoluteForm(std::string_view target, std::string_view& authority,
-                       std::string_view& rest) {
-  const auto scheme_end = target.find("://");
-  if (scheme_end == std::string_view::npos || scheme_end == 0) return false;
-  for (size_t i = 0; i < scheme_end; ++i) {
-    const char c = target[i];
-    const bool scheme_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                             (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
-    if (!scheme_char) return false;
-  }
-  const std::string_view after = target.substr(scheme_end + 3);
-  const auto authority_end = after.find_first_of("/?#");
-  authority = after.substr(0, authority_end);
-  rest = authority_end == std::string_view::npos ? std::string_view() : after.substr(authority_end);
-  // userinfo is deprecated but legal in the grammar; it never names the host.
-  const auto at = authority.rfind('@');
-  if (at != std::string_view::npos) authority = authority.substr(at + 1);
-  return true;
-}
 
 std::string_view stripQueryAndFragment(std::string_view target) {
   return target.substr(0, target.find_first_of("?#"));
@@ -75,12 +54,10 @@ const config::RouteConfig* Router::match(std::string_view host_header,
                                          std::string_view request_target) const {
   std::string_view path = request_target;
   std::string_view host_source = host_header;
-  std::string_view authority;
-  std::string_view rest;
-  if (!request_target.empty() && request_target.front() != '/' &&
-      splitAbsoluteForm(request_target, authority, rest)) {
-    if (!authority.empty()) host_source = authority;
-    path = rest.empty() || rest.front() != '/' ? std::string_view("/") : rest;
+  const http::TargetParts parts = http::splitRequestTarget(request_target);
+  if (parts.form == http::TargetParts::Form::Absolute) {
+    if (!parts.authority.empty()) host_source = parts.authority;
+    path = parts.path.empty() || parts.path.front() != '/' ? std::string_view("/") : parts.path;
   }
   path = stripQueryAndFragment(path);
   if (path.empty() || path.front() != '/') return nullptr;

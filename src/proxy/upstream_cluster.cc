@@ -198,18 +198,18 @@ void UpstreamConnection::onMessageComplete(const http::Headers&) {}
 
 // --- UpstreamCluster ------------------------------------------------------------------------
 
-UpstreamCluster::UpstreamCluster(EventLoop& loop, net::Resolver& resolver,
-                                 const config::UpstreamConfig& config, uint32_t workers,
-                                 std::chrono::milliseconds dns_refresh,
+UpstreamCluster::UpstreamCluster(EventLoop& loop, net::Resolver& resolver, UpstreamConfigPtr config,
+                                 uint32_t workers, std::chrono::milliseconds dns_refresh,
                                  observe::UpstreamMetrics& metrics,
                                  const observe::FailureReporter& reporter)
     : loop_(loop),
       resolver_(resolver),
       metrics_(metrics),
       reporter_(reporter),
-      config_(config),
-      max_connections_(std::max<uint32_t>(1, (config.max_connections + workers - 1) / workers)),
-      max_pending_((config.max_pending + workers - 1) / workers),
+      config_(std::move(config)),
+      workers_(workers),
+      max_connections_(std::max<uint32_t>(1, (config_->max_connections + workers - 1) / workers)),
+      max_pending_((config_->max_pending + workers - 1) / workers),
       dns_refresh_(dns_refresh),
       wake_timer_(loop, [this] { wakeWaiters(wake_all_); }),
       refresh_timer_(loop, [this] {
@@ -218,14 +218,14 @@ UpstreamCluster::UpstreamCluster(EventLoop& loop, net::Resolver& resolver,
         }
         refresh_timer_.arm(dns_refresh_);
       }) {
-  if (config_.tls) {
+  if (config_->tls) {
     // Validated with the configuration; a file that went bad since stops the start like it.
     net::TlsLoadError error;
-    tls_ = net::TlsClientContext::load(net::tlsClientSettings(config_), error);
-    if (!tls_) throw std::runtime_error("upstream " + config_.name + ": " + error.reason);
+    tls_ = net::TlsClientContext::load(net::tlsClientSettings(*config_), error);
+    if (!tls_) throw std::runtime_error("upstream " + config_->name + ": " + error.reason);
   }
   bool any_name = false;
-  for (const auto& hp : config_.endpoints) {
+  for (const auto& hp : config_->endpoints) {
     auto ep = std::make_unique<Endpoint>();
     ep->configured = hp;
     ep->name = hp.toString();
@@ -255,7 +255,7 @@ UpstreamCluster::~UpstreamCluster() {
 }
 
 const std::string& UpstreamCluster::tlsServerName(const Endpoint& ep) const {
-  return config_.tls_server_name.empty() ? ep.configured.host : config_.tls_server_name;
+  return config_->tls_server_name.empty() ? ep.configured.host : config_->tls_server_name;
 }
 
 void UpstreamCluster::noteTlsHandshake(UpstreamConnection& connection, bool established) {
@@ -274,7 +274,7 @@ void UpstreamCluster::noteTlsHandshake(UpstreamConnection& connection, bool esta
   ep.tls_certificate.reset(cert);
   const net::CertificateInfo info = net::describeCertificate(cert);
   if (metrics_.certificates != nullptr) {
-    metrics_.certificates->noteUpstream(config_.name, ep.name, info.facts.subject,
+    metrics_.certificates->noteUpstream(config_->name, ep.name, info.facts.subject,
                                         info.not_after_unix);
   }
 }
@@ -307,7 +307,7 @@ void UpstreamCluster::onResolved(Endpoint& ep, const net::Resolution& r) {
         list += a.toString();
       }
       log.debug(observe::LogEvent("dns_resolved")
-                    .add("upstream", config_.name)
+                    .add("upstream", config_->name)
                     .add("endpoint", ep.name)
                     .add("addresses", list)
                     .str());
@@ -319,7 +319,7 @@ void UpstreamCluster::onResolved(Endpoint& ep, const net::Resolution& r) {
     ep.dns_error = r.error_text;
     observe::logger(observe::LoggerId::Upstream)
         .warn(observe::LogEvent("dns_failure")
-                  .add("upstream", config_.name)
+                  .add("upstream", config_->name)
                   .add("endpoint", ep.name)
                   .add("error", r.error_text)
                   .str());
@@ -476,7 +476,7 @@ UpstreamConnectionPtr UpstreamCluster::takeIdle(Endpoint& ep, bool replayable) {
       closeIdleConnection(c);
       continue;
     }
-    if (!replayable && config_.reuse == "safe") {
+    if (!replayable && config_->reuse == "safe") {
       // A request that could only fail if this connection were closing: only one well inside
       // the upstream's known limit, or one used a moment ago when the limit is unknown.
       const milliseconds safe = limit ? *limit / 2 : kJustUsed;
@@ -530,11 +530,11 @@ void UpstreamCluster::learnIdleClose(Endpoint& ep, std::chrono::milliseconds idl
     if (changed) {
       observe::logger(observe::LoggerId::Upstream)
           .info(observe::LogEvent("upstream_idle_close_learned")
-                    .add("upstream", config_.name)
+                    .add("upstream", config_->name)
                     .add("endpoint", ep.name)
                     .add("idle_close_ms", static_cast<int64_t>(idle.count()))
                     .add("keepalive_idle_timeout_ms",
-                         static_cast<int64_t>(config_.keepalive_idle_timeout.count()))
+                         static_cast<int64_t>(config_->keepalive_idle_timeout.count()))
                     .str());
     }
   }
@@ -559,9 +559,9 @@ void UpstreamCluster::publishIdleClose() {
         (ep->advertised_idle.count() == 0 || ep->learned_idle_close <= ep->advertised_idle);
     const auto known = learned ? ep->learned_idle_close : ep->advertised_idle;
     if (known.count() > 0) {
-      reporter_.noteIdleClose(config_.name, ep->name, known,
+      reporter_.noteIdleClose(config_->name, ep->name, known,
                               learned ? "learned from its closes" : "its Keep-Alive header",
-                              config_.keepalive_idle_timeout);
+                              config_->keepalive_idle_timeout);
     }
   }
   metrics_.idle_close_ms.add(shortest - metrics_.idle_close_ms.get());
@@ -591,13 +591,57 @@ bool UpstreamCluster::poolHasRoom(const Endpoint& ep) const {
   // (the pool can never outgrow max_connections, the bound on all open connections), and
   // keepalive_idle_timeout closes those that demand no longer needs. A fixed cap below the
   // concurrency of an ordinary load closed and reopened connections on every burst.
-  return !config_.max_idle_connections || ep.idle.size() < *config_.max_idle_connections;
+  return !config_->max_idle_connections || ep.idle.size() < *config_->max_idle_connections;
+}
+
+void UpstreamCluster::updateConfig(UpstreamConfigPtr config) {
+  const bool tls_changed = config->tls != config_->tls || config->tls_verify != config_->tls_verify ||
+                           config->tls_ca != config_->tls_ca ||
+                           config->tls_server_name != config_->tls_server_name ||
+                           config->tls_client_cert != config_->tls_client_cert ||
+                           config->tls_client_key != config_->tls_client_key;
+  if (tls_changed) {
+    // Other TLS settings (or files re-read by the reload): pooled connections and sessions were
+    // made under the old ones, so they go; connections in use finish as they are.
+    std::shared_ptr<const net::TlsClientContext> next;
+    net::TlsLoadError error;
+    if (config->tls) next = net::TlsClientContext::load(net::tlsClientSettings(*config), error);
+    if (config->tls && !next) {
+      observe::logger(observe::LoggerId::Upstream)
+          .error(observe::LogEvent("tls_settings_not_applied")
+                     .add("upstream", config->name)
+                     .add("reason", error.reason)
+                     .str());
+      return;  // validated by the reload a moment ago: a file that changed since
+    }
+    tls_ = std::move(next);
+    for (auto& ep : endpoints_) {
+      ep->idle.clear();
+      ep->tls_session.session.reset();
+      ep->tls_certificate.reset();
+    }
+  }
+  config_ = std::move(config);
+  max_connections_ = std::max<uint32_t>(1, (config_->max_connections + workers_ - 1) / workers_);
+  max_pending_ = (config_->max_pending + workers_ - 1) / workers_;
+  // A larger limit may let waiters in now.
+  if (!waiters_.empty()) wake_timer_.arm(std::chrono::milliseconds(0));
+}
+
+void UpstreamCluster::retire() {
+  retired_ = true;
+  refresh_timer_.disarm();
+  for (auto& ep : endpoints_) {
+    if (ep->probe) ep->probe->stop();
+    ep->idle.clear();
+  }
+  draining_.clear();
 }
 
 void UpstreamCluster::release(UpstreamConnectionPtr connection, bool reusable) {
   if (!connection) return;
   Endpoint& ep = connection->endpoint();
-  if (!reusable || !connection->connection().open() || !poolHasRoom(ep)) {
+  if (retired_ || !reusable || !connection->connection().open() || !poolHasRoom(ep)) {
     connection.reset();  // onConnectionClosed wakes a waiter
     return;
   }
@@ -626,7 +670,7 @@ void UpstreamCluster::reportConnect(Endpoint& ep, bool success, int err) {
     // Failing, then accepting again: after refused connects, the classic signature of a process
     // that restarted.
     diagnose::HintFields f;
-    f.upstream = config_.name;
+    f.upstream = config_->name;
     f.endpoint = ep.name;
     f.cause = diagnose::causeName(connectCause(ep.failure_err));
     f.errno_name = ep.failure_err != 0 ? std::string(net::errnoName(ep.failure_err)) : "ETIMEDOUT";
@@ -638,7 +682,7 @@ void UpstreamCluster::reportConnect(Endpoint& ep, bool success, int err) {
     const bool refused = ep.failure_err == ECONNREFUSED;
     const std::string prefix = refused ? "refused" : "failed";
     observe::LogEvent line("endpoint_recovered");
-    line.add("upstream", config_.name)
+    line.add("upstream", config_->name)
         .add("endpoint", ep.name)
         .add("after_cause", f.cause)
         .add(prefix + "_connects", failed)
@@ -662,7 +706,7 @@ void UpstreamCluster::reportConnect(Endpoint& ep, bool success, int err) {
   if (!ep.probe) ep.probe = std::make_unique<EndpointProbe>(loop_, *this, ep);
   ep.probe->start();
   diagnose::HintFields f;
-  f.upstream = config_.name;
+  f.upstream = config_->name;
   f.endpoint = ep.name;
   f.cause = diagnose::causeName(connectCause(err));
   f.errno_name = err != 0 ? std::string(net::errnoName(err)) : "ETIMEDOUT";
@@ -670,7 +714,7 @@ void UpstreamCluster::reportConnect(Endpoint& ep, bool success, int err) {
   f.first_failed = wallClock(ep.failed_from);
   log.warn(
       observe::LogEvent("endpoint_down")
-          .add("upstream", config_.name)
+          .add("upstream", config_->name)
           .add("endpoint", ep.name)
           .add("cause", f.cause)
           .addNameOrNull("errno", net::errnoName(err))

@@ -45,6 +45,13 @@ void CertificateWatch::check() {
   timer_.arm(kInterval);
 }
 
+void CertificateWatch::setFiles(std::string cert_file, std::string key_file) {
+  cert_file_ = std::move(cert_file);
+  key_file_ = std::move(key_file);
+  cert_stamp_ = stampOf(cert_file_);
+  key_stamp_ = stampOf(key_file_);
+}
+
 bool CertificateWatch::reload() {
   auto& log = observe::logger(observe::LoggerId::Server);
   net::TlsLoadError error;

@@ -4,9 +4,9 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <optional>
 #include <stdexcept>
 
+#include "triaged/config/config_diff.h"
 #include "triaged/config/config_json.h"
 #include "triaged/config/config_loader.h"
 #include "triaged/net/socket_address.h"
@@ -15,18 +15,21 @@
 
 namespace triaged::server {
 
-Daemon::Daemon(config::Config config)
-    : config_(std::move(config)),
-      router_(config_.routes),
-      hints_(config::buildHintCatalog(config_)),
-      metrics_(
-          [this] {
-            std::vector<std::string> names;
-            for (const auto& u : config_.upstreams) names.push_back(u.name);
-            return names;
-          }(),
-          config_.server.workers, TRIAGED_VERSION),
-      triage_(config_.server.workers) {}
+namespace {
+
+constexpr std::chrono::milliseconds kWatchInterval{1000};
+
+}  // namespace
+
+Daemon::Daemon(config::Config config, std::string config_path)
+    : config_path_(std::move(config_path)),
+      open_files_(raiseDescriptorLimit()),
+      snapshot_(std::make_shared<const RuntimeSnapshot>(std::move(config), open_files_)),
+      metrics_(upstreamNames(), snapshot_->config.server.workers, TRIAGED_VERSION),
+      triage_(snapshot_->config.server.workers),
+      watch_timer_(loop_, [this] { checkConfigFile(); }) {
+  metrics_.setConfigHash(snapshot_->hash);
+}
 
 Daemon::~Daemon() {
   for (auto& w : workers_) w->requestStop();
@@ -36,62 +39,80 @@ Daemon::~Daemon() {
   signal_events_.clear();
 }
 
-int Daemon::run() {
-  auto& log = observe::logger(observe::LoggerId::Server);
-  const uint64_t open_files = raiseDescriptorLimit();
-  if (config_.server.max_client_connections == 0) {
-    config_.server.max_client_connections = clientConnectionsFor(open_files);
-  }
-  auto listen_addr = net::socketAddressFromLiteral(config_.server.listen);
+std::vector<std::string> Daemon::upstreamNames() const {
+  std::vector<std::string> names;
+  for (const auto& u : snapshot_->config.upstreams) names.push_back(u.name);
+  return names;
+}
+
+std::vector<int> Daemon::bindDataListeners(const config::HostPort& listen,
+                                           std::string* bound_text) {
+  auto listen_addr = net::socketAddressFromLiteral(listen);
   if (!listen_addr) {
     throw std::runtime_error("server.listen must be an IP address: " + listen_addr.error().message);
   }
-  const uint32_t workers = config_.server.workers;
   // The first socket learns the port (port 0 = any free one); the others share it through
   // SO_REUSEPORT, and the kernel spreads connections between the workers.
   std::vector<int> fds;
+  const auto fail = [&fds](const std::string& why) {
+    for (int fd : fds) ::close(fd);
+    throw std::runtime_error(why);
+  };
   auto first = net::bindListener(*listen_addr, /*reuse_port=*/true);
-  if (!first) throw std::runtime_error("server.listen: " + first.error().message);
+  if (!first) fail("server.listen: " + first.error().message);
   fds.push_back(*first);
   auto bound = net::localAddress(*first);
-  if (!bound) throw std::runtime_error(bound.error().message);
-  for (uint32_t i = 1; i < workers; ++i) {
+  if (!bound) fail(bound.error().message);
+  for (uint32_t i = 1; i < snapshot_->config.server.workers; ++i) {
     auto fd = net::bindListener(*bound, /*reuse_port=*/true);
-    if (!fd) throw std::runtime_error("server.listen: " + fd.error().message);
+    if (!fd) fail("server.listen: " + fd.error().message);
     fds.push_back(*fd);
   }
+  if (bound_text != nullptr) *bound_text = bound->toString();
+  return fds;
+}
 
+std::unique_ptr<admin::AdminServer> Daemon::makeAdmin(const config::HostPort& address) {
+  auto admin_addr = net::socketAddressFromLiteral(address);
+  if (!admin_addr) throw std::runtime_error("server.admin_listen must be an IP address");
+  admin::AdminServer::Hooks hooks;
+  hooks.draining = [this] { return draining_.load(); };
+  hooks.metrics = [this](bool openmetrics) {
+    return openmetrics ? metrics_.serializeOpenMetrics() : metrics_.serialize();
+  };
+  // The configuration in force (the admin runs on the main thread, as reloads do).
+  hooks.config = [this] { return config::configToJson(snapshot_->config); };
+  hooks.triage = [this](bool text) {
+    const auto report = triage_.report(std::chrono::system_clock::now());
+    return text ? diagnose::triageReportText(report) : diagnose::triageReportJson(report);
+  };
+  return std::make_unique<admin::AdminServer>(loop_, *admin_addr, std::move(hooks),
+                                              metrics_.adminListener());
+}
+
+int Daemon::run() {
+  auto& log = observe::logger(observe::LoggerId::Server);
+  const config::Config& config = snapshot_->config;
+  std::string bound;
+  std::vector<int> fds = bindDataListeners(config.server.listen, &bound);
+  if (config.server.admin_listen) admin_ = makeAdmin(*config.server.admin_listen);
   std::vector<int> tls_fds;
   std::shared_ptr<const net::TlsServerContext> tls_context;
-  std::optional<net::SocketAddress> tls_bound;
-  if (config_.server.tls_listen) tls_bound = bindTlsListeners(tls_fds, tls_context);
+  std::string tls_bound;
+  if (config.server.tls_listen) tls_bound = bindTlsListeners(tls_fds, tls_context);
 
-  if (config_.server.admin_listen) {
-    auto admin_addr = net::socketAddressFromLiteral(*config_.server.admin_listen);
-    if (!admin_addr) throw std::runtime_error("server.admin_listen must be an IP address");
-    admin::AdminServer::Hooks hooks;
-    hooks.draining = [this] { return draining_.load(); };
-    hooks.metrics = [this] { return metrics_.serialize(); };
-    hooks.config = [this] { return config::configToJson(config_); };
-    hooks.triage = [this](bool text) {
-      const auto report = triage_.report(std::chrono::system_clock::now());
-      return text ? diagnose::triageReportText(report) : diagnose::triageReportJson(report);
-    };
-    admin_ = std::make_unique<admin::AdminServer>(loop_, *admin_addr, std::move(hooks),
-                                                  metrics_.adminListener());
-  }
-
-  for (uint32_t i = 0; i < workers; ++i) {
-    workers_.push_back(
-        std::make_unique<Worker>(config_, router_, hints_, metrics_.worker(i), triage_.worker(i),
-                                 fds[i], i, [this] { loop_.post([this] { onWorkerStopped(); }); }));
+  const auto names = upstreamNames();
+  for (uint32_t i = 0; i < config.server.workers; ++i) {
+    workers_.push_back(std::make_unique<Worker>(
+        snapshot_, metrics_.worker(i), metrics_.upstreamSlots(i, names), triage_.worker(i), fds[i],
+        i, [this] { loop_.post([this] { onWorkerStopped(); }); }));
   }
 
   if (tls_context) {
-    for (uint32_t i = 0; i < workers; ++i) workers_[i]->addTlsListener(tls_fds[i], tls_context);
+    for (uint32_t i = 0; i < workers_.size(); ++i) workers_[i]->addTlsListener(tls_fds[i], tls_context);
     certificate_watch_ = std::make_unique<CertificateWatch>(
-        loop_, config_.server.tls_cert, config_.server.tls_key, tls_context,
-        metrics_.certificates(), [this](std::shared_ptr<const net::TlsServerContext> context) {
+        loop_, config.server.tls_cert, config.server.tls_key, tls_context, metrics_.certificates(),
+        [this](std::shared_ptr<const net::TlsServerContext> context) {
           for (auto& w : workers_) w->setTlsContext(context);
         });
   }
@@ -105,14 +126,16 @@ int Daemon::run() {
   }
 
   for (auto& w : workers_) w->start();
+  checkConfigFile();  // the watch's starting point (and the timer, when watching)
 
   observe::LogEvent ready("listening");
-  ready.add("listen", bound->toString());
-  if (tls_bound) ready.add("tls_listen", tls_bound->toString());
+  ready.add("listen", bound);
+  if (!tls_bound.empty()) ready.add("tls_listen", tls_bound);
   if (admin_) ready.add("admin", admin_->address().toString());
-  ready.add("workers", workers)
-      .add("max_open_files", open_files)
-      .add("max_client_connections", config_.server.max_client_connections)
+  ready.add("workers", config.server.workers)
+      .add("max_open_files", open_files_)
+      .add("max_client_connections", snapshot_->max_client_connections)
+      .add("config_hash", snapshot_->hash)
       .add("version", TRIAGED_VERSION)
       .add("pid", getpid());
   log.info(ready.str());
@@ -125,29 +148,147 @@ int Daemon::run() {
   return 0;
 }
 
-net::SocketAddress Daemon::bindTlsListeners(std::vector<int>& fds,
-                                            std::shared_ptr<const net::TlsServerContext>& context) {
+void Daemon::reloadFailed(std::string_view trigger, std::string_view reason) {
+  metrics_.countReload(false);
+  observe::logger(observe::LoggerId::Config)
+      .error(observe::LogEvent("config_reload_failed")
+                 .add("trigger", trigger)
+                 .add("file", config_path_)
+                 .add("reason", reason)
+                 .add("config_hash", snapshot_->hash)
+                 .add("detail", "the configuration in force stays, unchanged")
+                 .str());
+}
+
+void Daemon::reload(std::string_view trigger) {
+  if (draining_) return;
+  auto& log = observe::logger(observe::LoggerId::Config);
+  config::Config next;
+  try {
+    next = config::loadConfigFile(config_path_);
+  } catch (const config::ConfigError& e) {
+    // Every problem on a line of its own, as --check-config prints them.
+    for (const auto& p : e.problems()) {
+      log.error(observe::LogEvent("config_problem").add("problem", p.format()).str());
+    }
+    reloadFailed(trigger, std::to_string(e.problems().size()) + " problem(s) in the file");
+    return;
+  }
+  const auto restart = config::restartOnlyChanges(snapshot_->config, next);
+  if (!restart.empty()) {
+    std::string keys;
+    for (const auto& k : restart) keys += (keys.empty() ? "" : ", ") + k;
+    reloadFailed(trigger, keys + " changed, which needs a restart of triaged; nothing applied");
+    return;
+  }
+  SnapshotPtr snapshot;
+  std::vector<int> fds;
+  std::unique_ptr<admin::AdminServer> admin;
+  try {
+    snapshot = std::make_shared<const RuntimeSnapshot>(std::move(next), open_files_);
+    const config::ServerConfig& was = snapshot_->config.server;
+    const config::ServerConfig& now = snapshot->config.server;
+    // New listeners first: a bind that fails leaves everything as it was.
+    if (!(now.listen == was.listen)) fds = bindDataListeners(now.listen);
+    if (now.admin_listen && !(now.admin_listen == was.admin_listen)) {
+      admin = makeAdmin(*now.admin_listen);
+    }
+  } catch (const config::ConfigError& e) {
+    for (const auto& p : e.problems()) {
+      log.error(observe::LogEvent("config_problem").add("problem", p.format()).str());
+    }
+    reloadFailed(trigger, "the hint catalog is invalid");
+    return;
+  } catch (const std::exception& e) {
+    for (int fd : fds) ::close(fd);
+    reloadFailed(trigger, e.what());
+    return;
+  }
+
+  const config::ConfigDiff diff = config::diffConfigs(snapshot_->config, snapshot->config);
+  const bool admin_changed =
+      !(snapshot->config.server.admin_listen == snapshot_->config.server.admin_listen);
+  const bool level_changed = snapshot->config.log.level != snapshot_->config.log.level;
+  snapshot_ = snapshot;
+  const auto names = upstreamNames();
+  metrics_.configureUpstreams(names);
+  for (uint32_t i = 0; i < workers_.size(); ++i) {
+    workers_[i]->applySnapshot(snapshot_, metrics_.upstreamSlots(i, names),
+                               fds.empty() ? -1 : fds[i]);
+  }
+  if (admin_changed) admin_ = std::move(admin);  // the new one is listening already
+  if (level_changed) observe::setLogLevel(snapshot_->config.log.level);
+  if (certificate_watch_) {
+    // A reload re-reads the serving certificate too (its files may have new names, or the same
+    // names and new contents); a pair that does not load keeps the one in force.
+    certificate_watch_->setFiles(snapshot_->config.server.tls_cert,
+                                 snapshot_->config.server.tls_key);
+    certificate_watch_->reload();
+  }
+  metrics_.setConfigHash(snapshot_->hash);
+  metrics_.countReload(true);
+  observe::LogEvent line("config_reloaded");
+  line.add("trigger", trigger)
+      .add("file", config_path_)
+      .add("config_hash", snapshot_->hash)
+      .add("changes", diff.summary());
+  if (!fds.empty()) line.add("listen", snapshot_->config.server.listen.toString());
+  if (admin_changed && admin_) line.add("admin", admin_->address().toString());
+  log.warn(line.str());
+  checkConfigFile();  // watch_config may have been turned on or off
+}
+
+void Daemon::checkConfigFile() {
+  struct stat st {};
+  FileStamp now;
+  // stat follows symlinks: a ConfigMap's ..data swap gives the path another inode.
+  if (::stat(config_path_.c_str(), &st) == 0) {
+    now = FileStamp{st.st_dev, st.st_ino,
+                    static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+                    st.st_size};
+  }
+  const bool watching = snapshot_->config.server.watch_config;
+  if (watching && watched_.size >= 0 && now.size >= 0 && !(now == watched_)) {
+    watched_ = now;
+    reload("watch");
+    return;  // reload() checked again
+  }
+  if (now.size >= 0) watched_ = now;
+  if (watching && !draining_) {
+    watch_timer_.arm(kWatchInterval);
+  } else {
+    watch_timer_.disarm();
+  }
+}
+
+std::string Daemon::bindTlsListeners(std::vector<int>& fds,
+                                     std::shared_ptr<const net::TlsServerContext>& context) {
+  const config::ServerConfig& server = snapshot_->config.server;
   net::TlsLoadError error;
-  context = net::TlsServerContext::load(config_.server.tls_cert, config_.server.tls_key, error);
+  context = net::TlsServerContext::load(server.tls_cert, server.tls_key, error);
   if (!context) {
     throw std::runtime_error(
         std::string(error.file == net::TlsFile::Key ? "server.tls_key: " : "server.tls_cert: ") +
         error.reason);
   }
-  auto addr = net::socketAddressFromLiteral(*config_.server.tls_listen);
+  auto addr = net::socketAddressFromLiteral(*server.tls_listen);
   if (!addr) throw std::runtime_error("server.tls_listen must be an IP address");
+  const auto fail = [&fds](const std::string& why) {
+    for (int fd : fds) ::close(fd);
+    throw std::runtime_error(why);
+  };
   auto first = net::bindListener(*addr, /*reuse_port=*/true);
-  if (!first) throw std::runtime_error("server.tls_listen: " + first.error().message);
+  if (!first) fail("server.tls_listen: " + first.error().message);
   fds.push_back(*first);
   auto bound = net::localAddress(*first);
-  if (!bound) throw std::runtime_error(bound.error().message);
-  for (uint32_t i = 1; i < config_.server.workers; ++i) {
+  if (!bound) fail(bound.error().message);
+  for (uint32_t i = 1; i < server.workers; ++i) {
     auto fd = net::bindListener(*bound, /*reuse_port=*/true);
-    if (!fd) throw std::runtime_error("server.tls_listen: " + fd.error().message);
+    if (!fd) fail("server.tls_listen: " + fd.error().message);
     fds.push_back(*fd);
   }
   metrics_.setTlsListener(true);
-  return *bound;
+  return bound->toString();
 }
 
 void Daemon::ignoreSignalsAfterDrain() {
@@ -169,20 +310,18 @@ void Daemon::onSignal(evutil_socket_t sig, short, void* ctx) noexcept {
 void Daemon::handleSignal(int sig) {
   auto& log = observe::logger(observe::LoggerId::Server);
   if (sig == SIGHUP) {
-    log.warn(observe::LogEvent("reload_unsupported")
-                 .add("detail", "SIGHUP ignored: configuration reload is not implemented yet")
-                 .str());
+    reload("SIGHUP");
     return;
   }
   ++signals_seen_;
   if (signals_seen_ == 1) {
     // Readiness turns 503 first, so load balancers stop sending while in-flight work ends.
     draining_ = true;
-    log.info(
-        observe::LogEvent("draining")
-            .add("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT")
-            .add("drain_timeout_ms", static_cast<int64_t>(config_.server.drain_timeout.count()))
-            .str());
+    log.info(observe::LogEvent("draining")
+                 .add("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT")
+                 .add("drain_timeout_ms",
+                      static_cast<int64_t>(snapshot_->config.server.drain_timeout.count()))
+                 .str());
     for (auto& w : workers_) w->requestDrain();
   } else {
     log.warn(observe::LogEvent("forced_stop").add("detail", "second signal: closing now").str());

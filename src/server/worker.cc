@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -18,33 +19,90 @@ sigset_t daemonSignalSet() {
   return set;
 }
 
-Worker::Worker(const config::Config& config, const proxy::Router& router,
-               const diagnose::HintCatalog& hints, observe::WorkerMetrics& metrics,
+Worker::Worker(SnapshotPtr snapshot, observe::WorkerMetrics& metrics,
+               std::vector<observe::UpstreamMetrics*> upstream_metrics,
                observe::TriageRecorder& triage, int listen_fd, uint32_t index,
                std::function<void()> on_stopped)
-    : config_(config),
-      router_(router),
+    : snapshot_(std::move(snapshot)),
       metrics_(metrics),
       index_(index),
       on_stopped_(std::move(on_stopped)),
-      failures_(loop_, config.log, hints, triage),
-      resolver_(loop_, config.server.dns_servers),
-      max_clients_(
-          std::max<uint32_t>(1, (config.server.max_client_connections + config.server.workers - 1) /
-                                    config.server.workers)),
+      failures_(loop_, snapshot_->config.log, snapshot_->hints, triage),
+      resolver_(loop_, snapshot_->config.server.dns_servers),
+      max_clients_(std::max<uint32_t>(
+          1, (snapshot_->max_client_connections + snapshot_->config.server.workers - 1) /
+                 snapshot_->config.server.workers)),
       accept_pauses_(loop_, "data", metrics.listener),
       drain_deadline_(loop_, [this] { forceClose(); }),
       memory_trim_(loop_, [this] { trimMemory(); }) {
-  for (size_t i = 0; i < config_.upstreams.size(); ++i) {
-    clusters_.push_back(std::make_unique<proxy::UpstreamCluster>(
-        loop_, resolver_, config_.upstreams[i], config_.server.workers, config_.server.dns_refresh,
-        *metrics_.upstreams[i], failures_));
+  const auto& upstreams = snapshot_->config.upstreams;
+  for (size_t i = 0; i < upstreams.size(); ++i) {
+    clusters_.push_back(makeCluster(upstreams[i], *upstream_metrics[i]));
   }
-  listener_ = std::make_unique<net::Listener>(
-      loop_, listen_fd,
-      [this](int fd, const sockaddr* addr, socklen_t len) { accept(fd, addr, len); },
-      [this](int err) { onAcceptPaused(err); });
+  listenOn(listen_fd);
   memory_trim_.arm(kTrimInterval);
+}
+
+std::shared_ptr<proxy::UpstreamCluster> Worker::makeCluster(const config::UpstreamConfig& config,
+                                                            observe::UpstreamMetrics& metrics) {
+  // Each worker keeps its own copy of the settings: the sessions' references to them then
+  // count on a cache line no other worker touches.
+  auto* cluster = new proxy::UpstreamCluster(
+      loop_, resolver_, std::make_shared<const config::UpstreamConfig>(config),
+      snapshot_->config.server.workers, snapshot_->config.server.dns_refresh, metrics, failures_);
+  // Destroyed on a later loop turn: connections it closed are still queued for deletion, and
+  // they report to it as they die.
+  return std::shared_ptr<proxy::UpstreamCluster>(cluster, [this](proxy::UpstreamCluster* c) {
+    loop_.deferredDestroy(std::unique_ptr<proxy::UpstreamCluster>(c));
+  });
+}
+
+void Worker::listenOn(int fd) {
+  auto listener = std::make_unique<net::Listener>(
+      loop_, fd,
+      [this](int client, const sockaddr* addr, socklen_t len) { accept(client, addr, len); },
+      [this](int err) { onAcceptPaused(err); });
+  // The new listener accepts before the old one closes: no connect is refused in between.
+  listener_ = std::move(listener);
+}
+
+void Worker::applySnapshot(SnapshotPtr snapshot,
+                           std::vector<observe::UpstreamMetrics*> upstream_metrics, int listen_fd) {
+  loop_.post(
+      [this, snapshot = std::move(snapshot), metrics = std::move(upstream_metrics),
+       listen_fd]() mutable { swapSnapshot(std::move(snapshot), std::move(metrics), listen_fd); });
+}
+
+void Worker::swapSnapshot(SnapshotPtr snapshot,
+                          std::vector<observe::UpstreamMetrics*> upstream_metrics, int listen_fd) {
+  if (draining_) {
+    if (listen_fd >= 0) ::close(listen_fd);
+    return;
+  }
+  std::vector<std::shared_ptr<proxy::UpstreamCluster>> next;
+  const auto& upstreams = snapshot->config.upstreams;
+  for (size_t i = 0; i < upstreams.size(); ++i) {
+    const config::UpstreamConfig& u = upstreams[i];
+    auto same = std::find_if(clusters_.begin(), clusters_.end(),
+                             [&u](const auto& c) { return c && c->name() == u.name; });
+    if (same != clusters_.end() && (*same)->config().endpoints == u.endpoints) {
+      // Same name and endpoints: keep its pools, health, learned limits (and its metrics slot).
+      (*same)->updateConfig(std::make_shared<const config::UpstreamConfig>(u));
+      next.push_back(std::move(*same));
+      continue;
+    }
+    next.push_back(makeCluster(u, *upstream_metrics[i]));
+  }
+  for (auto& old : clusters_) {
+    if (old) old->retire();  // removed, or replaced because its endpoints changed
+  }
+  clusters_ = std::move(next);
+  snapshot_ = std::move(snapshot);
+  const uint32_t workers = snapshot_->config.server.workers;
+  max_clients_ = std::max<uint32_t>(1, (snapshot_->max_client_connections + workers - 1) / workers);
+  failures_.reconfigure(snapshot_->config.log, snapshot_->hints);
+  if (listen_fd >= 0) listenOn(listen_fd);
+  if (connections_.size() < max_clients_) resumeListeners();
 }
 
 void Worker::trimMemory() {
@@ -88,9 +146,9 @@ void Worker::requestStop() {
   loop_.post([this] { forceClose(); });
 }
 
-proxy::UpstreamCluster* Worker::cluster(std::string_view name) {
+std::shared_ptr<proxy::UpstreamCluster> Worker::cluster(std::string_view name) {
   for (auto& c : clusters_) {
-    if (c->name() == name) return c.get();
+    if (c->name() == name) return c;
   }
   return nullptr;
 }
@@ -172,7 +230,7 @@ void Worker::beginDrain() {
     ++it;
     c->drain();
   }
-  drain_deadline_.arm(config_.server.drain_timeout);
+  drain_deadline_.arm(config().server.drain_timeout);
   maybeStop();
 }
 

@@ -185,6 +185,12 @@ if ((have_promtool)); then
   else
     fail "promtool test rules tests/deploy/alerts_test.yml"
   fi
+  if cp tests/deploy/fleet_rules_test.yml "$TMP/rules-test/" \
+      && run promtool test rules "$TMP/rules-test/fleet_rules_test.yml"; then
+    ok "promtool test rules tests/deploy/fleet_rules_test.yml (the fleet view's recording rules: rates, instances and nodes failing, blast radius ratio)"
+  else
+    fail "promtool test rules tests/deploy/fleet_rules_test.yml"
+  fi
   if err=$(promtool check config "$PROM_CONFIG" 2>&1); then
     ok "promtool check config $PROM_CONFIG"
   elif grep -q 'kubernetes_sd_configs not found' <<<"$err"; then

@@ -115,6 +115,17 @@ def check_triaged_container(where, c, spec, configs):
     else:
         ok("%s: non-root, read-only, no privilege escalation, capabilities dropped" % where)
 
+    # The image is FROM scratch: no shell, no sleep, nothing to exec but triaged itself.
+    for name, handler in ((c.get("lifecycle") or {}).items()):
+        argv = ((handler or {}).get("exec") or {}).get("command") or []
+        if argv and argv[0] != "/usr/local/bin/triaged":
+            fail("%s: lifecycle %s runs %r, but the triaged image has no shell and no programs "
+                 "but /usr/local/bin/triaged (use `sleep: {seconds: N}`)" % (where, name, argv[0]))
+    for name in ("livenessProbe", "readinessProbe", "startupProbe"):
+        argv = ((c.get(name) or {}).get("exec") or {}).get("command") or []
+        if argv and argv[0] != "/usr/local/bin/triaged":
+            fail("%s: %s runs %r, which the triaged image does not have" % (where, name, argv[0]))
+
     # drain: preStop + drain_timeout < terminationGracePeriodSeconds
     cfg_text = None
     for vm in c.get("volumeMounts") or []:
@@ -301,7 +312,10 @@ def cmd_dashboard(args):
                  "triaged_requests_in_flight", "triaged_upstream_connections",
                  "triaged_downstream_connections",
                  "histogram_quantile(0.99, sum by (le, upstream) (rate(triaged_request_duration_seconds_bucket",
-                 "histogram_quantile(0.99, sum by (le, upstream) (rate(triaged_upstream_header_duration_seconds_bucket"):
+                 "histogram_quantile(0.99, sum by (le, upstream) (rate(triaged_upstream_header_duration_seconds_bucket",
+                 # the Fleet row: top causes across instances, and the blast radius
+                 "namespace_upstream_cause:triaged_failures:rate5m",
+                 "namespace_upstream_cause:triaged_instances_failing:ratio5m"):
         if want in text:
             ok("%s: a panel queries %s" % (path, want))
         else:
@@ -318,6 +332,8 @@ def cmd_dashboard(args):
 
 
 NAME_RE = re.compile(r"\b(?:triaged|process)_[a-z_]+")
+# A recording rule's name (level:metric:operations): the only metric names with a colon.
+RECORDED_RE = re.compile(r"\b[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_:]*[a-zA-Z0-9_]")
 SUFFIXES = ("_bucket", "_sum", "_count")
 
 
@@ -329,39 +345,52 @@ def base_name(n):
 
 
 def cmd_metric_names(args):
-    """metric-names NAMES_FILE FILE...: every metric name in the alert expressions (rules files)
-    and dashboard queries (JSON) is one that NAMES_FILE (a /metrics scrape, or a list) has."""
+    """metric-names NAMES_FILE FILE...: every metric name in the alert and recording rule
+    expressions (rules files) and dashboard queries (JSON) is one that NAMES_FILE (a /metrics
+    scrape, or a list) has, or a recording rule that a rules file among FILE... defines."""
     names_file, files = args[0], args[1:]
     with open(names_file, encoding="utf-8") as f:
         known = {base_name(n) for n in NAME_RE.findall(f.read())}
     if not known:
         fail("%s: no triaged_*/process_* names in it" % names_file)
         return
+    by_file, recorded = {}, set()
     for path in files:
         if path.endswith(".json"):
             with open(path, encoding="utf-8") as f:
-                exprs = dashboard_exprs(json.load(f))
-        else:
-            exprs = []
-            for d in load_stream(path):
-                groups = d.get("groups") or (d.get("spec") or {}).get("groups") or []
-                for g in groups:
-                    for r in g.get("rules") or []:
-                        exprs.append(("rule %s" % (r.get("alert") or r.get("record")), str(r.get("expr", ""))))
-        used = {}
+                by_file[path] = dashboard_exprs(json.load(f))
+            continue
+        exprs = []
+        for d in load_stream(path):
+            groups = d.get("groups") or (d.get("spec") or {}).get("groups") or []
+            for g in groups:
+                for r in g.get("rules") or []:
+                    if r.get("record"):
+                        recorded.add(r["record"])
+                    exprs.append(("rule %s" % (r.get("alert") or r.get("record")), str(r.get("expr", ""))))
+        by_file[path] = exprs
+    for path, exprs in by_file.items():
+        used, rules_used = {}, {}
         for where, e in exprs:
-            for n in NAME_RE.findall(e):
+            for n in RECORDED_RE.findall(e):
+                rules_used.setdefault(n, set()).add(where)
+            for n in NAME_RE.findall(RECORDED_RE.sub(" ", e)):
                 used.setdefault(base_name(n), set()).add(where)
         unknown = sorted(n for n in used if n not in known)
+        undefined = sorted(n for n in rules_used if n not in recorded)
         if not exprs:
             fail("%s: no expressions found" % path)
-        elif unknown:
-            for n in unknown:
-                fail("%s: %s (used by %s) is not exported by triaged (%s)"
-                     % (path, n, ", ".join(sorted(used[n])), names_file))
-        else:
-            ok("%s: all %d metric names of %d expressions are in %s: %s"
-               % (path, len(used), len(exprs), names_file, " ".join(sorted(used))))
+            continue
+        for n in unknown:
+            fail("%s: %s (used by %s) is not exported by triaged (%s)"
+                 % (path, n, ", ".join(sorted(used[n])), names_file))
+        for n in undefined:
+            fail("%s: %s (used by %s) is not a recording rule of %s"
+                 % (path, n, ", ".join(sorted(rules_used[n])), " ".join(f for f in files if f != path)))
+        if not unknown and not undefined:
+            ok("%s: all %d metric names of %d expressions are in %s: %s%s"
+               % (path, len(used), len(exprs), names_file, " ".join(sorted(used)),
+                  "; recording rules used, all defined: " + " ".join(sorted(rules_used)) if rules_used else ""))
 
 
 def main():

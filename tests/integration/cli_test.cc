@@ -14,24 +14,13 @@
 namespace triaged::test {
 namespace {
 
-struct Run {
-  std::optional<int> exit_code;
-  std::vector<std::string> lines;  // stdout and stderr, as captured
-  std::string output;
-};
+using Run = Finished;
 
 // Runs triaged with `args` to completion (at most 10 s) and collects everything it printed.
 Run runTriaged(const std::vector<std::string>& args) {
   std::vector<std::string> argv{TRIAGED_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
-  Process process("triaged", argv);
-  Run run;
-  run.exit_code = process.waitExit(10s);
-  // Returns once the output has ended (the reader saw EOF): every line is captured.
-  process.waitForLine([](const std::string&) { return false; }, 5s);
-  run.lines = process.lines();
-  run.output = process.output();
-  return run;
+  return runToExit("triaged", std::move(argv), {}, 10s);
 }
 
 bool startsWith(const std::string& s, const std::string& prefix) {

@@ -10,6 +10,7 @@
 #include "harness/daemon_process.h"
 #include "harness/fake_upstream.h"
 #include "harness/http_client.h"
+#include "harness/test_support.h"
 
 namespace triaged::test {
 namespace {
@@ -143,6 +144,27 @@ TEST_CASE("an endpoint given as localhost:PORT is resolved and proxied", "[integ
   CHECK(r.status == 200);
   CHECK(r.body == "via-name");
   CHECK(fake.stats().requests == 1);
+}
+
+}  // namespace triaged::test
+
+namespace triaged::test {
+
+TEST_CASE("an absolute-form target is routed on its authority and sent on in origin-form",
+          "[integration][routing]") {
+  // RFC 9112 3.2.2: the target's authority replaces Host; both the route and the upstream's
+  // request follow it, and the upstream sees one Host only.
+  TwoUpstreams t;
+  HttpClient client(t.daemon.port());
+  const Response r = client.rawRequest(
+      "GET http://shop.example:8080/echo?x=1 HTTP/1.1\r\nHost: other.example\r\n\r\n");
+  REQUIRE(r.status == 200);
+  CHECK(t.b.stats().requests == 1);
+  CHECK(t.a.stats().requests == 0);
+  CHECK(contains(r.body, "target /echo?x=1\n"));
+  CHECK(contains(r.body, "header Host: shop.example:8080\n"));
+  CHECK(contains(r.body, "header X-Forwarded-Host: shop.example:8080\n"));
+  CHECK_FALSE(contains(r.body, "other.example"));
 }
 
 }  // namespace triaged::test

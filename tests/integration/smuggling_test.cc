@@ -74,6 +74,11 @@ TEST_CASE("an HTTP/1.1 request without Host is refused with 400", "[integration]
   expectBadRequest("GET / HTTP/1.1\r\nX-Nothing: 1\r\n\r\n");
 }
 
+TEST_CASE("a Host with userinfo is refused with 400", "[integration][smuggling]") {
+  // RFC 9112 3.2: Host is uri-host[:port]; "user@up" is not, and upstreams disagree on it.
+  expectBadRequest("GET / HTTP/1.1\r\nHost: user@app\r\n\r\n");
+}
+
 TEST_CASE("Transfer-Encoding: chunked, identity is refused with 400", "[integration][smuggling]") {
   expectBadRequest(
       "POST / HTTP/1.1\r\nHost: app\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n");

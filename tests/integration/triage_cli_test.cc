@@ -23,19 +23,10 @@
 namespace triaged::test {
 namespace {
 
-struct Run {
-  std::optional<int> exit_code;
-  std::string output;  // stdout and stderr, as captured through the harness's pipe
-};
+using Run = Finished;
 
 Run runProgram(std::vector<std::string> argv, std::map<std::string, std::string> env = {}) {
-  Process process("triage", std::move(argv), std::move(env));
-  Run run;
-  run.exit_code = process.waitExit(15s);
-  // Returns once the output has ended (the reader saw EOF): every line is captured.
-  process.waitForLine([](const std::string&) { return false; }, 5s);
-  run.output = process.output();
-  return run;
+  return runToExit("triage", std::move(argv), std::move(env));
 }
 
 Run runTriage(const std::vector<std::string>& args, std::map<std::string, std::string> env = {}) {

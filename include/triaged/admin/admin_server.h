@@ -28,8 +28,9 @@ namespace triaged::admin {
 class AdminServer {
  public:
   struct Hooks {
-    std::function<bool()> draining;                // /readyz answers 503 while true
-    std::function<std::string()> metrics;          // /metrics: Prometheus text format
+    std::function<bool()> draining;  // /readyz answers 503 while true
+    // /metrics: OpenMetrics (with exemplars) when `openmetrics`, else the Prometheus text format.
+    std::function<std::string(bool openmetrics)> metrics;
     std::function<std::string()> config;           // /config: the effective configuration, JSON
     std::function<std::string(bool text)> triage;  // /debug/triage (?format=text)
   };
@@ -55,8 +56,9 @@ class AdminServer {
   // The bound address, e.g. "127.0.0.1:9901".
   const net::SocketAddress& address() const { return bound_; }
 
-  // The answer to `method` `target` (pure given the hooks; exposed for the session).
-  Reply handle(std::string_view method, std::string_view target) const;
+  // The answer to `method` `target` (pure given the hooks; exposed for the session). `accept`:
+  // the request's Accept field, which chooses the /metrics format.
+  Reply handle(std::string_view method, std::string_view target, std::string_view accept) const;
 
  private:
   class Session;

@@ -39,6 +39,13 @@ struct ServerConfig {
   // limit (RLIMIT_NOFILE), so that accepting stops before descriptors run out and the admin
   // listener, upstream connections and DNS keep theirs (server/descriptor_budget.h).
   uint32_t max_client_connections = 0;
+  // Extension, W3C trace context: "propagate" (default) forwards a client's traceparent as it
+  // is and logs its trace id; "start" also starts a trace (a new traceparent, sampled) for a
+  // request that has none, so that every failure has a trace id.
+  std::string trace_context = "propagate";
+  // Reload when the configuration file changes (checked every second, following symlinks as
+  // the kubelet swaps a ConfigMap's), as SIGHUP does. Off by default for the standalone daemon.
+  bool watch_config = false;
   std::vector<HostPort> dns_servers;  // empty = /etc/resolv.conf
   Duration dns_refresh{30'000};
   // An HTTPS listener beside `listen`, with the serving certificate chain and its key (PEM,

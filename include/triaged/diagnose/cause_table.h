@@ -13,7 +13,9 @@
 //   status    the status of a proxy-made reply; 0: the upstream's status stands
 //   origin    who produced the status the client saw (Proxy, Upstream, Client)
 //   retry     RetryRule: Never, NothingSent (always safe), IfIdempotent (RFC 9110 9.2.2)
-//   type      RFC 9209 Proxy-Status error type of a proxy-made reply ("" for none)
+//   type      RFC 9209 Proxy-Status error type of a proxy-made reply ("" where triaged makes no
+//             reply: a failure after the head, or a passed-on upstream status, which get a
+//             received-status entry instead; "proxy_internal_error" stands in for any other)
 //   severity  Severity: Client, Warning (capacity), Error (breakage)
 //   episode   what a burst of it usually means, for the triage report's episodes
 
@@ -42,7 +44,7 @@
   X(UpstreamUnavailable,   "upstream_unavailable",    "overload",         0, Upstream, Never,        "",                          Warning, "an overload or capacity shortfall") \
   X(UpstreamGatewayError,  "upstream_gateway_error",  "gateway",          0, Upstream, Never,        "",                          Error,   "a failure behind a further gateway") \
   X(ClientAborted,         "client_aborted",          "client",         499, Client,   Never,        "",                          Client,  "a burst of clients giving up") \
-  X(ClientBadRequest,      "client_bad_request",      "client",         400, Proxy,    Never,        "",                          Client,  "a burst of invalid or oversized requests") \
-  X(ClientTimeout,         "client_timeout",          "client",         408, Proxy,    Never,        "",                          Client,  "a burst of slow or silent clients") \
-  X(NoRoute,               "no_route",                "client",         404, Proxy,    Never,        "",                          Client,  "requests for a host or path that no [[route]] serves")
+  X(ClientBadRequest,      "client_bad_request",      "client",         400, Proxy,    Never,        "http_request_error",        Client,  "a burst of invalid or oversized requests") \
+  X(ClientTimeout,         "client_timeout",          "client",         408, Proxy,    Never,        "http_request_error",        Client,  "a burst of slow or silent clients") \
+  X(NoRoute,               "no_route",                "client",         404, Proxy,    Never,        "destination_not_found",     Client,  "requests for a host or path that no [[route]] serves")
 // clang-format on

@@ -24,6 +24,7 @@ struct FailureEvent {
   std::string endpoint;
   std::string request_id;
   std::string hint;
+  std::string trace_id;  // W3C trace id of the request, when it had one
 };
 
 struct TriageGroup {
@@ -36,6 +37,7 @@ struct TriageGroup {
   WallTime first_seen;
   WallTime last_seen;
   std::string example_request_id;  // of the latest failure
+  std::string example_trace_id;    // of the latest failure, when it had one
   std::string top_endpoint;        // the endpoint with most failures in the window
   uint64_t top_endpoint_count = 0;
   std::string hint;  // of the latest failure

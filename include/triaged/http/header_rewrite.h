@@ -16,6 +16,7 @@ struct ForwardContext {
   std::string_view client_ip;     // appended to X-Forwarded-For
   std::string_view request_id;    // the client's X-Request-Id, or a generated one
   std::string_view default_host;  // Host to send when the client sent none (HTTP/1.0)
+  std::string_view traceparent;   // a W3C traceparent triaged started (the client sent none)
 };
 
 // True for headers never forwarded as-is: Connection, Keep-Alive, Proxy-Connection, TE,
@@ -39,6 +40,8 @@ struct ResponsePlan {
   // An HTTP/1.0 client that asked for keep-alive and keeps it: 1.0 defaults to close, so the
   // response must say "Connection: keep-alive".
   bool announce_keep_alive = false;
+  // An RFC 9209 Proxy-Status member appended after the upstream's own ("" for none).
+  std::string_view proxy_status;
 };
 
 // Decides how to frame `response` to the client that sent `request`.

@@ -120,9 +120,35 @@ class ConnectionTokens {
   bool overflow_ = false;
 };
 
+// A request-target taken apart (RFC 9112 3.2). Views into the target.
+struct TargetParts {
+  enum class Form : uint8_t { Origin, Absolute, Asterisk, Other };
+  Form form = Form::Other;
+  std::string_view scheme;     // absolute-form only, as sent ("HTTP")
+  std::string_view userinfo;   // absolute-form only, without its "@"; empty when none
+  bool has_userinfo = false;   // an "@" was present (an empty userinfo counts)
+  std::string_view authority;  // absolute-form only: host [ ":" port ], userinfo excluded
+  std::string_view path;       // absolute-path [ "?" query ]; empty when an absolute-form had none
+};
+// Splits `target` by its form. Origin-form: path is the target. Absolute-form: any scheme of
+// RFC 3986 letters; the caller decides which schemes it accepts. "*" is asterisk-form. Anything
+// else (authority-form included) is Other.
+TargetParts splitRequestTarget(std::string_view target);
+
+// RFC 9112 3.2: Host = uri-host [ ":" port ], uri-host = IP-literal / IPv4address / reg-name
+// (RFC 3986 3.2.2), and not empty: every http(s) target URI has a host (RFC 9110 4.2.1). A port
+// is at most 5 digits, and a reg-name has no comma (a list of hosts to some recipients). True for
+// the same values in an absolute-form target's authority.
+bool isValidHost(std::string_view value);
+
 struct RequestHead {
   std::string_view method;  // "GET" (llhttp's static name)
   std::string_view target;  // request-target as sent: "/path?q"
+  // Derived by the parser (RFC 9112 3.2.2): the target's authority for an absolute-form target,
+  // the Host value otherwise (empty when none); and the origin-form target to forward ("/p?q";
+  // "/" or "/?q" for an absolute-form target without a path; "*" for OPTIONS *).
+  std::string_view authority;
+  std::string_view path;
   uint8_t version_major = 1;
   uint8_t version_minor = 1;
   Headers headers;

@@ -120,6 +120,7 @@ class MessageParser {
   int onMessageBegin();
   int onUrl(const char* at, size_t len);
   int onStatus(const char* at, size_t len);
+  int onVersion(const char* at, size_t len);
   int onHeaderField(const char* at, size_t len);
   int onHeaderValue(const char* at, size_t len);
   int onHeaderValueComplete();
@@ -153,6 +154,9 @@ class MessageParser {
   std::string_view view(const std::string& arena, Span span) const {
     return std::string_view(arena).substr(span.offset, span.length);
   }
+  // Where the origin-form of the request-target lies in head_arena_, which it extends when an
+  // absolute-form target has no path. Before materialize().
+  Span originFormSpan();
   // Turns the spans of the section just parsed into the views of `out`.
   void materialize(const std::string& arena, Headers& out);
   bool scanning() const { return !head_complete_ || in_trailers_; }
@@ -190,6 +194,7 @@ class MessageParser {
   std::string trailer_arena_;
   std::vector<FieldSpans> fields_;  // of the section being parsed
   Span target_;                     // request-target, or the reason phrase of a response
+  Span version_;                    // the digits after "HTTP/"
   ParseError error_;
 };
 

@@ -26,8 +26,10 @@ struct Resolution {
 
 class Resolver {
  public:
+  // With no `servers`, the name servers, search list and options come from `resolv_conf`.
   // Throws std::runtime_error at startup if evdns cannot be set up.
-  Resolver(EventLoop& loop, const std::vector<config::HostPort>& servers);
+  Resolver(EventLoop& loop, const std::vector<config::HostPort>& servers,
+           const std::string& resolv_conf = "/etc/resolv.conf");
   ~Resolver();
 
   class Query;

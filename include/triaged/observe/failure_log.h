@@ -32,6 +32,10 @@ class FailureLogLimiter {
     std::string key;
     uint64_t count = 0;
   };
+  void setLimits(uint32_t burst, std::chrono::milliseconds interval) {
+    burst_ = burst;
+    interval_ = interval;
+  }
   // Keys whose interval has ended with lines held back; their counts restart at zero.
   std::vector<Suppressed> takeSuppressed(TimePoint now);
   bool anySuppressed() const;
@@ -56,6 +60,8 @@ class FailureLog {
              const std::string& line);
   // Emits the summaries that are due now (also run by the interval timer).
   void flush();
+  // A reload changed failure_log_burst or failure_log_interval: from the next interval on.
+  void setLimits(uint32_t burst, std::chrono::milliseconds interval);
 
  private:
   EventLoop& loop_;

@@ -69,6 +69,10 @@ class FailureReporter {
   FailureReporter(EventLoop& loop, const config::LogConfig& log, const diagnose::HintCatalog& hints,
                   TriageRecorder& triage);
 
+  // A reload: the log settings and hint catalog of the new configuration (owned by the worker's
+  // snapshot, which outlives this use).
+  void reconfigure(const config::LogConfig& log, const diagnose::HintCatalog& hints);
+
   // Logs (through the limiter), records and counts `record`. `metrics` are the instruments of
   // the record's upstream (WorkerMetrics::none() for a request that reached none).
   void report(const FailureRecord& record, UpstreamMetrics& metrics);
@@ -92,8 +96,8 @@ class FailureReporter {
  private:
   std::string hintFor(const FailureRecord& record, const diagnose::HintFields& fields) const;
 
-  const config::LogConfig& log_;
-  const diagnose::HintCatalog& hints_;
+  const config::LogConfig* log_;
+  const diagnose::HintCatalog* hints_;
   TriageRecorder& triage_;
   FailureLog log_lines_;
 };

@@ -20,6 +20,9 @@ enum class LoggerId : uint8_t { Server, Listener, Conn, Router, Upstream, Diagno
 
 // Sets up every logger. Safe to call again (tests); the last call wins.
 void initLogging(const config::LogConfig& config);
+// A reload changed log.level: every logger, at once (spdlog's level is atomic, so the workers
+// need no lock). The format cannot change in a running process.
+void setLogLevel(const std::string& level);
 spdlog::logger& logger(LoggerId id);
 bool jsonFormat();
 

@@ -79,6 +79,14 @@ inline constexpr MetricDef kTlsClientHandshakeFailures{
 inline constexpr MetricDef kUpstreamTlsHandshakes{
     "triaged_upstream_tls_handshakes_total", prometheus::MetricType::Counter,
     "TLS handshakes with an upstream that finished, by whether they resumed a session."};
+inline constexpr MetricDef kConfigReloads{
+    "triaged_config_reloads_total", prometheus::MetricType::Counter,
+    "Configuration reloads (SIGHUP, or a change of the file with watch_config), by result: "
+    "success, or failure (the previous configuration stays in force)."};
+inline constexpr MetricDef kConfigInfo{
+    "triaged_config_info", prometheus::MetricType::Gauge,
+    "Always 1; the hash label names the configuration in force (the same effective "
+    "configuration has the same hash on every instance, so a fleet can see skew)."};
 inline constexpr MetricDef kBuildInfo{"triaged_build_info", prometheus::MetricType::Gauge,
                                       "Always 1; the version label says which build runs."};
 

@@ -10,8 +10,11 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -124,24 +127,47 @@ struct UpstreamMetrics {
   CertificateExpiry* certificates = nullptr;
 
   void countRequest(diagnose::Origin origin, int status);
+
+  // The latest failure of each cause, for the OpenMetrics exemplar of its failures series.
+  // Written by the worker on a failure, read by the admin thread at a scrape: the mutex is
+  // taken by those two only, never on a request that succeeds.
+  struct LastFailure {
+    std::string request_id;
+    std::string trace_id;
+    std::chrono::system_clock::time_point at{};
+  };
+  void setExemplar(diagnose::FailureCause cause, std::string_view request_id,
+                   std::string_view trace_id);
+  std::optional<LastFailure> exemplar(size_t cause) const;
+
+ private:
+  mutable std::mutex exemplar_mutex_;
+  std::array<LastFailure, kCauseCount> last_failures_;
 };
 
 struct WorkerMetrics {
-  explicit WorkerMetrics(size_t upstreams);
-  // Upstream `i` in config order; upstreams.size() - 1 is the "no upstream" slot.
+  WorkerMetrics();
+  // Slot 0 holds requests that reached no upstream; the others, upstreams by name, in the order
+  // they were first configured (a slot outlives a reload that removes its upstream, so its
+  // counters never go backwards). Grown only by MetricsRegistry, under its mutex; the worker
+  // thread holds references to the slots, never indexes this vector.
   std::vector<std::unique_ptr<UpstreamMetrics>> upstreams;
   RelaxedGauge downstream_connections;
   ListenerMetrics listener;  // this worker's share of the data listener
   // Handshakes of clients with the TLS listener that failed, by reason.
   std::array<RelaxedCounter, diagnose::kTlsClientFailures> tls_client_failures;
 
-  UpstreamMetrics& none() { return *upstreams.back(); }
+  UpstreamMetrics& none() { return *none_; }
+
+ private:
+  UpstreamMetrics* none_;
 };
 
 // Process-wide: owns every worker's instruments; outlives the workers.
 class MetricsRegistry {
  public:
-  MetricsRegistry(std::vector<std::string> upstream_names, uint32_t workers, std::string version);
+  MetricsRegistry(const std::vector<std::string>& upstream_names, uint32_t workers,
+                  std::string version);
 
   WorkerMetrics& worker(uint32_t index) { return *workers_[index]; }
   // The admin listener's, written by the main thread.
@@ -150,13 +176,32 @@ class MetricsRegistry {
   CertificateExpiry& certificates() { return certificates_; }
   // A TLS listener runs: its handshake failures are exported (at 0 from the start).
   void setTlsListener(bool on) { tls_listener_ = on; }
+
+  // The configured upstreams are `names` from now on: slots are added for new names (their
+  // series appear at 0), removed names keep their slots and counters but lose their zero
+  // series. Any thread.
+  void configureUpstreams(const std::vector<std::string>& names);
+  // For `worker`, each name's slot in the order given (nullptr for a name never configured).
+  std::vector<UpstreamMetrics*> upstreamSlots(uint32_t worker,
+                                              const std::vector<std::string>& names);
+
+  // Reloads by result, and the configuration in force (triaged_config_info{hash}).
+  void countReload(bool success);
+  void setConfigHash(std::string hash);
+
   // The merged families, ready for prometheus::TextSerializer (plus process_* and build info).
   std::vector<prometheus::MetricFamily> collect() const;
   // Prometheus text exposition format.
   std::string serialize() const;
+  // OpenMetrics, with exemplars on triaged_failures_total (observe/openmetrics.h).
+  std::string serializeOpenMetrics() const;
 
  private:
-  std::vector<std::string> upstream_names_;  // label values; the last is "" (no upstream)
+  size_t slotOf(const std::string& name) const;  // under mutex_; npos when absent
+
+  mutable std::mutex mutex_;                 // the slots' structure (not their values)
+  std::vector<std::string> upstream_names_;  // slot -> label value; slot 0 is ""
+  std::vector<bool> configured_;             // slot -> in the configuration in force
   std::vector<std::unique_ptr<WorkerMetrics>> workers_;
   // The TLS families (tls_metrics.cc).
   void collectTls(std::vector<prometheus::MetricFamily>& out) const;
@@ -165,6 +210,9 @@ class MetricsRegistry {
   std::string version_;
   CertificateExpiry certificates_;
   bool tls_listener_ = false;
+  RelaxedCounter reloads_success_;  // main thread only
+  RelaxedCounter reloads_failure_;
+  std::string config_hash_;  // under mutex_
 };
 
 }  // namespace triaged::observe

@@ -30,4 +30,11 @@ struct LocalReply {
 
 std::string buildErrorResponse(const LocalReply& reply);
 
+// RFC 9209 Proxy-Status members this proxy writes. For a reply it made:
+// `triaged; error=connection_refused; details="connect_refused"` (the type from the cause table,
+// proxy_internal_error when it has none). For an upstream's 5xx passed on:
+// `triaged; received-status=502; details="upstream_gateway_error"`.
+std::string proxyStatusForReply(diagnose::FailureCause cause);
+std::string proxyStatusForPassedOn(int status, diagnose::FailureCause cause);
+
 }  // namespace triaged::proxy

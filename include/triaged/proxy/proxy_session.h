@@ -117,7 +117,10 @@ class ProxySession final : public DeferredDeletable,
   EventLoop& loop_;
   const http::RequestHead& request_;  // owned by the client's parser until the next request
   RequestId request_id_;
-  UpstreamCluster* cluster_ = nullptr;
+  // Kept alive by this session, even if a reload removes the upstream meanwhile; declared before
+  // upstream_, whose connection reports to it as it dies.
+  std::shared_ptr<UpstreamCluster> cluster_;
+  UpstreamConfigPtr upstream_settings_;  // the settings this request started with
   const config::UpstreamConfig* upstream_config_ = nullptr;
   MonotonicTime start_;
   diagnose::Classifier classifier_;
@@ -151,6 +154,9 @@ class ProxySession final : public DeferredDeletable,
   uint32_t attempts_ = 0;
   std::string_view retry_decision_;  // why a retryable cause was not retried (static text)
   std::string idle_close_text_;      // for a stale_keepalive record: what is known of the limit
+  std::string_view trace_id_;        // the W3C trace id (the client's header, or started_...)
+  std::string started_traceparent_;  // a traceparent triaged started (trace_context = "start")
+  std::string passed_on_status_;     // Proxy-Status member for a passed-on 5xx
   uint64_t response_body_bytes_ = 0;
 
   Timer connect_timer_;

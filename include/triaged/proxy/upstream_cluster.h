@@ -146,6 +146,8 @@ class ClusterWaiter {
   virtual void onClusterReady() = 0;
 };
 
+using UpstreamConfigPtr = std::shared_ptr<const config::UpstreamConfig>;
+
 struct Acquired {
   enum class Kind : uint8_t {
     Reused,      // `connection` is an idle pooled connection, ready to use
@@ -163,14 +165,28 @@ struct Acquired {
 
 class UpstreamCluster {
  public:
-  UpstreamCluster(EventLoop& loop, net::Resolver& resolver, const config::UpstreamConfig& config,
+  UpstreamCluster(EventLoop& loop, net::Resolver& resolver, UpstreamConfigPtr config,
                   uint32_t workers, std::chrono::milliseconds dns_refresh,
                   observe::UpstreamMetrics& metrics, const observe::FailureReporter& reporter);
   ~UpstreamCluster();
   UpstreamCluster(const UpstreamCluster&) = delete;
   UpstreamCluster& operator=(const UpstreamCluster&) = delete;
 
-  const config::UpstreamConfig& config() const { return config_; }
+  const config::UpstreamConfig& config() const { return *config_; }
+  // The settings in force now; a session keeps the ones it started with (a reload may replace
+  // them, see updateConfig).
+  const UpstreamConfigPtr& configPtr() const { return config_; }
+  const std::string& name() const { return config_->name; }
+
+  // A reload changed this upstream's settings but not its name and endpoints: new requests use
+  // the new ones; pools, health, what was learned and counters stay.
+  void updateConfig(UpstreamConfigPtr config);
+  // A reload removed this upstream: idle and draining connections close now, those in use when
+  // their requests end (release), and nothing is pooled or probed any more. The cluster itself
+  // lives as long as a session holds it.
+  void retire();
+  bool retired() const { return retired_; }
+
   // The TLS context of an upstream with tls = true (shared by its connections), else null.
   const net::TlsClientContext* tls() const { return tls_.get(); }
   // The name sent as SNI and verified: tls_server_name, or the endpoint's host.
@@ -178,7 +194,6 @@ class UpstreamCluster {
   // A TLS handshake with `connection`'s endpoint finished, or failed on a certificate: counts it
   // and notes the certificate for triaged_tls_certificate_expiry_timestamp_seconds.
   void noteTlsHandshake(UpstreamConnection& connection, bool established);
-  const std::string& name() const { return config_.name; }
   observe::UpstreamMetrics& metrics() { return metrics_; }
 
   // Picks an endpoint and gets a connection to it. Healthy endpoints first, round robin, avoiding
@@ -267,7 +282,9 @@ class UpstreamCluster {
   observe::UpstreamMetrics& metrics_;
   std::shared_ptr<const net::TlsClientContext> tls_;
   const observe::FailureReporter& reporter_;
-  config::UpstreamConfig config_;
+  UpstreamConfigPtr config_;
+  uint32_t workers_;
+  bool retired_ = false;
   uint32_t max_connections_;
   uint32_t max_pending_;
   std::chrono::milliseconds dns_refresh_;

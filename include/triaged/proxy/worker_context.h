@@ -3,6 +3,7 @@
 // What a client connection and its sessions need from the worker they run on. Implemented by
 // server::Worker; an interface so the proxy stage does not depend on how workers are built.
 
+#include <memory>
 #include <string_view>
 
 #include "triaged/config/config.h"
@@ -24,8 +25,9 @@ class WorkerContext {
   virtual EventLoop& loop() = 0;
   virtual const config::Config& config() const = 0;
   virtual const Router& router() const = 0;
-  // nullptr for an unknown name (cannot happen after validation).
-  virtual UpstreamCluster* cluster(std::string_view name) = 0;
+  // The cluster in force for `name`; nullptr for an unknown name (cannot happen after
+  // validation). A session keeps it (and so its connections' owner) alive until it ends.
+  virtual std::shared_ptr<UpstreamCluster> cluster(std::string_view name) = 0;
   virtual bool draining() const = 0;
   // Every failure, client side or upstream side, is reported here and nowhere else.
   virtual observe::FailureReporter& failures() = 0;

@@ -35,6 +35,8 @@ class CertificateWatch {
 
   // Loads the files now; true when a new context was installed.
   bool reload();
+  // Watches these files from now on (a reload may name others).
+  void setFiles(std::string cert_file, std::string key_file);
   const std::shared_ptr<const net::TlsServerContext>& current() const { return current_; }
 
  private:

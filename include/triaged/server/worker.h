@@ -26,6 +26,7 @@
 #include "triaged/proxy/router.h"
 #include "triaged/proxy/upstream_cluster.h"
 #include "triaged/proxy/worker_context.h"
+#include "triaged/server/runtime_snapshot.h"
 
 namespace triaged::server {
 
@@ -37,11 +38,11 @@ sigset_t daemonSignalSet();
 
 class Worker final : public proxy::WorkerContext {
  public:
-  // Takes ownership of `listen_fd`. `on_stopped` runs on the worker thread when its loop ends.
-  Worker(const config::Config& config, const proxy::Router& router,
-         const diagnose::HintCatalog& hints, observe::WorkerMetrics& metrics,
-         observe::TriageRecorder& triage, int listen_fd, uint32_t index,
-         std::function<void()> on_stopped);
+  // Takes ownership of `listen_fd`. `upstream_metrics` are the slots of the snapshot's
+  // upstreams, in its order. `on_stopped` runs on the worker thread when its loop ends.
+  Worker(SnapshotPtr snapshot, observe::WorkerMetrics& metrics,
+         std::vector<observe::UpstreamMetrics*> upstream_metrics, observe::TriageRecorder& triage,
+         int listen_fd, uint32_t index, std::function<void()> on_stopped);
   ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -54,6 +55,13 @@ class Worker final : public proxy::WorkerContext {
   void setTlsContext(std::shared_ptr<const net::TlsServerContext> context);
 
   void start();
+  // Any thread: switch to `snapshot` at the worker's next loop turn (a reload). Upstreams are
+  // reconciled by name: unchanged ones keep their pools, health and what they learned (their
+  // settings follow the new snapshot), ones whose endpoints changed start afresh, removed ones
+  // retire once their requests end. A `listen_fd` (>= 0) replaces the listener: the new one
+  // accepts before the old one closes.
+  void applySnapshot(SnapshotPtr snapshot, std::vector<observe::UpstreamMetrics*> upstream_metrics,
+                     int listen_fd);
   // Any thread: stop accepting, finish in-flight requests within drain_timeout, then stop.
   void requestDrain();
   // Any thread: close every connection now and stop.
@@ -62,15 +70,20 @@ class Worker final : public proxy::WorkerContext {
 
   // WorkerContext
   EventLoop& loop() override { return loop_; }
-  const config::Config& config() const override { return config_; }
-  const proxy::Router& router() const override { return router_; }
-  proxy::UpstreamCluster* cluster(std::string_view name) override;
+  const config::Config& config() const override { return snapshot_->config; }
+  const proxy::Router& router() const override { return snapshot_->router; }
+  std::shared_ptr<proxy::UpstreamCluster> cluster(std::string_view name) override;
   bool draining() const override { return draining_; }
   observe::FailureReporter& failures() override { return failures_; }
   observe::WorkerMetrics& metrics() override { return metrics_; }
   void onClientClosed(proxy::ClientConnection& connection) override;
 
  private:
+  void swapSnapshot(SnapshotPtr snapshot, std::vector<observe::UpstreamMetrics*> upstream_metrics,
+                    int listen_fd);
+  std::shared_ptr<proxy::UpstreamCluster> makeCluster(const config::UpstreamConfig& config,
+                                                      observe::UpstreamMetrics& metrics);
+  void listenOn(int fd);
   void accept(int fd, const sockaddr* addr, socklen_t len,
               std::shared_ptr<const net::TlsServerContext> tls = nullptr);
   // Both listeners pause at this worker's share of max_client_connections.
@@ -85,15 +98,16 @@ class Worker final : public proxy::WorkerContext {
   void trimMemory();
   static constexpr std::chrono::milliseconds kTrimInterval{10000};
 
-  EventLoop loop_;  // first: destroyed last
-  const config::Config& config_;
-  const proxy::Router& router_;
+  EventLoop loop_;        // first: destroyed last
+  SnapshotPtr snapshot_;  // the configuration in force for new requests (loop thread only)
   observe::WorkerMetrics& metrics_;
   uint32_t index_;
   std::function<void()> on_stopped_;
   observe::FailureReporter failures_;
   net::Resolver resolver_;
-  std::vector<std::unique_ptr<proxy::UpstreamCluster>> clusters_;
+  // Shared with the sessions that use them; a cluster removed by a reload lives until its last
+  // session ends, and dies on a later loop turn (its connections refer to it).
+  std::vector<std::shared_ptr<proxy::UpstreamCluster>> clusters_;
   // This worker's share of server.max_client_connections: at it, the listener pauses.
   uint32_t max_clients_;
   observe::AcceptPauseReporter accept_pauses_;

@@ -268,4 +268,27 @@ std::optional<std::string> jsonField(const std::string& json, const std::string&
   return std::nullopt;
 }
 
+std::vector<std::string> jsonArrayItems(const std::string& array) {
+  std::vector<std::string> items;
+  size_t i = skipSpace(array, 0);
+  if (i >= array.size() || array[i] != '[') return items;
+  i = skipSpace(array, i + 1);
+  std::string ignored;
+  while (i < array.size() && array[i] != ']') {
+    std::optional<std::string> item;
+    if (array[i] == '"') {
+      const size_t end = parseString(array, i, ignored);
+      if (end == std::string::npos) break;
+      item = array.substr(i, end - i);
+    } else {
+      item = rawValue(array, i);
+    }
+    if (!item) break;
+    items.push_back(*item);
+    i = skipSpace(array, i + item->size());
+    if (i < array.size() && array[i] == ',') i = skipSpace(array, i + 1);
+  }
+  return items;
+}
+
 }  // namespace triaged::test

@@ -94,4 +94,8 @@ std::string configWithRefusedUpstream(const std::string& app_address);
 // null as written, objects and arrays as their raw JSON. nullopt when absent.
 std::optional<std::string> jsonField(const std::string& json, const std::string& key);
 
+// The items of a JSON array text ("[{...}, {...}]"), each as its raw JSON; empty when `array` is
+// not an array.
+std::vector<std::string> jsonArrayItems(const std::string& array);
+
 }  // namespace triaged::test

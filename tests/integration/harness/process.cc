@@ -294,4 +294,17 @@ bool Process::resetPeakRss() const {
   return static_cast<bool>(clear);
 }
 
+Finished runToExit(std::string name, std::vector<std::string> argv,
+                   std::map<std::string, std::string> extra_env,
+                   std::chrono::milliseconds timeout) {
+  Process process(std::move(name), std::move(argv), std::move(extra_env));
+  Finished run;
+  run.exit_code = process.waitExit(timeout);
+  // Returns once the output has ended (the reader saw EOF): every line is captured.
+  process.waitForLine([](const std::string&) { return false; }, 5s);
+  run.lines = process.lines();
+  run.output = process.output();
+  return run;
+}
+
 }  // namespace triaged::test

@@ -83,4 +83,16 @@ class Process {
   std::thread reader_;
 };
 
+// How a program that ran to its end ended, and everything it printed.
+struct Finished {
+  std::optional<int> exit_code;    // nullopt when it still ran at the timeout (then SIGKILLed)
+  std::vector<std::string> lines;  // stdout and stderr, as captured
+  std::string output;
+};
+
+// Runs `argv` as Process does until it exits, at most `timeout`, and collects its output.
+Finished runToExit(std::string name, std::vector<std::string> argv,
+                   std::map<std::string, std::string> extra_env = {},
+                   std::chrono::milliseconds timeout = 15s);
+
 }  // namespace triaged::test

@@ -537,6 +537,12 @@ TEST_CASE("TOML syntax errors are reported with their line, never as toml11 exce
        "value (\"listen\") already exists"},
       {"table defined twice", "[server]\n[log]\n[server]\n", 3, "already exists"},
       {"bad key character", "[server]\nlisten = \"a:1\"\n$x = 1\n", 3, "TOML syntax error"},
+      // TOML is UTF-8 (toml.io, spec 1.0: "must be a valid UTF-8 encoded Unicode document").
+      // toml11 reads past the end of its buffer on a literal-string key of invalid bytes: found
+      // by tests/fuzz/config_fuzz.cc (corpus/config_fuzz/regression-invalid-utf8-literal-key).
+      {"invalid UTF-8 in a literal key", "[log]\n'S3.6s\xff\xff\xff\xff' = 1\n", 2, "UTF-8"},
+      {"invalid UTF-8 in a value", "[log]\nlevel = \"info\"\nformat = \"j\xc3\"\n", 3, "UTF-8"},
+      {"a lone continuation byte", "\x80", 1, "UTF-8"},
   };
   for (const auto& c : cases) {
     INFO(c.what);

@@ -20,7 +20,8 @@ FailureEvent ev(int at_s, FailureCause cause, std::string upstream = "app",
                       502,
                       std::move(endpoint),
                       std::move(id),
-                      "hint for " + std::string(causeName(cause))};
+                      "hint for " + std::string(causeName(cause)),
+                      {}};
 }
 
 }  // namespace

@@ -18,7 +18,10 @@ RequestHead makeRequest(std::string_view method, std::string_view target, Header
   RequestHead r;
   r.method = method;
   r.target = target;
+  r.path = target;
   r.headers = std::move(headers);
+  // What the parser derives for an origin-form target.
+  if (const Header* host = findHeader(r.headers, "Host")) r.authority = host->value;
   return r;
 }
 
@@ -33,7 +36,7 @@ ResponseHead makeResponse(int status, std::string_view reason, Headers headers, 
   return r;
 }
 
-constexpr ForwardContext kCtx{"10.0.0.1", "rid-1", "backend.internal"};
+constexpr ForwardContext kCtx{"10.0.0.1", "rid-1", "backend.internal", {}};
 
 std::string upstreamHead(const RequestHead& request, const ForwardContext& ctx) {
   std::string out = "left over from an earlier head";  // the builder starts from empty
@@ -226,6 +229,20 @@ TEST_CASE("upstream request head parses back with the strict parser", "[unit][ht
   CHECK(findHeader(out.request().headers, "X-Forwarded-For")->value == "1.2.3.4, 10.0.0.1");
 }
 
+TEST_CASE("an absolute-form request goes upstream in origin-form with its authority as Host",
+          "[unit][http]") {
+  // RFC 9112 3.2.2: the target's authority replaces Host; a reverse proxy sends origin-form.
+  NullCallbacks cb;
+  MessageParser in(MessageParser::Type::Request, cb, 8192);
+  const std::string client =
+      "GET http://other.example:81?q=1 HTTP/1.1\r\nHost: app\r\nAccept: */*\r\n\r\n";
+  REQUIRE(in.feed(client.data(), client.size()).status == MessageParser::Status::MessageComplete);
+  CHECK(upstreamHead(in.request(), kCtx) ==
+        "GET /?q=1 HTTP/1.1\r\nHost: other.example:81\r\nAccept: */*\r\n"
+        "X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: http\r\n"
+        "X-Forwarded-Host: other.example:81\r\nX-Request-Id: rid-1\r\n\r\n");
+}
+
 TEST_CASE("response framing decisions", "[unit][http]") {
   enum class Req { Get, Head };
   struct Case {
@@ -314,51 +331,51 @@ TEST_CASE("client response head", "[unit][http]") {
       {"Set-Cookie", "b=2"}};
   SECTION("Content-Length to a 1.1 client") {
     const auto resp = makeResponse(200, "OK", upstream, BodyFraming::ContentLength, 5);
-    CHECK(clientHead(resp, {BodyFraming::ContentLength, false, false}, "rid") ==
+    CHECK(clientHead(resp, {BodyFraming::ContentLength, false, false, {}}, "rid") ==
           "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"
           "Content-Length: 5\r\nX-Request-Id: rid\r\n\r\n");
   }
   SECTION("empty reason uses the standard phrase; close") {
     const auto resp = makeResponse(503, "", {}, BodyFraming::ContentLength, 0);
-    CHECK(clientHead(resp, {BodyFraming::ContentLength, true, false}, "rid") ==
+    CHECK(clientHead(resp, {BodyFraming::ContentLength, true, false, {}}, "rid") ==
           "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n"
           "X-Request-Id: rid\r\n\r\n");
   }
   SECTION("re-chunked until-close body") {
     const auto resp =
         makeResponse(200, "OK", {{"Content-Type", "a/b"}}, BodyFraming::UntilClose, 0);
-    CHECK(clientHead(resp, {BodyFraming::Chunked, false, false}, "rid") ==
+    CHECK(clientHead(resp, {BodyFraming::Chunked, false, false, {}}, "rid") ==
           "HTTP/1.1 200 OK\r\nContent-Type: a/b\r\nTransfer-Encoding: chunked\r\n"
           "X-Request-Id: rid\r\n\r\n");
   }
   SECTION("chunked upstream to chunked client: one Transfer-Encoding, no Content-Length") {
     const auto resp =
         makeResponse(200, "OK", {{"Transfer-Encoding", "chunked"}}, BodyFraming::Chunked, 0);
-    CHECK(clientHead(resp, {BodyFraming::Chunked, false, false}, "") ==
+    CHECK(clientHead(resp, {BodyFraming::Chunked, false, false, {}}, "") ==
           "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
   }
   SECTION("close-delimited to a 1.0 client") {
     const auto resp =
         makeResponse(200, "OK", {{"Transfer-Encoding", "chunked"}}, BodyFraming::Chunked, 0);
-    CHECK(clientHead(resp, {BodyFraming::UntilClose, true, false}, "r") ==
+    CHECK(clientHead(resp, {BodyFraming::UntilClose, true, false, {}}, "r") ==
           "HTTP/1.1 200 OK\r\nConnection: close\r\nX-Request-Id: r\r\n\r\n");
   }
   SECTION("1.0 keep-alive client is told so") {
     const auto resp = makeResponse(200, "OK", {}, BodyFraming::ContentLength, 2);
-    CHECK(clientHead(resp, {BodyFraming::ContentLength, false, true}, "r") ==
+    CHECK(clientHead(resp, {BodyFraming::ContentLength, false, true, {}}, "r") ==
           "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\nX-Request-Id: r\r\n"
           "\r\n");
   }
   SECTION("HEAD and 304 pass Content-Length unchanged") {
     const auto resp = makeResponse(
         304, "Not Modified", {{"ETag", "\"x\""}, {"Content-Length", "1234"}}, BodyFraming::None);
-    CHECK(clientHead(resp, {BodyFraming::None, false, false}, "r") ==
+    CHECK(clientHead(resp, {BodyFraming::None, false, false, {}}, "r") ==
           "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nContent-Length: 1234\r\n"
           "X-Request-Id: r\r\n\r\n");
   }
   SECTION("upstream X-Request-Id is kept, not doubled") {
     const auto resp = makeResponse(200, "OK", {{"x-request-id", "up"}}, BodyFraming::None);
-    CHECK(clientHead(resp, {BodyFraming::None, false, false}, "rid") ==
+    CHECK(clientHead(resp, {BodyFraming::None, false, false, {}}, "rid") ==
           "HTTP/1.1 200 OK\r\nx-request-id: up\r\n\r\n");
   }
   SECTION("101 keeps Upgrade with Connection: upgrade") {
@@ -366,13 +383,13 @@ TEST_CASE("client response head", "[unit][http]") {
         101, "Switching Protocols",
         {{"Connection", "Upgrade"}, {"Upgrade", "websocket"}, {"Sec-WebSocket-Accept", "k"}},
         BodyFraming::None);
-    CHECK(clientHead(resp, {BodyFraming::None, false, false}, "r") ==
+    CHECK(clientHead(resp, {BodyFraming::None, false, false, {}}, "r") ==
           "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: k\r\nUpgrade: websocket\r\n"
           "Connection: upgrade\r\nX-Request-Id: r\r\n\r\n");
   }
   SECTION("100 Continue is bare") {
     const auto resp = makeResponse(100, "Continue", {}, BodyFraming::None);
-    CHECK(clientHead(resp, {BodyFraming::None, false, false}, "r") ==
+    CHECK(clientHead(resp, {BodyFraming::None, false, false, {}}, "r") ==
           "HTTP/1.1 100 Continue\r\n\r\n");
   }
 }

@@ -255,12 +255,34 @@ TEST_CASE("upgrade and CONNECT requests stop at the end of the head", "[unit][ht
   }
 }
 
+TEST_CASE("only a WebSocket upgrade is one: h2c and others are ordinary requests", "[unit][http]") {
+  // An h2c upgrade the upstream accepted would make triaged a blind tunnel to an HTTP/2 peer
+  // that serves any path (h2c smuggling), and RFC 9113 3.1 retired it. A server may ignore
+  // Upgrade (RFC 9110 7.8), so these go on as plain requests, without it.
+  for (const std::string upgrade : {"h2c", "websocket, h2c", "TLS/1.2", "websocket2"}) {
+    INFO(upgrade);
+    Harness h(Type::Request);
+    const std::string msg =
+        "GET /x HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+        "Upgrade: " +
+        upgrade + "\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n";
+    const auto r = h.feed(msg + "GET /next HTTP/1.1\r\n");
+    CHECK(r.status == Status::MessageComplete);
+    CHECK(r.consumed == msg.size());
+    CHECK_FALSE(h.rec.request.upgrade);
+  }
+  Harness h(Type::Request);
+  CHECK(h.feed("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: WebSocket\r\n\r\n")
+            .status == Status::Upgrade);
+  CHECK(h.rec.request.upgrade);
+}
+
 TEST_CASE("an upgrade request with a body delivers it before Upgrade", "[unit][http]") {
   Harness h(Type::Request);
   const std::string msg =
-      "POST /h2c HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n"
+      "POST /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
       "Content-Length: 4\r\n\r\nbody";
-  const auto r = h.feed(msg + "PRI * HTTP/2.0");
+  const auto r = h.feed(msg + "\x81\x05hello");
   CHECK(r.status == Status::Upgrade);
   CHECK(r.consumed == msg.size());
   CHECK(h.rec.request.framing == BodyFraming::ContentLength);
@@ -748,6 +770,113 @@ TEST_CASE("body spans point into the caller's buffer", "[unit][http]") {
   cb.hi = msg.data() + msg.size();
   CHECK(parser.feed(msg.data(), msg.size()).status == Status::MessageComplete);
   CHECK(cb.inside);
+}
+
+TEST_CASE("a Host or request-target outside RFC 9112 3.2 is refused", "[unit][http]") {
+  struct Case {
+    const char* name;
+    std::string msg;
+    std::string_view code;
+  };
+  const std::vector<Case> cases = {
+      // Host = uri-host [ ":" port ] (RFC 9112 3.2, RFC 3986 3.2.2): no userinfo, no path.
+      {"userinfo in Host", "GET / HTTP/1.1\r\nHost: user@up\r\n\r\n", "TRIAGED_INVALID_HOST"},
+      {"user:pass in Host", "GET / HTTP/1.1\r\nHost: a:b@up\r\n\r\n", "TRIAGED_INVALID_HOST"},
+      {"path in Host", "GET / HTTP/1.1\r\nHost: up/x\r\n\r\n", "TRIAGED_INVALID_HOST"},
+      {"space in Host", "GET / HTTP/1.1\r\nHost: up x\r\n\r\n", "TRIAGED_INVALID_HOST"},
+      {"two ports in Host", "GET / HTTP/1.1\r\nHost: up:80:81\r\n\r\n", "TRIAGED_INVALID_HOST"},
+      {"letters in the port", "GET / HTTP/1.1\r\nHost: up:8o\r\n\r\n", "TRIAGED_INVALID_HOST"},
+      {"port over 5 digits", "GET / HTTP/1.1\r\nHost: up:000080\r\n\r\n", "TRIAGED_INVALID_HOST"},
+      {"unclosed IPv6 literal", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", "TRIAGED_INVALID_HOST"},
+      {"junk in IPv6 literal", "GET / HTTP/1.1\r\nHost: [::g]\r\n\r\n", "TRIAGED_INVALID_HOST"},
+      {"bare IPv6", "GET / HTTP/1.1\r\nHost: ::1\r\n\r\n", "TRIAGED_INVALID_HOST"},
+      // An http(s) target URI always has an authority, so Host must name it (RFC 9112 3.2,
+      // RFC 9110 4.2.1); found by bench/conformance.sh, where nginx refuses it too.
+      {"empty Host", "GET / HTTP/1.1\r\nHost:\r\n\r\n", "TRIAGED_INVALID_HOST"},
+      {"blank Host", "GET / HTTP/1.1\r\nHost:   \r\n\r\n", "TRIAGED_INVALID_HOST"},
+      {"comma in Host", "GET / HTTP/1.1\r\nHost: up,other\r\n\r\n", "TRIAGED_INVALID_HOST"},
+      {"two spaces before the target", "GET  / HTTP/1.1\r\nHost: up\r\n\r\n",
+       "TRIAGED_INVALID_REQUEST_LINE"},
+      {"two spaces after the target", "GET /  HTTP/1.1\r\nHost: up\r\n\r\n",
+       "TRIAGED_INVALID_REQUEST_LINE"},
+      {"bad percent-escape", "GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n", "TRIAGED_INVALID_HOST"},
+      {"obs-text in Host", "GET / HTTP/1.1\r\nHost: caf\xc3\xa9\r\n\r\n", "TRIAGED_INVALID_HOST"},
+      {"userinfo in an HTTP/1.0 Host", "GET / HTTP/1.0\r\nHost: u@up\r\n\r\n",
+       "TRIAGED_INVALID_HOST"},
+      // Targets: origin-form, absolute-form (http/https), "*" for OPTIONS only.
+      {"userinfo in absolute-form", "GET http://user@up/ HTTP/1.1\r\nHost: up\r\n\r\n",
+       "TRIAGED_INVALID_TARGET"},
+      {"empty authority", "GET http:///x HTTP/1.1\r\nHost: up\r\n\r\n", "TRIAGED_INVALID_TARGET"},
+      {"bad port in absolute-form", "GET http://up:x/ HTTP/1.1\r\nHost: up\r\n\r\n",
+       "TRIAGED_INVALID_TARGET"},
+      {"other scheme", "GET ftp://up/ HTTP/1.1\r\nHost: up\r\n\r\n", "TRIAGED_INVALID_TARGET"},
+      {"fragment", "GET /a#b HTTP/1.1\r\nHost: up\r\n\r\n", "TRIAGED_INVALID_TARGET"},
+      {"relative target", "GET a/b HTTP/1.1\r\nHost: up\r\n\r\n", "HPE_INVALID_URL"},  // llhttp
+      {"asterisk for GET", "GET * HTTP/1.1\r\nHost: up\r\n\r\n", "TRIAGED_INVALID_TARGET"},
+      {"absolute-form still needs Host in 1.1", "GET http://up/ HTTP/1.1\r\n\r\n",
+       "TRIAGED_MISSING_HOST"},
+      {"absolute-form with a bad Host", "GET http://up/ HTTP/1.1\r\nHost: u@up\r\n\r\n",
+       "TRIAGED_INVALID_HOST"},
+  };
+  for (const Case& c : cases) {
+    SECTION(c.name) {
+      Harness h(Type::Request);
+      CHECK(h.feed(c.msg).status == Status::Error);
+      CHECK(h.parser.error().kind == ParseErrorKind::BadMessage);
+      CHECK(h.parser.error().code == c.code);
+      CHECK(h.rec.heads == 0);
+    }
+  }
+}
+
+TEST_CASE("the parser derives the authority and origin-form of every request", "[unit][http]") {
+  struct Case {
+    std::string msg;
+    std::string_view authority;
+    std::string_view path;
+  };
+  const std::vector<Case> cases = {
+      {"GET /a?b HTTP/1.1\r\nHost: up:8080\r\n\r\n", "up:8080", "/a?b"},
+      {"GET /a HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", "[::1]:80", "/a"},
+      {"GET /a HTTP/1.0\r\n\r\n", "", "/a"},
+      {"GET /a HTTP/1.1\r\nHost: a-b.c_d~e!$&'()*+;=%41\r\n\r\n", "a-b.c_d~e!$&'()*+;=%41", "/a"},
+      // RFC 9112 3.2.2: the target's authority wins over Host, and a proxy forwards origin-form.
+      {"GET http://other:81/x?y HTTP/1.1\r\nHost: up\r\n\r\n", "other:81", "/x?y"},
+      {"GET HTTPS://Other/x HTTP/1.1\r\nHost: up\r\n\r\n", "Other", "/x"},
+      {"GET http://other HTTP/1.1\r\nHost: up\r\n\r\n", "other", "/"},
+      {"GET http://other?q=1 HTTP/1.1\r\nHost: up\r\n\r\n", "other", "/?q=1"},
+      {"GET http://[::1]:9/x HTTP/1.0\r\n\r\n", "[::1]:9", "/x"},
+      {"OPTIONS * HTTP/1.1\r\nHost: up\r\n\r\n", "up", "*"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.msg);
+    for (const bool bytewise : {false, true}) {
+      Harness h(Type::Request);
+      const auto r = bytewise ? h.feedBytewise(c.msg) : h.feed(c.msg);
+      REQUIRE(r.status == Status::MessageComplete);
+      CHECK(h.rec.request.authority == c.authority);
+      CHECK(h.rec.request.path == c.path);
+      CHECK(h.parser.request().authority == c.authority);
+      CHECK(h.parser.request().path == c.path);
+    }
+  }
+}
+
+TEST_CASE("a response status outside 100-599 is a malformed response", "[unit][http]") {
+  for (const char* status : {"000", "099", "600", "999"}) {
+    INFO(status);
+    Harness h(Type::Response);
+    const std::string msg = std::string("HTTP/1.1 ") + status + " X\r\nContent-Length: 0\r\n\r\n";
+    CHECK(h.feed(msg).status == Status::Error);
+    CHECK(h.parser.error().kind == ParseErrorKind::BadMessage);
+    CHECK(h.parser.error().code == "TRIAGED_INVALID_STATUS");
+    CHECK(h.rec.heads == 0);
+  }
+  for (const char* status : {"100", "599"}) {
+    Harness h(Type::Response);
+    const std::string msg = std::string("HTTP/1.1 ") + status + " X\r\nContent-Length: 0\r\n\r\n";
+    CHECK(h.feed(msg).status == Status::MessageComplete);
+  }
 }
 
 }  // namespace triaged::http

@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <limits>
 
 #include "triaged/observe/loggers.h"
 
@@ -26,6 +27,17 @@ TEST_CASE("a missing name is null, not an empty string", "[unit][log_event]") {
   CHECK(LogEvent("e").addNameOrNull("errno", "").str() == R"({"event":"e","errno":null})");
   // An empty value given as a value stays a string: only names of absent things become null.
   CHECK(LogEvent("e").add("path", "").str() == R"({"event":"e","path":""})");
+}
+
+TEST_CASE("a number that is not finite is null, so the line stays JSON", "[unit][log_event]") {
+  // Found by tests/fuzz/json_writer_fuzz.cc (corpus/json_writer_fuzz/regression-nan-double):
+  // fmt writes "nan" and "inf", which no JSON parser takes.
+  REQUIRE(jsonFormat());
+  for (const double v :
+       {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+        -std::numeric_limits<double>::infinity()}) {
+    CHECK(LogEvent("e").add("connect_ms", v).str() == R"({"event":"e","connect_ms":null})");
+  }
 }
 
 }  // namespace triaged::observe

@@ -57,8 +57,8 @@ TEST_CASE("every contract family is exported with its type", "[unit][metrics]") 
 
 TEST_CASE("per-worker instruments are merged at scrape time", "[unit][metrics]") {
   MetricsRegistry registry({"app", "billing"}, 2, "v");
-  auto& w0 = *registry.worker(0).upstreams[0];
-  auto& w1 = *registry.worker(1).upstreams[0];
+  auto& w0 = *registry.upstreamSlots(0, {"app"})[0];
+  auto& w1 = *registry.upstreamSlots(1, {"app"})[0];
   w0.countRequest(Origin::Upstream, 200);
   w1.countRequest(Origin::Upstream, 200);
   w1.countRequest(Origin::Proxy, 502);
@@ -125,6 +125,36 @@ TEST_CASE("the text exposition has HELP and TYPE lines", "[unit][metrics]") {
   CHECK(text.find("# TYPE triaged_upstream_header_duration_seconds histogram") !=
         std::string::npos);
   CHECK(text.find("triaged_build_info{version=\"v\"} 1") != std::string::npos);
+}
+
+}  // namespace triaged::observe
+
+namespace triaged::observe {
+
+TEST_CASE("a reload adds upstreams at 0 and keeps a removed one's counters", "[unit][metrics]") {
+  MetricsRegistry registry({"app", "legacy"}, 1, "v");
+  registry.upstreamSlots(0, {"legacy"})[0]
+      ->failures[static_cast<size_t>(diagnose::FailureCause::ConnectRefused)]
+      .add(4);
+  registry.configureUpstreams({"app", "billing"});
+  registry.setConfigHash("0123456789abcdef");
+  registry.countReload(true);
+  registry.countReload(false);
+  const std::string text = registry.serialize();
+  // The new upstream's failure series exist at 0 from the reload on.
+  CHECK(text.find("triaged_failures_total{upstream=\"billing\",cause=\"stale_keepalive\"} 0") !=
+        std::string::npos);
+  // The removed one keeps what it counted (a counter never goes back), without zero series.
+  CHECK(text.find("triaged_failures_total{upstream=\"legacy\",cause=\"connect_refused\"} 4") !=
+        std::string::npos);
+  CHECK(text.find("triaged_failures_total{upstream=\"legacy\",cause=\"stale_keepalive\"}") ==
+        std::string::npos);
+  CHECK(text.find("triaged_config_reloads_total{result=\"success\"} 1") != std::string::npos);
+  CHECK(text.find("triaged_config_reloads_total{result=\"failure\"} 1") != std::string::npos);
+  CHECK(text.find("triaged_config_info{hash=\"0123456789abcdef\"} 1") != std::string::npos);
+  // A slot is the same object whatever the reload: the worker's references stay valid.
+  CHECK(registry.upstreamSlots(0, {"app"})[0] == registry.upstreamSlots(0, {"app"})[0]);
+  CHECK(registry.upstreamSlots(0, {"never"})[0] == nullptr);
 }
 
 }  // namespace triaged::observe
