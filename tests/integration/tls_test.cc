@@ -132,6 +132,13 @@ struct FailureSeen {
   std::string line;
 };
 
+// RFC 9209 error type of each TLS cause (PRODUCT.md).
+std::string proxyStatusType(const std::string& cause) {
+  if (cause == "tls_certificate_invalid") return "tls_certificate_error";
+  if (cause == "tls_handshake_timeout") return "connection_timeout";
+  return "tls_protocol_error";
+}
+
 FailureSeen failOnce(DaemonProcess& daemon, const std::string& cause, int status) {
   MetricsDelta metrics(daemon);
   HttpClient client(daemon.port());
@@ -139,6 +146,8 @@ FailureSeen failOnce(DaemonProcess& daemon, const std::string& cause, int status
   seen.response = client.get("/tls");
   CHECK(seen.response.status == status);
   CHECK(seen.response.header("x-triaged-cause") == cause);
+  CHECK(seen.response.header("proxy-status") ==
+        "triaged; error=" + proxyStatusType(cause) + "; details=\"" + cause + "\"");
   const auto line = daemon.waitForLog([&](const std::string& l) {
     return jsonField(l, "event") == "upstream_failure" && jsonField(l, "cause") == cause;
   });
