@@ -595,11 +595,11 @@ bool UpstreamCluster::poolHasRoom(const Endpoint& ep) const {
 }
 
 void UpstreamCluster::updateConfig(UpstreamConfigPtr config) {
-  const bool tls_changed = config->tls != config_->tls || config->tls_verify != config_->tls_verify ||
-                           config->tls_ca != config_->tls_ca ||
-                           config->tls_server_name != config_->tls_server_name ||
-                           config->tls_client_cert != config_->tls_client_cert ||
-                           config->tls_client_key != config_->tls_client_key;
+  const bool tls_changed =
+      config->tls != config_->tls || config->tls_verify != config_->tls_verify ||
+      config->tls_ca != config_->tls_ca || config->tls_server_name != config_->tls_server_name ||
+      config->tls_client_cert != config_->tls_client_cert ||
+      config->tls_client_key != config_->tls_client_key;
   if (tls_changed) {
     // Other TLS settings (or files re-read by the reload): pooled connections and sessions were
     // made under the old ones, so they go; connections in use finish as they are.

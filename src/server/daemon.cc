@@ -109,7 +109,8 @@ int Daemon::run() {
   }
 
   if (tls_context) {
-    for (uint32_t i = 0; i < workers_.size(); ++i) workers_[i]->addTlsListener(tls_fds[i], tls_context);
+    for (uint32_t i = 0; i < workers_.size(); ++i)
+      workers_[i]->addTlsListener(tls_fds[i], tls_context);
     certificate_watch_ = std::make_unique<CertificateWatch>(
         loop_, config.server.tls_cert, config.server.tls_key, tls_context, metrics_.certificates(),
         [this](std::shared_ptr<const net::TlsServerContext> context) {
