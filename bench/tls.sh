@@ -115,7 +115,7 @@ EOF
 cat >"$TMP/haproxy.cfg" <<EOF
 global
     nbthread 1
-    maxconn 16384
+    maxconn 8192
     ssl-default-bind-options ssl-min-ver TLSv1.2
 defaults
     mode http
@@ -202,12 +202,12 @@ mkdir -p "$(dirname "$OUT")"
 cp "$RAW" "${OUT%.md}-raw.tsv"
 awk -F'\t' -v hz="$HZ" -v rounds="$ROUNDS" -v dur="$DUR" -v lb="$LOAD_BEFORE" -v la="$LOAD_AFTER" \
     -v version="$("$TRIAGED_BIN" --version)" -v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" '
-function median(arr, n,   i, j, t) {
-  for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j+1] = arr[j]; arr[j+1] = t }
-  return n % 2 ? arr[(n+1)/2] : (arr[n/2] + arr[n/2+1]) / 2
+function median(arr, cnt,   i, j, x) {
+  for (i = 2; i <= cnt; i++) { x = arr[i]; for (j = i - 1; j >= 1 && arr[j] > x; j--) arr[j+1] = arr[j]; arr[j+1] = x }
+  return cnt % 2 ? arr[(cnt+1)/2] : (arr[cnt/2] + arr[cnt/2+1]) / 2
 }
 { k = $1 SUBSEP $2; n[k]++; rps[k, n[k]] = $3 / ($4 / 1e6); p99[k, n[k]] = $5 / 1000.0
-  cpu[k, n[k]] = ($3 > 0) ? $6 * 1e6 / hz / $3 : 0; bad[k] += $7 }
+  cpus[k, n[k]] = ($3 > 0) ? $6 * 1e6 / hz / $3 : 0; bad[k] += $7 }
 END {
   split("nginx haproxy triaged", T, " ")
   split("keepalive-64 keepalive-16k handshake-64", L, " ")
@@ -219,7 +219,7 @@ END {
       row = ""; nv = 0
       for (t = 1; t <= 3; t++) {
         k = T[t] SUBSEP L[l]; m = n[k]; delete a
-        for (i = 1; i <= m; i++) a[i] = (f == 1) ? rps[k, i] : (f == 2) ? p99[k, i] : cpu[k, i]
+        for (i = 1; i <= m; i++) a[i] = (f == 1) ? rps[k, i] : (f == 2) ? p99[k, i] : cpus[k, i]
         v = m ? median(a, m) : 0
         lo = 1e18; hi = 0; for (i = 1; i <= m; i++) { x = rps[k, i]; if (x < lo) lo = x; if (x > hi) hi = x }
         spread = (f == 1 && m > 1 && lo > 0) ? sprintf(" (%.0f%% spread)", (hi - lo) * 100 / lo) : ""
@@ -227,7 +227,7 @@ END {
         if (t == 1) nv = v; if (t == 3) tv = v
       }
       name = (f == 1) ? unit : (f == 2) ? "p99 ms" : "proxy CPU µs per " ((L[l] ~ /handshake/) ? "connection" : "request")
-      printf "| %s | %s |%s %.2fx |\n", L[l], name, row, nv > 0 ? tv / nv : 0
+      printf "| %s | %s |%s %.2fx |\n", L[l], name, row, (nv > 0 ? tv / nv : 0)
     }
   }
   printf "\nNon-2xx responses and socket errors, all rounds: "
