@@ -46,10 +46,11 @@ std::vector<std::string> Daemon::upstreamNames() const {
 }
 
 std::vector<int> Daemon::bindDataListeners(const config::HostPort& listen,
-                                           std::string* bound_text) {
+                                           std::string* bound_text, std::string_view key) {
+  const std::string name(key);
   auto listen_addr = net::socketAddressFromLiteral(listen);
   if (!listen_addr) {
-    throw std::runtime_error("server.listen must be an IP address: " + listen_addr.error().message);
+    throw std::runtime_error(name + " must be an IP address: " + listen_addr.error().message);
   }
   // The first socket learns the port (port 0 = any free one); the others share it through
   // SO_REUSEPORT, and the kernel spreads connections between the workers.
@@ -59,13 +60,13 @@ std::vector<int> Daemon::bindDataListeners(const config::HostPort& listen,
     throw std::runtime_error(why);
   };
   auto first = net::bindListener(*listen_addr, /*reuse_port=*/true);
-  if (!first) fail("server.listen: " + first.error().message);
+  if (!first) fail(name + ": " + first.error().message);
   fds.push_back(*first);
   auto bound = net::localAddress(*first);
   if (!bound) fail(bound.error().message);
   for (uint32_t i = 1; i < snapshot_->config.server.workers; ++i) {
     auto fd = net::bindListener(*bound, /*reuse_port=*/true);
-    if (!fd) fail("server.listen: " + fd.error().message);
+    if (!fd) fail(name + ": " + fd.error().message);
     fds.push_back(*fd);
   }
   if (bound_text != nullptr) *bound_text = bound->toString();
@@ -272,24 +273,10 @@ std::string Daemon::bindTlsListeners(std::vector<int>& fds,
         std::string(error.file == net::TlsFile::Key ? "server.tls_key: " : "server.tls_cert: ") +
         error.reason);
   }
-  auto addr = net::socketAddressFromLiteral(*server.tls_listen);
-  if (!addr) throw std::runtime_error("server.tls_listen must be an IP address");
-  const auto fail = [&fds](const std::string& why) {
-    for (int fd : fds) ::close(fd);
-    throw std::runtime_error(why);
-  };
-  auto first = net::bindListener(*addr, /*reuse_port=*/true);
-  if (!first) fail("server.tls_listen: " + first.error().message);
-  fds.push_back(*first);
-  auto bound = net::localAddress(*first);
-  if (!bound) fail(bound.error().message);
-  for (uint32_t i = 1; i < server.workers; ++i) {
-    auto fd = net::bindListener(*bound, /*reuse_port=*/true);
-    if (!fd) fail("server.tls_listen: " + fd.error().message);
-    fds.push_back(*fd);
-  }
+  std::string bound;
+  fds = bindDataListeners(*server.tls_listen, &bound, "server.tls_listen");
   metrics_.setTlsListener(true);
-  return bound->toString();
+  return bound;
 }
 
 void Daemon::ignoreSignalsAfterDrain() {

@@ -54,7 +54,8 @@ class Daemon {
   std::unique_ptr<admin::AdminServer> makeAdmin(const config::HostPort& address);
   // Binds server.workers sockets on `listen` (SO_REUSEPORT); throws std::runtime_error.
   std::vector<int> bindDataListeners(const config::HostPort& listen,
-                                     std::string* bound_text = nullptr);
+                                     std::string* bound_text = nullptr,
+                                     std::string_view key = "server.listen");
   std::vector<std::string> upstreamNames() const;
   // server.watch_config: every second, is the file (through its symlinks) another one?
   void checkConfigFile();
