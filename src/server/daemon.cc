@@ -45,8 +45,8 @@ std::vector<std::string> Daemon::upstreamNames() const {
   return names;
 }
 
-std::vector<int> Daemon::bindDataListeners(const config::HostPort& listen,
-                                           std::string* bound_text, std::string_view key) {
+std::vector<int> Daemon::bindDataListeners(const config::HostPort& listen, std::string* bound_text,
+                                           std::string_view key) {
   const std::string name(key);
   auto listen_addr = net::socketAddressFromLiteral(listen);
   if (!listen_addr) {
