@@ -6,6 +6,8 @@
 #
 #   bash bench/run.sh           full run: 5 interleaved rounds, wrk -d6s (about 22 minutes)
 #   bash bench/run.sh --quick   smoke run: 1 round, wrk -d3s (about 2 minutes)
+#   bash bench/run.sh --tls-only   the TLS layouts alone (bench/tls.sh; about 6 minutes), which a
+#                                  full run also runs at its end (BENCH_TLS=0 skips them)
 #
 # Environment: TRIAGED_BIN (binary to measure; default build-bench/triaged, a Release build made
 # on demand), BENCH_OUT (report path; default bench/results/latest.md), BENCH_ROUNDS,
@@ -22,9 +24,11 @@ cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 
 QUICK=0
+TLS_ONLY=0
 for arg in "$@"; do
   case $arg in
     --quick) QUICK=1 ;;
+    --tls-only) TLS_ONLY=1 ;;
     -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown argument: $arg" >&2; exit 2 ;;
   esac
@@ -91,6 +95,9 @@ if [[ -z ${TRIAGED_BIN:-} ]]; then
   fi
 fi
 [[ -x $TRIAGED_BIN ]] || die "no triaged binary ($TRIAGED_BIN)"
+if ((TLS_ONLY)); then
+  TRIAGED_BIN=$TRIAGED_BIN exec bash "$ROOT/bench/tls.sh" $( ((QUICK)) && echo --quick)
+fi
 TRIAGED_BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$(dirname "$TRIAGED_BIN")/CMakeCache.txt" 2>/dev/null)
 
 # Each proxy holds a client and an upstream socket per connection: at c=512 that is over the
@@ -686,4 +693,10 @@ mkdir -p "$(dirname "$OUT")"
 cp "$RAW" "${OUT%.md}-raw.tsv" 2>/dev/null
 cat "$OUT"
 log "report written to ${OUT#"$ROOT"/}"
+if [[ ${BENCH_TLS:-1} != 0 ]]; then
+  # The TLS layouts, in their own report (bench/results/tls.md), after the others' processes
+  # are stopped: the same machine, a few minutes later.
+  cleanup
+  TRIAGED_BIN=$TRIAGED_BIN bash "$ROOT/bench/tls.sh" $( ((QUICK)) && echo --quick) || log "TLS layouts failed"
+fi
 exit 0

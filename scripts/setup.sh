@@ -7,10 +7,12 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git ca-certificates curl
   libevent-dev node-llhttp libspdlog-dev prometheus-cpp-dev libtoml11-dev
+  libssl-dev  # TLS on both sides (OpenSSL 3)
 )
 if [[ ${1:-} != --build-only ]]; then
   packages+=(
     catch2 clang-format python3 python3-yaml
+    openssl  # tests/deploy/check_deploy.sh: a throwaway certificate for the gateway's TLS config
     prometheus  # /usr/bin/promtool and /usr/bin/prometheus for tests/integration/prometheus_test.cc
     clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer and the sanitizer runtimes for clang
     # tests/container: the image built from a debootstrapped base, run in a network namespace;

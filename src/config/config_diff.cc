@@ -53,6 +53,9 @@ FlatConfig flatten(const Config& c) {
   f["server.dns_servers"] = join(s.dns_servers);
   f["server.dns_refresh"] = d(s.dns_refresh);
   f["server.watch_config"] = s.watch_config ? "true" : "false";
+  f["server.tls_listen"] = s.tls_listen ? s.tls_listen->toString() : "";
+  f["server.tls_cert"] = s.tls_cert;
+  f["server.tls_key"] = s.tls_key;
   const LogConfig& l = c.log;
   f["log.level"] = l.level;
   f["log.format"] = l.format;
@@ -78,6 +81,12 @@ FlatConfig flatten(const Config& c) {
     f[p + "max_response_header_bytes"] = std::to_string(u.max_response_header_bytes);
     f[p + "retries"] = std::to_string(u.retries);
     f[p + "reuse"] = u.reuse;
+    f[p + "tls"] = u.tls ? "true" : "false";
+    f[p + "tls_verify"] = u.tls_verify ? "true" : "false";
+    f[p + "tls_ca"] = u.tls_ca;
+    f[p + "tls_server_name"] = u.tls_server_name;
+    f[p + "tls_client_cert"] = u.tls_client_cert;
+    f[p + "tls_client_key"] = u.tls_client_key;
   }
   for (const RouteConfig& r : c.routes) f["route." + routeKey(r) + ".upstream"] = r.upstream;
   for (const auto& [cause, text] : c.hint_overrides) {
@@ -194,6 +203,11 @@ std::vector<std::string> restartOnlyChanges(const Config& before, const Config& 
     keys.emplace_back("server.dns_servers");
   }
   if (before.log.format != after.log.format) keys.emplace_back("log.format");
+  // The TLS listener is bound, and its watch made, at start (a new certificate pair on the same
+  // listener is applied by a reload, or by the watch of its files).
+  if (!(before.server.tls_listen == after.server.tls_listen)) {
+    keys.emplace_back("server.tls_listen");
+  }
   return keys;
 }
 

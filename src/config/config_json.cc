@@ -119,6 +119,16 @@ void writeServer(JsonWriter& w, const ServerConfig& s) {
   w.endArray();
   w.key("dns_refresh");
   w.duration(s.dns_refresh);
+  w.key("tls_listen");
+  if (s.tls_listen) {
+    w.address(*s.tls_listen);
+  } else {
+    w.null();
+  }
+  w.key("tls_cert");
+  w.string(s.tls_cert);
+  w.key("tls_key");
+  w.string(s.tls_key);  // the path only, never the key
   w.endObject();
 }
 
@@ -179,6 +189,18 @@ void writeUpstream(JsonWriter& w, const UpstreamConfig& u) {
   w.number(u.retries);
   w.key("reuse");
   w.string(u.reuse);
+  w.key("tls");
+  w.boolean(u.tls);
+  w.key("tls_verify");
+  w.boolean(u.tls_verify);
+  w.key("tls_ca");
+  w.string(u.tls_ca);
+  w.key("tls_server_name");
+  w.string(u.tls_server_name);
+  w.key("tls_client_cert");
+  w.string(u.tls_client_cert);
+  w.key("tls_client_key");
+  w.string(u.tls_client_key);
   w.endObject();
 }
 

@@ -22,6 +22,7 @@
 #include "triaged/core/cpu_count.h"
 #include "triaged/core/text.h"
 #include "triaged/diagnose/failure_table.h"
+#include "triaged/net/tls.h"
 
 namespace triaged::config {
 
@@ -57,7 +58,7 @@ constexpr size_t kMaxHostNameLength = 253;  // RFC 1035, without the trailing do
 
 constexpr std::array<std::string_view, 5> kTopLevelKeys = {"server", "log", "upstream", "route",
                                                            "hints"};
-constexpr std::array<std::string_view, 13> kServerKeys = {"listen",
+constexpr std::array<std::string_view, 16> kServerKeys = {"listen",
                                                           "admin_listen",
                                                           "workers",
                                                           "drain_timeout",
@@ -69,12 +70,15 @@ constexpr std::array<std::string_view, 13> kServerKeys = {"listen",
                                                           "dns_refresh",
                                                           "max_client_connections",
                                                           "trace_context",
-                                                          "watch_config"};
+                                                          "watch_config",
+                                                          "tls_listen",
+                                                          "tls_cert",
+                                                          "tls_key"};
 constexpr std::array<std::string_view, 2> kTraceContextModes = {"propagate", "start"};
 constexpr std::array<std::string_view, 8> kLogKeys = {
     "level",          "format",       "access_log",        "hint_language",
     "expose_details", "hint_catalog", "failure_log_burst", "failure_log_interval"};
-constexpr std::array<std::string_view, 14> kUpstreamKeys = {"name",
+constexpr std::array<std::string_view, 20> kUpstreamKeys = {"name",
                                                             "endpoints",
                                                             "connect_timeout",
                                                             "response_header_timeout",
@@ -87,7 +91,13 @@ constexpr std::array<std::string_view, 14> kUpstreamKeys = {"name",
                                                             "max_idle_connections",
                                                             "max_response_header_bytes",
                                                             "retries",
-                                                            "reuse"};
+                                                            "reuse",
+                                                            "tls",
+                                                            "tls_verify",
+                                                            "tls_ca",
+                                                            "tls_server_name",
+                                                            "tls_client_cert",
+                                                            "tls_client_key"};
 constexpr std::array<std::string_view, 2> kReuseModes = {"safe", "always"};
 constexpr std::array<std::string_view, 3> kRouteKeys = {"prefix", "host", "upstream"};
 constexpr std::array<std::string_view, 3> kHintKeys = {"en", "zh", "runbook"};
@@ -585,6 +595,7 @@ class Loader {
       }
     }
     readDuration(*table, "dns_refresh", path, false, server.dns_refresh);
+    loadServerTls(*table, server);
   }
 
   void loadLog(const toml::value& root, LogConfig& log) {
@@ -603,6 +614,128 @@ class Loader {
     readDuration(*table, "failure_log_interval", path, false, log.failure_log_interval);
   }
 
+  // A file named in the config: a relative path is taken relative to the config file's directory.
+  std::string resolvePath(const std::string& text) const {
+    std::filesystem::path resolved(text);
+    if (resolved.is_relative()) {
+      const std::filesystem::path base = std::filesystem::path(file_).parent_path();
+      if (!base.empty()) resolved = base / resolved;
+    }
+    return resolved.lexically_normal().string();
+  }
+
+  // A PEM file key (tls_cert, tls_ca...): a non-empty path, resolved; its line for messages.
+  bool readFilePath(const toml::value& table, std::string_view key, const std::string& path,
+                    std::string& out, int& line) {
+    std::string text;
+    if (readString(table, key, path, text) == nullptr) return false;
+    line = lineOf(table.as_table().at(std::string(key)));
+    if (text.empty() || text.find('\0') != std::string::npos) {
+      problem(line, childPath(path, key), "must be a file path, got " + inQuotes(text));
+      return false;
+    }
+    out = resolvePath(text);
+    return true;
+  }
+
+  // [server] tls_listen, tls_cert, tls_key: the files are loaded here, as the daemon will load
+  // them, so that --check-config and startup refuse a bad certificate or key alike.
+  void loadServerTls(const toml::value& table, ServerConfig& server) {
+    const std::string path = "server";
+    int listen_line = 0;
+    if (const toml::value* listen = find(table, "tls_listen")) {
+      listen_line = lineOf(*listen);
+      if (auto address = parseAddress(*listen, "server.tls_listen", AddressUse::Listen)) {
+        const bool clash =
+            address->port != 0 && (*address == server.listen ||
+                                   (server.admin_listen && *address == *server.admin_listen));
+        if (clash) {
+          problem(listen_line, "server.tls_listen",
+                  "must differ from server.listen and server.admin_listen (" + address->toString() +
+                      ")");
+        } else {
+          server.tls_listen = *address;
+        }
+      }
+    }
+    int cert_line = 0;
+    int key_line = 0;
+    const bool cert = readFilePath(table, "tls_cert", path, server.tls_cert, cert_line);
+    const bool key = readFilePath(table, "tls_key", path, server.tls_key, key_line);
+    if (listen_line == 0) {
+      if (find(table, "tls_cert") != nullptr || find(table, "tls_key") != nullptr) {
+        problem(cert_line != 0 ? cert_line : key_line,
+                cert_line != 0 ? "server.tls_cert" : "server.tls_key",
+                "only used with server.tls_listen, which is not set");
+      }
+      return;
+    }
+    if (find(table, "tls_cert") == nullptr) {
+      problem(listen_line, "server.tls_cert", "required with server.tls_listen");
+    }
+    if (find(table, "tls_key") == nullptr) {
+      problem(listen_line, "server.tls_key", "required with server.tls_listen");
+    }
+    if (!cert || !key) return;
+    net::TlsLoadError error;
+    if (!net::TlsServerContext::load(server.tls_cert, server.tls_key, error)) {
+      const bool blame_key = error.file == net::TlsFile::Key;
+      problem(blame_key ? key_line : cert_line, blame_key ? "server.tls_key" : "server.tls_cert",
+              error.reason);
+    }
+  }
+
+  // [[upstream]] tls...: checked together, and the files loaded as the workers will load them.
+  void loadUpstreamTls(const toml::value& table, const std::string& path, UpstreamConfig& up) {
+    readBool(table, "tls", path, up.tls);
+    readBool(table, "tls_verify", path, up.tls_verify);
+    std::map<net::TlsFile, int> lines;
+    readFilePath(table, "tls_ca", path, up.tls_ca, lines[net::TlsFile::Ca]);
+    readFilePath(table, "tls_client_cert", path, up.tls_client_cert,
+                 lines[net::TlsFile::ClientCert]);
+    readFilePath(table, "tls_client_key", path, up.tls_client_key, lines[net::TlsFile::ClientKey]);
+    if (const std::string* name = readString(table, "tls_server_name", path, up.tls_server_name)) {
+      const bool valid = !name->empty() && name->size() <= kMaxHostNameLength &&
+                         (isIpv4Literal(*name) || isIpv6Literal(*name) ||
+                          std::all_of(name->begin(), name->end(), isHostNameChar));
+      if (!valid) {
+        problem(lineOf(table.as_table().at("tls_server_name")), childPath(path, "tls_server_name"),
+                "must be a host name or an IP address, got " + inQuotes(*name));
+        up.tls_server_name.clear();
+      }
+    }
+    if (!up.tls) {
+      for (const std::string_view key :
+           {"tls_verify", "tls_ca", "tls_server_name", "tls_client_cert", "tls_client_key"}) {
+        if (const toml::value* value = find(table, key)) {
+          problem(lineOf(*value), childPath(path, key),
+                  "only used with tls = true in this [[upstream]]");
+        }
+      }
+      return;
+    }
+    const bool cert = find(table, "tls_client_cert") != nullptr;
+    const bool key = find(table, "tls_client_key") != nullptr;
+    if (cert != key) {
+      const std::string_view missing = cert ? "tls_client_key" : "tls_client_cert";
+      const std::string_view present = cert ? "tls_client_cert" : "tls_client_key";
+      problem(lineOf(table.as_table().at(std::string(present))), childPath(path, missing),
+              "required with " + std::string(present) + " (a client certificate needs its key)");
+      return;
+    }
+    if ((cert && up.tls_client_cert.empty()) || (key && up.tls_client_key.empty()) ||
+        (find(table, "tls_ca") != nullptr && up.tls_ca.empty())) {
+      return;  // reported above
+    }
+    net::TlsLoadError error;
+    if (!net::TlsClientContext::load(net::tlsClientSettings(up), error)) {
+      std::string_view key_name = "tls_ca";
+      if (error.file == net::TlsFile::ClientCert) key_name = "tls_client_cert";
+      if (error.file == net::TlsFile::ClientKey) key_name = "tls_client_key";
+      problem(lines[error.file], childPath(path, key_name), error.reason);
+    }
+  }
+
   // log.hint_catalog: resolved against the config file's directory and loaded once here, so a
   // bad catalog stops --check-config and startup like any other config problem.
   void readHintCatalogPath(const toml::value& table, const std::string& path, std::string& out) {
@@ -614,12 +747,7 @@ class Loader {
       problem(lineOf(value), key, "must be a file path, got a string with a NUL character");
       return;
     }
-    std::filesystem::path resolved(text);
-    if (resolved.is_relative()) {
-      const std::filesystem::path base = std::filesystem::path(file_).parent_path();
-      if (!base.empty()) resolved = base / resolved;
-    }
-    const std::string resolved_text = resolved.lexically_normal().string();
+    const std::string resolved_text = resolvePath(text);
     std::string contents;
     if (const int error = readWholeFile(resolved_text, contents); error != 0) {
       problem(lineOf(value), key,
@@ -771,6 +899,7 @@ class Loader {
                   std::numeric_limits<int64_t>::max(), upstream.max_response_header_bytes);
       readInteger(*table, "retries", path, 0, kMaxRetries, upstream.retries);
       readChoice(*table, "reuse", path, kReuseModes, upstream.reuse);
+      loadUpstreamTls(*table, path, upstream);
 
       // A nameless or duplicate upstream is not kept, so routes to it are not double-reported.
       if (valid) upstreams.push_back(std::move(upstream));

@@ -70,9 +70,65 @@ void Classifier::onAttemptStart(std::string endpoint, bool reused, uint32_t requ
   }
 }
 
-void Classifier::onConnected(TimePoint now) {
+void Classifier::onConnected(TimePoint now, bool tls) {
   evidence_.connect_ms = msBetween(attempt_start_, now);
-  phase_ = Phase::SendRequest;
+  evidence_.tls_handshake = tls;
+  phase_ = tls ? Phase::TlsHandshake : Phase::SendRequest;
+}
+
+void Classifier::onTlsEstablished() { phase_ = Phase::SendRequest; }
+
+void Classifier::onTlsHandshakeFailed(TlsFailure failure) {
+  FailureCause cause = FailureCause::TlsHandshakeFailed;
+  switch (failure.kind) {
+    case TlsFailureKind::CertificateExpired:
+    case TlsFailureKind::CertificateNotYetValid:
+    case TlsFailureKind::UnknownCa:
+    case TlsFailureKind::NameMismatch:
+    case TlsFailureKind::CertificateInvalid:
+      cause = FailureCause::TlsCertificateInvalid;
+      break;
+    case TlsFailureKind::NotTls:
+      cause = FailureCause::TlsProtocolMismatch;
+      break;
+    case TlsFailureKind::PeerAlert:
+    case TlsFailureKind::NoSharedProtocol:
+    case TlsFailureKind::Closed:
+    case TlsFailureKind::Other:
+      break;
+  }
+  phase_ = Phase::TlsHandshake;
+  evidence_.tls_handshake = true;
+  evidence_.detail = failure.problem;
+  const int err = failure.err;
+  evidence_.tls = std::move(failure);
+  fail(cause, err);
+}
+
+bool looksLikeTlsRecord(std::string_view bytes) {
+  // RFC 8446 5.1: a record starts with its content type (change_cipher_spec 20, alert 21,
+  // handshake 22, application_data 23) and the legacy version 3.x.
+  if (bytes.size() < 2) return false;
+  const auto type = static_cast<unsigned char>(bytes[0]);
+  const auto major = static_cast<unsigned char>(bytes[1]);
+  const bool minor_ok = bytes.size() < 3 || static_cast<unsigned char>(bytes[2]) <= 4;
+  return type >= 20 && type <= 23 && major == 3 && minor_ok;
+}
+
+std::string hexBytes(std::string_view bytes, size_t max) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < bytes.size() && i < max; ++i) {
+    if (!out.empty()) out += ' ';
+    const auto b = static_cast<unsigned char>(bytes[i]);
+    out += kDigits[b >> 4U];
+    out += kDigits[b & 0xfU];
+  }
+  return out;
+}
+
+void Classifier::onResponseStart(std::string_view bytes) {
+  if (looksLikeTlsRecord(bytes)) tls_record_start_ = hexBytes(bytes, 8);
 }
 
 void Classifier::onConnectFailed(int err, TimePoint now) {
@@ -115,6 +171,20 @@ void Classifier::onResponseBodyPrefix(std::string_view bytes) {
 }
 
 void Classifier::onMalformedResponse(std::string detail) {
+  if (!head_complete_ && !tls_record_start_.empty()) {
+    // Not malformed HTTP: a TLS server answering the plain request it could not read (an alert,
+    // or a handshake record) on a port configured for plain HTTP.
+    TlsFailure f;
+    f.kind = TlsFailureKind::NotTls;
+    f.received = tls_record_start_;
+    f.problem = "the upstream answered with a TLS record (" + tls_record_start_ +
+                ") where an HTTP response was due: it speaks TLS on this port, where tls = false "
+                "expects plain HTTP: set tls = true";
+    evidence_.detail = f.problem;
+    evidence_.tls = std::move(f);
+    fail(FailureCause::TlsProtocolMismatch, 0);
+    return;
+  }
   evidence_.detail = std::move(detail);
   // Garbage after the head was already forwarded still cuts the response short.
   fail(head_complete_ ? FailureCause::TruncatedResponse : FailureCause::MalformedResponse, 0);
@@ -140,7 +210,16 @@ void Classifier::onTimeout(TimeoutKind kind, std::string detail) {
   if (!detail.empty()) evidence_.detail = std::move(detail);
   switch (kind) {
     case TimeoutKind::Connect:
-      fail(FailureCause::ConnectTimeout, ETIMEDOUT);
+      // connect_timeout covers TCP and TLS; which of the two ran out is named apart, so a slow
+      // handshake is never mistaken for SYNs that go unanswered.
+      if (phase_ == Phase::TlsHandshake) {
+        if (evidence_.detail.empty()) {
+          evidence_.detail = "TCP connected, TLS handshake not finished within connect_timeout";
+        }
+        fail(FailureCause::TlsHandshakeTimeout, 0);
+      } else {
+        fail(FailureCause::ConnectTimeout, ETIMEDOUT);
+      }
       break;
     case TimeoutKind::ResponseHeader:
       fail(FailureCause::ResponseHeaderTimeout, 0);
@@ -245,6 +324,10 @@ void Classifier::beginRetry() {
   evidence_.response_bytes_received = 0;
   evidence_.partial_head = false;
   evidence_.header_ms.reset();
+  evidence_.tls.reset();
+  evidence_.tls_handshake = false;
+  evidence_.detail.clear();
+  tls_record_start_.clear();
   request_sent_ = TimePoint{};
 }
 

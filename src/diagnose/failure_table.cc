@@ -19,13 +19,13 @@ constexpr std::array<CauseInfo, kCauseCount> kCauses{
 #undef TRIAGED_CAUSE_ROW
     }};
 
-constexpr std::array<std::string_view, 8> kPhases{
-    "accept",       "read_request_headers",  "route",       "connect_upstream",
+constexpr std::array<std::string_view, 9> kPhases{
+    "accept",       "read_request_headers",  "route",       "connect_upstream", "tls_handshake",
     "send_request", "read_response_headers", "stream_body", "complete",
 };
 
-constexpr std::array<std::string_view, 3> kEventHints{"upstream_retry", "endpoint_down",
-                                                      "endpoint_recovered"};
+constexpr std::array<std::string_view, 4> kEventHints{"upstream_retry", "endpoint_down",
+                                                      "endpoint_recovered", "tls_client_failure"};
 
 }  // namespace
 
@@ -49,6 +49,30 @@ FailureCause causeForUpstreamStatus(int status) {
   if (status == 502 || status == 504) return FailureCause::UpstreamGatewayError;
   if (status >= 500) return FailureCause::UpstreamAppError;
   return FailureCause::None;
+}
+
+std::string_view tlsClientFailureName(TlsClientFailure reason) {
+  switch (reason) {
+    case TlsClientFailure::PlaintextHttp:
+      return "plaintext_http";
+    case TlsClientFailure::NoSharedVersion:
+      return "no_shared_version";
+    case TlsClientFailure::NoSharedCipher:
+      return "no_shared_cipher";
+    case TlsClientFailure::UnknownSni:
+      return "unknown_sni";
+    case TlsClientFailure::ClientAlert:
+      return "client_alert";
+    case TlsClientFailure::BadHello:
+      return "bad_hello";
+    case TlsClientFailure::Closed:
+      return "closed";
+    case TlsClientFailure::Timeout:
+      return "timeout";
+    case TlsClientFailure::Other:
+      return "other";
+  }
+  return "other";
 }
 
 std::string_view phaseName(Phase phase) { return kPhases[static_cast<size_t>(phase)]; }

@@ -52,11 +52,17 @@ Connection::~Connection() {
   close();
 }
 
+void Connection::startTls(std::unique_ptr<TlsSession> tls) { tls_ = std::move(tls); }
+
 void Connection::close() {
   if (fd_ < 0) return;
   // libevent allows freeing an event inside its own callback: it does not touch it afterwards.
   event_.reset();
   timer_.reset();
+  if (tls_) {
+    if (close_notify_) tls_->shutdown();
+    tls_.reset();
+  }
   ::close(fd_);
   fd_ = -1;
   releaseInputBlock();
@@ -112,8 +118,35 @@ void Connection::scheduleFlush() {
   event_active(event_.get(), EV_WRITE, 0);
 }
 
+ssize_t Connection::flushTls(const evbuffer_iovec* vecs, int nvec, bool& blocked, int& err) {
+  size_t total = 0;
+  for (int i = 0; i < nvec; ++i) {
+    const char* base = static_cast<const char*>(vecs[i].iov_base);
+    size_t done = 0;
+    while (done < vecs[i].iov_len) {
+      size_t n = 0;
+      // Each call writes whole records (partial-write mode returns after every record).
+      const TlsSession::Status st = tls_->write(base + done, vecs[i].iov_len - done, n, err);
+      if (st == TlsSession::Status::Ok) {
+        done += n;
+        total += n;
+        continue;
+      }
+      if (st == TlsSession::Status::WantWrite || st == TlsSession::Status::WantRead) {
+        blocked = true;
+        tls_write_wants_read_ = st == TlsSession::Status::WantRead;
+        return static_cast<ssize_t>(total);
+      }
+      // Failed: report the bytes that went; the next write meets the error again.
+      return total > 0 ? static_cast<ssize_t>(total) : -1;
+    }
+  }
+  return static_cast<ssize_t>(total);
+}
+
 bool Connection::flush(const bool& destroyed) {
   flush_wanted_ = false;
+  if (tls_ && !tls_->established()) return true;  // sent once the handshake is done
   while (write_ready_ && outputLength() > 0) {
     evbuffer_iovec vecs[kMaxWriteVecs];
     int nvec = 0;
@@ -128,7 +161,17 @@ bool Connection::flush(const bool& destroyed) {
     for (int i = 0; i < nvec; ++i) offered += vecs[i].iov_len;
     const int flags = MSG_NOSIGNAL | MSG_DONTWAIT | (more_expected_ ? MSG_MORE : 0);
     ssize_t sent = 0;
-    if (nvec == 1) {
+    if (tls_) {
+      bool blocked = false;
+      int err = 0;
+      sent = flushTls(vecs, nvec, blocked, err);
+      if (sent < 0) {
+        write_ready_ = false;
+        return onWriteFailed(err, destroyed);
+      }
+      // Only a full socket stops the loop below (TLS writes return after every record).
+      offered = static_cast<size_t>(sent) + (blocked ? 1 : 0);
+    } else if (nvec == 1) {
       // The usual case (one block): send() skips sendmsg's msghdr copy and iovec import, which
       // showed in kernel profiles.
       sent = ::send(fd_, vecs[0].iov_base, vecs[0].iov_len, flags);
@@ -192,6 +235,8 @@ bool Connection::onWriteFailed(int err, const bool& destroyed) {
 
 bool Connection::peerActiveNow() const {
   if (fd_ < 0 || eof_ || peer_closed_ || inputLength() > 0) return true;
+  // A TLS peer's close_notify (or any record) waiting in OpenSSL or in the socket.
+  if (tls_ && tls_->hasPending()) return true;
   char byte = 0;
   const ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n >= 0) return true;  // 0: FIN; 1: bytes
@@ -200,6 +245,7 @@ bool Connection::peerActiveNow() const {
 
 void Connection::shutdownWrite() {
   if (fd_ < 0) return;
+  if (tls_) tls_->shutdown();
   ::shutdown(fd_, SHUT_WR);
 }
 
@@ -312,6 +358,23 @@ bool Connection::readSocket(const bool& destroyed) {
       in_start_ = 0;
     }
     const size_t room = kBlock - in_end_;
+    if (tls_) {
+      // TLS: a short read says nothing about the socket (one record at a time); read on until
+      // OpenSSL says it needs the socket and the socket is empty.
+      size_t n = 0;
+      int tls_err = 0;
+      const auto st = tls_->read(in_block_ + in_end_, room, n, tls_err);
+      if (st == TlsSession::Status::Ok) {
+        in_end_ += n;
+        got += n;
+        continue;
+      }
+      read_ready_ = false;
+      tls_wants_write_ = st == TlsSession::Status::WantWrite;
+      if (st == TlsSession::Status::Eof) eof = true;
+      if (st == TlsSession::Status::Failed) err = tls_err;
+      break;
+    }
     // recv() rather than read(): read goes through the VFS layer (file position lock, iterator
     // setup) before it reaches the socket.
     const ssize_t n = ::recv(fd_, in_block_ + in_end_, room, MSG_DONTWAIT);
@@ -375,6 +438,15 @@ void Connection::onSocketEvent(short what) {
     if ((what & EV_WRITE) != 0) write_ready_ = true;
     if ((what & EV_CLOSED) != 0) peer_closed_ = true;
     if ((what & (EV_READ | EV_CLOSED)) != 0) read_ready_ = true;
+    if (tls_) {
+      // OpenSSL may need the other direction than the one its caller asked for.
+      if (tls_wants_write_ && (what & EV_WRITE) != 0) read_ready_ = true;
+      if (tls_write_wants_read_ && (what & (EV_READ | EV_CLOSED)) != 0) write_ready_ = true;
+      if (!tls_->established()) {
+        if (!advanceHandshake(destroyed)) return;
+        if (!tls_->established()) return;
+      }
+    }
     if (write_ready_ && outputLength() > 0 && !flush(destroyed)) return;
     if (read_ready_ && wantsRead() && !readSocket(destroyed)) return;
     // What the callbacks queued on this connection goes out now, in one write.
@@ -400,6 +472,33 @@ bool Connection::finishConnect(const bool& destroyed) {
     return false;
   }
   return notify(kEventConnected, 0, destroyed);
+}
+
+bool Connection::advanceHandshake(const bool& destroyed) {
+  if (!(tls_wants_write_ ? write_ready_ : read_ready_ || write_ready_)) return true;
+  const TlsSession::Status st = tls_->handshake();
+  tls_wants_write_ = st == TlsSession::Status::WantWrite;
+  switch (st) {
+    case TlsSession::Status::Ok:
+      // Application data may have come with the last handshake flight and sit in OpenSSL's
+      // read-ahead buffer already: no edge will announce it.
+      read_ready_ = true;
+      if (read_timeout_.count() > 0) last_read_ = loop_.now();
+      return notify(kEventTlsEstablished, 0, destroyed);
+    case TlsSession::Status::WantRead:
+      read_ready_ = false;
+      return true;
+    case TlsSession::Status::WantWrite:
+      write_ready_ = false;
+      return true;
+    case TlsSession::Status::Eof:
+    case TlsSession::Status::Failed:
+      break;
+  }
+  // The connection is dead: the failure is the last thing its owner hears of it.
+  eof_ = true;
+  notify(static_cast<short>(kEventError | kEventTls), 0, destroyed);
+  return false;
 }
 
 bool Connection::notify(short what, int err, const bool& destroyed) {

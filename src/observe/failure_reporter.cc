@@ -87,6 +87,21 @@ LogEvent failureLine(const FailureRecord& r, const std::string& hint) {
         .add("attempt_chain", attemptChain(r));
   }
   if (!r.retry.empty()) line.add("retry_decision", r.retry);
+  if (ev != nullptr && ev->tls) {
+    const diagnose::TlsFailure& tls = *ev->tls;
+    line.add("tls_problem", tls.problem);
+    if (!tls.server_name.empty()) line.add("tls_server_name", tls.server_name);
+    const diagnose::CertificateFacts& cert = tls.certificate;
+    if (!cert.subject.empty()) {
+      line.add("tls_subject", cert.subject)
+          .add("tls_issuer", cert.issuer)
+          .add("tls_not_before", cert.not_before)
+          .add("tls_not_after", cert.not_after)
+          .add("tls_names", cert.names);
+    }
+    if (!tls.alert.empty()) line.add("tls_alert", tls.alert);
+    if (!tls.received.empty()) line.add("tls_received", tls.received);
+  }
   if (ev != nullptr) {
     if (ev->partial_head) line.add("partial_head", true);
     if (!ev->hop.empty()) line.add("gateway_hop", ev->hop);
@@ -145,6 +160,19 @@ diagnose::HintFields hintFieldsFor(const FailureRecord& r) {
     f.response_bytes_received = std::to_string(ev->response_bytes_received);
     if (!ev->hop.empty()) f.hop = ev->hop;
     if (!ev->retry_after.empty()) f.retry_after = ev->retry_after;
+    if (ev->tls) {
+      const diagnose::TlsFailure& tls = *ev->tls;
+      const auto or_dash = [](const std::string& v) { return v.empty() ? std::string("-") : v; };
+      f.tls_problem = tls.problem;
+      f.tls_server_name = tls.server_name.empty() ? "(none: an IP address)" : tls.server_name;
+      f.tls_subject = or_dash(tls.certificate.subject);
+      f.tls_issuer = or_dash(tls.certificate.issuer);
+      f.tls_not_before = or_dash(tls.certificate.not_before);
+      f.tls_not_after = or_dash(tls.certificate.not_after);
+      f.tls_names = or_dash(tls.certificate.names);
+      f.tls_alert = tls.alert.empty() ? "none" : tls.alert;
+      f.tls_received = or_dash(tls.received);
+    }
   }
   if (const config::UpstreamConfig* u = r.upstream) {
     f.connect_timeout = formatDuration(u->connect_timeout);
@@ -155,6 +183,7 @@ diagnose::HintFields hintFieldsFor(const FailureRecord& r) {
     f.max_connections = std::to_string(u->max_connections);
     f.max_pending = std::to_string(u->max_pending);
     f.pending_timeout = formatDuration(u->pending_timeout);
+    f.tls_ca = u->tls_ca.empty() ? "the system's CAs" : u->tls_ca;
   }
   return f;
 }
@@ -195,6 +224,22 @@ void FailureReporter::noteIdleClose(std::string_view upstream, std::string_view 
 std::string FailureReporter::eventHint(std::string_view event,
                                        const diagnose::HintFields& fields) const {
   return hints_->render(event, log_->hint_language, fields);
+}
+
+void FailureReporter::reportTlsClientFailure(diagnose::TlsClientFailure reason,
+                                             std::string_view client, std::string_view server_name,
+                                             std::string_view detail, WorkerMetrics& metrics) {
+  metrics.tls_client_failures[static_cast<size_t>(reason)].add();
+  const std::string_view name = diagnose::tlsClientFailureName(reason);
+  diagnose::HintFields f;
+  f.client = client;
+  f.cause = name;
+  f.detail = detail.empty() ? "-" : std::string(detail);
+  LogEvent line("tls_client_failure");
+  line.add("reason", name).add("client", client);
+  if (!server_name.empty()) line.add("sni", server_name);
+  line.add("detail", detail).add("hint", eventHint("tls_client_failure", f));
+  log_lines_.write("tls_client_failure", "", name, line.str());
 }
 
 void FailureReporter::report(const FailureRecord& record, UpstreamMetrics& metrics) {

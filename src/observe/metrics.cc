@@ -162,7 +162,10 @@ void MetricsRegistry::configureUpstreams(const std::vector<std::string>& names) 
     if (slot == std::string::npos) {
       upstream_names_.push_back(name);
       configured_.push_back(false);
-      for (auto& w : workers_) w->upstreams.push_back(std::make_unique<UpstreamMetrics>());
+      for (auto& w : workers_) {
+        w->upstreams.push_back(std::make_unique<UpstreamMetrics>());
+        w->upstreams.back()->certificates = &certificates_;
+      }
       slot = upstream_names_.size() - 1;
     }
     configured_[slot] = true;
@@ -387,6 +390,7 @@ std::vector<MetricFamily> MetricsRegistry::collect() const {
                   &refused, &races, &idle_close_seconds, &pauses, &reloads, &config_info, &build}) {
     out.push_back(std::move(*f));
   }
+  collectTls(out);
   for (auto& f : processMetricFamilies(readProcessStats())) out.push_back(std::move(f));
   return out;
 }

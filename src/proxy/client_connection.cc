@@ -28,13 +28,17 @@ constexpr std::string_view kAllowedMethods = "GET, HEAD, POST, PUT, PATCH, DELET
 
 }  // namespace
 
-ClientConnection::ClientConnection(WorkerContext& worker, int fd, const net::SocketAddress& peer)
+ClientConnection::ClientConnection(WorkerContext& worker, int fd, const net::SocketAddress& peer,
+                                   std::shared_ptr<const net::TlsServerContext> tls)
     : worker_(worker),
+      tls_context_(std::move(tls)),
       connection_(worker.loop(), fd, this),
       client_ip_(net::ipString(peer.get())),
       peer_(peer.toString()),
       parser_(http::MessageParser::Type::Request, *this,
-              worker.config().server.max_request_header_bytes) {}
+              worker.config().server.max_request_header_bytes) {
+  if (tls_context_) connection_.startTls(std::make_unique<net::TlsSession>(*tls_context_, fd));
+}
 
 ClientConnection::~ClientConnection() {
   // The session refers to this connection: it goes first.
@@ -68,6 +72,11 @@ void ClientConnection::onTimer() {
   if (closed_) return;
   if (lingering_) {
     close();  // kLingerTime is up
+    return;
+  }
+  if (connection_.tls() != nullptr && !connection_.tls()->established()) {
+    // client_header_timeout runs from the accept: a handshake that never ends is the client's.
+    failTlsHandshake(diagnose::TlsClientFailure::Timeout);
     return;
   }
   if (timer_mode_ == TimerMode::Header && (parser_.messageStarted() || connection_.inputLength())) {
@@ -148,13 +157,17 @@ void ClientConnection::onWriteDrained() {
 }
 
 void ClientConnection::onEvent(short what, int err) {
-  if (closed_) return;
+  if (closed_ || what == net::kEventTlsEstablished) return;  // the request follows as bytes
   if (lingering_) {
     close();  // the client closed, went silent, or kLingerTime passed
     return;
   }
   if ((what & net::kEventDeadline) != 0) {
     onTimer();  // the header or idle deadline (armTimer)
+    return;
+  }
+  if ((what & net::kEventTls) != 0) {
+    failTlsHandshake(connection_.tls()->clientFailure());
     return;
   }
   if (tunnel_) {
@@ -169,6 +182,13 @@ void ClientConnection::onEvent(short what, int err) {
     if (session_ && !session_done_) {
       session_->onClientGone(0);
       close();
+      return;
+    }
+    const net::TlsSession* tls = connection_.tls();
+    if (tls != nullptr && requests_ == 0 && tls->serverNameUnknown() && !parser_.messageStarted()) {
+      // Clients such as curl check the name after the handshake and just close: a name the
+      // certificate does not carry, then nothing, is the same failure seen a moment later.
+      failTlsHandshake(diagnose::TlsClientFailure::UnknownSni);
       return;
     }
     if (!request_done_ && parser_.messageStarted()) {
@@ -367,6 +387,20 @@ void ClientConnection::reportClientFailure(FailureCause cause, int status, std::
   m.countRequest(r.origin, status);
 }
 
+void ClientConnection::failTlsHandshake(diagnose::TlsClientFailure reason) {
+  const net::TlsSession* tls = connection_.tls();
+  std::string detail = tls->errorText();
+  if (reason == diagnose::TlsClientFailure::Timeout) {
+    detail = "no complete handshake within server.client_header_timeout";
+  } else if (reason == diagnose::TlsClientFailure::UnknownSni) {
+    detail = "asked for " + tls->serverNameRequested() +
+             ", which the certificate does not carry, and gave up";
+  }
+  worker_.failures().reportTlsClientFailure(reason, peer_, tls->serverNameRequested(), detail,
+                                            worker_.metrics());
+  close();
+}
+
 void ClientConnection::onSessionComplete(bool close_after) {
   session_done_ = true;
   if (close_after || draining_) {
@@ -386,6 +420,8 @@ void ClientConnection::onSessionComplete(bool close_after) {
 }
 
 void ClientConnection::abortAfterFlush() {
+  // A TLS close_notify would make a response that ends with the connection look complete.
+  connection_.setCloseNotify(false);
   session_done_ = true;
   finishSession();
   closeWhenDrained(/*client_may_send=*/false);

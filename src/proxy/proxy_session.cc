@@ -85,7 +85,10 @@ ProxySession::ProxySession(ClientConnection& client, const http::RequestHead& re
       has_body_(requestHasBody(request)),
       connect_timer_(loop_,
                      [this] {
-                       if (endpoint_ != nullptr) cluster_->reportConnect(*endpoint_, false, 0);
+                       // A handshake that times out follows a TCP connect that succeeded.
+                       if (endpoint_ != nullptr && classifier_.phase() != Phase::TlsHandshake) {
+                         cluster_->reportConnect(*endpoint_, false, 0);
+                       }
                        classifier_.onTimeout(TimeoutKind::Connect);
                        attemptFailed();
                      }),
@@ -250,14 +253,31 @@ void ProxySession::onClusterReady() {
 }
 
 void ProxySession::onConnected() {
-  connect_timer_.disarm();
-  classifier_.onConnected(loop_.now());
+  const bool tls = upstream_->connection().tls() != nullptr;
+  classifier_.onConnected(loop_.now(), tls);
   if (classifier_.evidence().connect_ms) {
     metrics_->connect_duration.observe(*classifier_.evidence().connect_ms / 1000.0);
   }
-  upstream_->connected = true;
   cluster_->reportConnect(*endpoint_, true, 0);
+  // TLS: connect_timeout runs on through the handshake, whose end is an event of its own; what
+  // runs out then is the handshake (tls_handshake_timeout), not the TCP connect.
+  if (tls) return;
+  connect_timer_.disarm();
   sendRequestHead();
+}
+
+void ProxySession::onTlsEstablished() {
+  connect_timer_.disarm();
+  classifier_.onTlsEstablished();
+  cluster_->noteTlsHandshake(*upstream_, true);
+  sendRequestHead();
+}
+
+void ProxySession::onTlsFailed() {
+  connect_timer_.disarm();
+  cluster_->noteTlsHandshake(*upstream_, false);
+  classifier_.onTlsHandshakeFailed(upstream_->connection().tls()->failure());
+  attemptFailed();
 }
 
 void ProxySession::sendRequestHead() {
@@ -392,6 +412,10 @@ void ProxySession::onReadable() {
   while (!done_ && !upstream_read_paused_) {
     const std::string_view in = conn.inputData();
     if (in.empty()) break;
+    // A TLS server's record where HTTP was due tells a protocol mismatch from garbage.
+    if (classifier_.evidence().response_bytes_received == 0 && conn.tls() == nullptr) {
+      classifier_.onResponseStart(in.substr(0, 8));
+    }
     const auto r = response_parser_->feed(in.data(), in.size());
     if (done_ || !upstream_) return;  // the connection (and `in`) may be gone
     conn.consumeInput(r.consumed);
@@ -437,6 +461,14 @@ void ProxySession::onEvent(short what, int err) {
     onConnected();
     return;
   }
+  if ((what & net::kEventTlsEstablished) != 0) {
+    onTlsEstablished();
+    return;
+  }
+  if ((what & net::kEventTls) != 0) {
+    onTlsFailed();
+    return;
+  }
   if (tunnel_) {
     pumpTunnel(upstream_->connection(), client_.connection());
     finish(true);
@@ -462,6 +494,19 @@ void ProxySession::onEvent(short what, int err) {
   if ((what & net::kEventEof) != 0) {
     onUpstreamClosed(false, 0);
     return;
+  }
+  // TLS 1.3 finishes the client's side of the handshake before the server has checked the
+  // client's certificate: its alert (certificate required, unknown CA) comes with the first read.
+  // Before any response byte on a fresh connection it is the handshake's failure, not a crash.
+  const net::TlsSession* tls = upstream_->connection().tls();
+  if (tls != nullptr && tls->failed() && !reused_ &&
+      classifier_.evidence().response_bytes_received == 0) {
+    diagnose::TlsFailure failure = tls->failure();
+    if (failure.kind == diagnose::TlsFailureKind::PeerAlert) {
+      classifier_.onTlsHandshakeFailed(std::move(failure));
+      attemptFailed();
+      return;
+    }
   }
   onUpstreamClosed(err == ECONNRESET, err);
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
+#include <stdexcept>
 
 #include "triaged/diagnose/failure_table.h"
 #include "triaged/observe/loggers.h"
@@ -48,6 +49,10 @@ UpstreamConnection::UpstreamConnection(UpstreamCluster& cluster, Endpoint& endpo
   // An upstream that answers early and resets with the request body unread: its answer is read
   // before the reset is reported (net::Connection::onWriteFailed).
   connection_.setReadOnWriteError(true);
+  if (const net::TlsClientContext* tls = cluster.tls()) {
+    connection_.startTls(std::make_unique<net::TlsSession>(
+        *tls, fd, cluster.tlsServerName(endpoint), &endpoint.tls_session));
+  }
   cluster_.onConnectionOpened(endpoint_);
 }
 
@@ -213,6 +218,12 @@ UpstreamCluster::UpstreamCluster(EventLoop& loop, net::Resolver& resolver, Upstr
         }
         refresh_timer_.arm(dns_refresh_);
       }) {
+  if (config_->tls) {
+    // Validated with the configuration; a file that went bad since stops the start like it.
+    net::TlsLoadError error;
+    tls_ = net::TlsClientContext::load(net::tlsClientSettings(*config_), error);
+    if (!tls_) throw std::runtime_error("upstream " + config_->name + ": " + error.reason);
+  }
   bool any_name = false;
   for (const auto& hp : config_->endpoints) {
     auto ep = std::make_unique<Endpoint>();
@@ -240,6 +251,31 @@ UpstreamCluster::~UpstreamCluster() {
   for (auto& ep : endpoints_) {
     ep->idle.clear();
     ep->query.reset();
+  }
+}
+
+const std::string& UpstreamCluster::tlsServerName(const Endpoint& ep) const {
+  return config_->tls_server_name.empty() ? ep.configured.host : config_->tls_server_name;
+}
+
+void UpstreamCluster::noteTlsHandshake(UpstreamConnection& connection, bool established) {
+  const net::TlsSession* session = connection.connection().tls();
+  if (session == nullptr) return;
+  if (established) {
+    metrics_.tls_handshakes[session->resumed() ? 1 : 0].add();
+  }
+  X509* cert = established ? session->peerCertificate() : session->failedCertificate();
+  Endpoint& ep = connection.endpoint();
+  // A resumed session shows the certificate of the full handshake it resumes: the same one.
+  if (cert == nullptr || (ep.tls_certificate && X509_cmp(cert, ep.tls_certificate.get()) == 0)) {
+    return;
+  }
+  if (X509_up_ref(cert) != 1) return;
+  ep.tls_certificate.reset(cert);
+  const net::CertificateInfo info = net::describeCertificate(cert);
+  if (metrics_.certificates != nullptr) {
+    metrics_.certificates->noteUpstream(config_->name, ep.name, info.facts.subject,
+                                        info.not_after_unix);
   }
 }
 
@@ -559,6 +595,32 @@ bool UpstreamCluster::poolHasRoom(const Endpoint& ep) const {
 }
 
 void UpstreamCluster::updateConfig(UpstreamConfigPtr config) {
+  const bool tls_changed =
+      config->tls != config_->tls || config->tls_verify != config_->tls_verify ||
+      config->tls_ca != config_->tls_ca || config->tls_server_name != config_->tls_server_name ||
+      config->tls_client_cert != config_->tls_client_cert ||
+      config->tls_client_key != config_->tls_client_key;
+  if (tls_changed) {
+    // Other TLS settings (or files re-read by the reload): pooled connections and sessions were
+    // made under the old ones, so they go; connections in use finish as they are.
+    std::shared_ptr<const net::TlsClientContext> next;
+    net::TlsLoadError error;
+    if (config->tls) next = net::TlsClientContext::load(net::tlsClientSettings(*config), error);
+    if (config->tls && !next) {
+      observe::logger(observe::LoggerId::Upstream)
+          .error(observe::LogEvent("tls_settings_not_applied")
+                     .add("upstream", config->name)
+                     .add("reason", error.reason)
+                     .str());
+      return;  // validated by the reload a moment ago: a file that changed since
+    }
+    tls_ = std::move(next);
+    for (auto& ep : endpoints_) {
+      ep->idle.clear();
+      ep->tls_session.session.reset();
+      ep->tls_certificate.reset();
+    }
+  }
   config_ = std::move(config);
   max_connections_ = std::max<uint32_t>(1, (config_->max_connections + workers_ - 1) / workers_);
   max_pending_ = (config_->max_pending + workers_ - 1) / workers_;

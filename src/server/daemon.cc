@@ -45,11 +45,12 @@ std::vector<std::string> Daemon::upstreamNames() const {
   return names;
 }
 
-std::vector<int> Daemon::bindDataListeners(const config::HostPort& listen,
-                                           std::string* bound_text) {
+std::vector<int> Daemon::bindDataListeners(const config::HostPort& listen, std::string* bound_text,
+                                           std::string_view key) {
+  const std::string name(key);
   auto listen_addr = net::socketAddressFromLiteral(listen);
   if (!listen_addr) {
-    throw std::runtime_error("server.listen must be an IP address: " + listen_addr.error().message);
+    throw std::runtime_error(name + " must be an IP address: " + listen_addr.error().message);
   }
   // The first socket learns the port (port 0 = any free one); the others share it through
   // SO_REUSEPORT, and the kernel spreads connections between the workers.
@@ -59,13 +60,13 @@ std::vector<int> Daemon::bindDataListeners(const config::HostPort& listen,
     throw std::runtime_error(why);
   };
   auto first = net::bindListener(*listen_addr, /*reuse_port=*/true);
-  if (!first) fail("server.listen: " + first.error().message);
+  if (!first) fail(name + ": " + first.error().message);
   fds.push_back(*first);
   auto bound = net::localAddress(*first);
   if (!bound) fail(bound.error().message);
   for (uint32_t i = 1; i < snapshot_->config.server.workers; ++i) {
     auto fd = net::bindListener(*bound, /*reuse_port=*/true);
-    if (!fd) fail("server.listen: " + fd.error().message);
+    if (!fd) fail(name + ": " + fd.error().message);
     fds.push_back(*fd);
   }
   if (bound_text != nullptr) *bound_text = bound->toString();
@@ -96,12 +97,26 @@ int Daemon::run() {
   std::string bound;
   std::vector<int> fds = bindDataListeners(config.server.listen, &bound);
   if (config.server.admin_listen) admin_ = makeAdmin(*config.server.admin_listen);
+  std::vector<int> tls_fds;
+  std::shared_ptr<const net::TlsServerContext> tls_context;
+  std::string tls_bound;
+  if (config.server.tls_listen) tls_bound = bindTlsListeners(tls_fds, tls_context);
 
   const auto names = upstreamNames();
   for (uint32_t i = 0; i < config.server.workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(
         snapshot_, metrics_.worker(i), metrics_.upstreamSlots(i, names), triage_.worker(i), fds[i],
         i, [this] { loop_.post([this] { onWorkerStopped(); }); }));
+  }
+
+  if (tls_context) {
+    for (uint32_t i = 0; i < workers_.size(); ++i)
+      workers_[i]->addTlsListener(tls_fds[i], tls_context);
+    certificate_watch_ = std::make_unique<CertificateWatch>(
+        loop_, config.server.tls_cert, config.server.tls_key, tls_context, metrics_.certificates(),
+        [this](std::shared_ptr<const net::TlsServerContext> context) {
+          for (auto& w : workers_) w->setTlsContext(context);
+        });
   }
 
   for (int sig : kDaemonSignals) {
@@ -117,6 +132,7 @@ int Daemon::run() {
 
   observe::LogEvent ready("listening");
   ready.add("listen", bound);
+  if (!tls_bound.empty()) ready.add("tls_listen", tls_bound);
   if (admin_) ready.add("admin", admin_->address().toString());
   ready.add("workers", config.server.workers)
       .add("max_open_files", open_files_)
@@ -204,6 +220,13 @@ void Daemon::reload(std::string_view trigger) {
   }
   if (admin_changed) admin_ = std::move(admin);  // the new one is listening already
   if (level_changed) observe::setLogLevel(snapshot_->config.log.level);
+  if (certificate_watch_) {
+    // A reload re-reads the serving certificate too (its files may have new names, or the same
+    // names and new contents); a pair that does not load keeps the one in force.
+    certificate_watch_->setFiles(snapshot_->config.server.tls_cert,
+                                 snapshot_->config.server.tls_key);
+    certificate_watch_->reload();
+  }
   metrics_.setConfigHash(snapshot_->hash);
   metrics_.countReload(true);
   observe::LogEvent line("config_reloaded");
@@ -238,6 +261,22 @@ void Daemon::checkConfigFile() {
   } else {
     watch_timer_.disarm();
   }
+}
+
+std::string Daemon::bindTlsListeners(std::vector<int>& fds,
+                                     std::shared_ptr<const net::TlsServerContext>& context) {
+  const config::ServerConfig& server = snapshot_->config.server;
+  net::TlsLoadError error;
+  context = net::TlsServerContext::load(server.tls_cert, server.tls_key, error);
+  if (!context) {
+    throw std::runtime_error(
+        std::string(error.file == net::TlsFile::Key ? "server.tls_key: " : "server.tls_cert: ") +
+        error.reason);
+  }
+  std::string bound;
+  fds = bindDataListeners(*server.tls_listen, &bound, "server.tls_listen");
+  metrics_.setTlsListener(true);
+  return bound;
 }
 
 void Daemon::ignoreSignalsAfterDrain() {

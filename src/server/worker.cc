@@ -102,9 +102,7 @@ void Worker::swapSnapshot(SnapshotPtr snapshot,
   max_clients_ = std::max<uint32_t>(1, (snapshot_->max_client_connections + workers - 1) / workers);
   failures_.reconfigure(snapshot_->config.log, snapshot_->hints);
   if (listen_fd >= 0) listenOn(listen_fd);
-  if (listener_ && listener_->pausedForLimit() && connections_.size() < max_clients_) {
-    listener_->resumeForLimit();
-  }
+  if (connections_.size() < max_clients_) resumeListeners();
 }
 
 void Worker::trimMemory() {
@@ -122,6 +120,7 @@ Worker::~Worker() {
   connections_.clear();
   loop_.clearDeferred();
   listener_.reset();
+  tls_listener_.reset();
   clusters_.clear();
   loop_.clearDeferred();
 }
@@ -164,19 +163,46 @@ void Worker::onAcceptPaused(int err) {
   accept_pauses_.onPause(err, detail);
 }
 
-void Worker::accept(int fd, const sockaddr* addr, socklen_t len) {
+void Worker::addTlsListener(int fd, std::shared_ptr<const net::TlsServerContext> context) {
+  tls_context_ = std::move(context);
+  tls_listener_ = std::make_unique<net::Listener>(
+      loop_, fd,
+      [this](int client, const sockaddr* addr, socklen_t len) {
+        accept(client, addr, len, tls_context_);
+      },
+      [this](int err) { onAcceptPaused(err); });
+}
+
+void Worker::setTlsContext(std::shared_ptr<const net::TlsServerContext> context) {
+  loop_.post([this, context = std::move(context)] { tls_context_ = context; });
+}
+
+void Worker::pauseListeners() {
+  for (auto* l : {listener_.get(), tls_listener_.get()}) {
+    if (l != nullptr) l->pauseForLimit();
+  }
+}
+
+void Worker::resumeListeners() {
+  for (auto* l : {listener_.get(), tls_listener_.get()}) {
+    if (l != nullptr && l->pausedForLimit()) l->resumeForLimit();
+  }
+}
+
+void Worker::accept(int fd, const sockaddr* addr, socklen_t len,
+                    std::shared_ptr<const net::TlsServerContext> tls) {
   if (draining_) {
     ::close(fd);
     return;
   }
   auto peer = net::socketAddressFrom(addr, len);
   net::prepareAcceptedSocket(fd);
-  auto conn = std::make_unique<proxy::ClientConnection>(*this, fd, peer);
+  auto conn = std::make_unique<proxy::ClientConnection>(*this, fd, peer, std::move(tls));
   proxy::ClientConnection* raw = conn.get();
   connections_.push_front(std::move(conn));
   raw->registry_position = connections_.begin();
   metrics_.downstream_connections.add(1);
-  if (connections_.size() >= max_clients_ && listener_) listener_->pauseForLimit();
+  if (connections_.size() >= max_clients_) pauseListeners();
   raw->start();
 }
 
@@ -187,8 +213,8 @@ void Worker::onClientClosed(proxy::ClientConnection& connection) {
   loop_.deferredDelete(std::move(owned));
   if (draining_) {
     maybeStop();
-  } else if (listener_ && listener_->pausedForLimit() && connections_.size() < max_clients_) {
-    listener_->resumeForLimit();
+  } else if (connections_.size() < max_clients_) {
+    resumeListeners();
   }
 }
 
@@ -196,6 +222,7 @@ void Worker::beginDrain() {
   if (draining_) return;
   draining_ = true;
   listener_.reset();  // closes the listening socket: new connections go to no one
+  tls_listener_.reset();
   for (auto& c : clusters_) c->closeIdle();
   // drain() may close (and unlink) the connection: step past it first.
   for (auto it = connections_.begin(); it != connections_.end();) {
@@ -210,6 +237,7 @@ void Worker::beginDrain() {
 void Worker::forceClose() {
   draining_ = true;
   listener_.reset();
+  tls_listener_.reset();
   while (!connections_.empty()) connections_.front()->close();
   for (auto& c : clusters_) c->closeIdle();
   maybeStop();

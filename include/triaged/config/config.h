@@ -48,6 +48,11 @@ struct ServerConfig {
   bool watch_config = false;
   std::vector<HostPort> dns_servers;  // empty = /etc/resolv.conf
   Duration dns_refresh{30'000};
+  // An HTTPS listener beside `listen`, with the serving certificate chain and its key (PEM,
+  // paths resolved against the config file's directory; both required with tls_listen).
+  std::optional<HostPort> tls_listen;
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 struct LogConfig {
@@ -88,6 +93,13 @@ struct UpstreamConfig {
   // on a new connection, so it cannot meet the keep-alive race. "always" reuses any pooled
   // connection for any request.
   std::string reuse = "safe";
+  // TLS to the endpoints. Paths are resolved against the config file's directory.
+  bool tls = false;
+  bool tls_verify = true;       // the chain (tls_ca, or the system's CAs) and the name
+  std::string tls_ca;           // CA bundle (PEM); "" = the system's CAs
+  std::string tls_server_name;  // SNI and verified name; "" = the endpoint's host
+  std::string tls_client_cert;  // client certificate chain (mTLS), with tls_client_key
+  std::string tls_client_key;
 };
 
 struct RouteConfig {

@@ -25,6 +25,10 @@
   X(ConnectRefused,        "connect_refused",         "refused",        502, Proxy,    NothingSent,  "connection_refused",        Error,   "looks like a restart or crash of the upstream") \
   X(ConnectTimeout,        "connect_timeout",         "timeout",        504, Proxy,    NothingSent,  "connection_timeout",        Error,   "a slow or unreachable period of the upstream") \
   X(ConnectError,          "connect_error",           "network",        502, Proxy,    NothingSent,  "destination_unavailable",   Error,   "a network or routing problem between triaged and the upstream") \
+  X(TlsCertificateInvalid, "tls_certificate_invalid", "tls",            502, Proxy,    NothingSent,  "tls_certificate_error",     Error,   "an upstream certificate that expired, was replaced or does not match its name") \
+  X(TlsHandshakeFailed,    "tls_handshake_failed",    "tls",            502, Proxy,    NothingSent,  "tls_protocol_error",        Error,   "a TLS settings change on one side: versions, ciphers or client certificates") \
+  X(TlsProtocolMismatch,   "tls_protocol_mismatch",   "tls",            502, Proxy,    NothingSent,  "tls_protocol_error",        Error,   "a port that speaks plain HTTP where TLS is configured, or TLS where plain HTTP is") \
+  X(TlsHandshakeTimeout,   "tls_handshake_timeout",   "timeout",        504, Proxy,    NothingSent,  "connection_timeout",        Error,   "a slow or overloaded upstream: TCP connects, the TLS handshake does not finish") \
   X(DnsFailure,            "dns_failure",             "dns",            502, Proxy,    Never,        "dns_error",                 Error,   "a DNS outage or a missing name") \
   X(NoHealthyEndpoint,     "no_healthy_endpoint",     "unavailable",    503, Proxy,    Never,        "destination_unavailable",   Warning, "an upstream with no address to try") \
   X(LocalOverload,         "local_overload",          "overload",       503, Proxy,    Never,        "connection_limit_reached",  Warning, "an overload or capacity shortfall") \

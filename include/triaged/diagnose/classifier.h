@@ -24,6 +24,40 @@ using TimePoint = std::chrono::steady_clock::time_point;
 
 enum class TimeoutKind : uint8_t { Connect, ResponseHeader, Request, BodyIdle, Pending };
 
+// A certificate as evidence quotes it (filled by net/tls.cc from X.509; plain strings here).
+struct CertificateFacts {
+  std::string subject;     // RFC 2253 one-line form: "CN=app.internal,O=Example"
+  std::string issuer;      // the same form
+  std::string not_before;  // "2026-01-02T03:04:05Z"
+  std::string not_after;
+  std::string names;  // what it may be used for: "DNS:app.internal, IP Address:10.0.0.7"
+};
+
+// What went wrong in a TLS handshake with an upstream, as net/tls.cc found it in OpenSSL's
+// verify result, error queue and the peer's first bytes. The classifier maps the kind to a cause.
+enum class TlsFailureKind : uint8_t {
+  CertificateExpired,      // the certificate's notAfter has passed
+  CertificateNotYetValid,  // its notBefore is still to come
+  UnknownCa,               // no chain to a trusted CA (tls_ca, or the system's)
+  NameMismatch,            // valid, but not for the name triaged verified
+  CertificateInvalid,      // another verification failure (revoked, bad signature, purpose...)
+  PeerAlert,               // the upstream aborted the handshake with a fatal alert
+  NoSharedProtocol,        // no TLS version or cipher both sides accept (found by triaged)
+  NotTls,                  // the upstream's first bytes are not a TLS record (plain HTTP)
+  Closed,                  // the upstream closed or reset the connection mid-handshake, silently
+  Other,
+};
+
+struct TlsFailure {
+  TlsFailureKind kind = TlsFailureKind::Other;
+  int err = 0;                   // the socket's errno, when the socket failed (ECONNRESET)
+  std::string problem;           // one line saying exactly what, e.g. "expired on 2026-01-02T..."
+  std::string alert;             // the alert received, e.g. "certificate required (116)"
+  std::string received;          // NotTls: the first bytes the upstream sent, printable
+  std::string server_name;       // the name triaged sent as SNI and verified ("" when none)
+  CertificateFacts certificate;  // the certificate the failure is about (when there is one)
+};
+
 // One upstream attempt as it ended; the chain of these is logged with the final verdict.
 struct AttemptRecord {
   std::string endpoint;
@@ -50,6 +84,9 @@ struct Evidence {
   std::string hop;          // for 502/504 passed on: which further gateway made it
   std::string retry_after;  // for 503 passed on
   std::string detail;       // parse error, DNS error, limits...
+  // A TLS handshake with the upstream failed: the facts behind the tls_* causes.
+  std::optional<TlsFailure> tls;
+  bool tls_handshake = false;  // the attempt's connection is TLS (tls_handshake is a phase)
 };
 
 struct Verdict {
@@ -62,6 +99,11 @@ struct Verdict {
   Origin origin = Origin::Upstream;  // who produced that status
   bool after_head = false;           // the failure came after the response head went out
 };
+
+// A TLS record header (RFC 8446 5.1): content type 20-23, legacy version 3.x.
+bool looksLikeTlsRecord(std::string_view bytes);
+// "16 03 01 00": the first `max` bytes in hex, for evidence.
+std::string hexBytes(std::string_view bytes, size_t max);
 
 // RFC 9110 9.2.2: GET, HEAD, OPTIONS, TRACE, PUT and DELETE.
 bool isIdempotentMethod(std::string_view method);
@@ -91,8 +133,13 @@ class Classifier {
   void onAcquireFailed(FailureCause cause, std::string detail);  // dns, none healthy, overload
   void onAttemptStart(std::string endpoint, bool reused, uint32_t requests_on_connection,
                       int64_t idle_ms, TimePoint now);
-  void onConnected(TimePoint now);
+  // TCP connected. `tls`: a TLS handshake follows (phase tls_handshake) before onTlsEstablished.
+  void onConnected(TimePoint now, bool tls = false);
   void onConnectFailed(int err, TimePoint now);
+  void onTlsEstablished();
+  void onTlsHandshakeFailed(TlsFailure failure);
+  // The first bytes of a response on a plain connection (for a TLS record where HTTP was due).
+  void onResponseStart(std::string_view bytes);
   void onRequestBytesSent(uint64_t n) { evidence_.request_bytes_sent += n; }
   void onRequestSent(TimePoint now);  // the whole request is with the upstream
   void onResponseBytes(uint64_t n) { evidence_.response_bytes_received += n; }
@@ -153,6 +200,7 @@ class Classifier {
   int client_err_ = 0;
   std::string body_prefix_;
   std::string hop_from_headers_;  // what the 502/504's head said about the hop
+  std::string tls_record_start_;  // the response began with a TLS record: these bytes, printable
   Evidence evidence_;
   std::vector<AttemptRecord> attempts_;
 };

@@ -18,6 +18,7 @@ enum class Phase : uint8_t {
   ReadRequestHeaders,
   Route,
   ConnectUpstream,
+  TlsHandshake,  // TCP connected to the upstream, TLS handshake under way
   SendRequest,
   ReadResponseHeaders,
   StreamBody,
@@ -50,6 +51,22 @@ enum class RetryRule : uint8_t {
   NothingSent,   // no byte of the request reached the upstream: always safe
   IfIdempotent,  // written, then died before any response byte: idempotent and replayable only
 };
+
+// Why a client's handshake with a TLS listener failed: bounded metric labels.
+enum class TlsClientFailure : uint8_t {
+  PlaintextHttp,    // plain HTTP sent to the TLS port
+  NoSharedVersion,  // no TLS version both accept
+  NoSharedCipher,   // no cipher suite both accept
+  UnknownSni,       // asked for a name the certificate does not carry, then gave up
+  ClientAlert,      // the client aborted with an alert (it rejected the certificate...)
+  BadHello,         // not a well-formed TLS ClientHello
+  Closed,           // closed or reset before the handshake finished
+  Timeout,          // did not finish within client_header_timeout
+  Other,
+};
+inline constexpr size_t kTlsClientFailures = static_cast<size_t>(TlsClientFailure::Other) + 1;
+// The label of triaged_tls_client_handshake_failures_total: "plaintext_http", ...
+std::string_view tlsClientFailureName(TlsClientFailure reason);
 
 // How loud a cause is in reports (the triage report's colours, the fleet view's ranking).
 enum class Severity : uint8_t {

@@ -61,7 +61,17 @@ namespace triaged::diagnose {
   X(first_failed, "first_failed")           /* endpoint events: when failures began */      \
   X(last_failed, "last_failed")             /* ... and the last one */                      \
   X(failed_connects, "failed_connects")     /* ... how many connects failed */              \
-  X(down_ms, "down_ms")                     /* ... how long it was marked down */
+  X(down_ms, "down_ms")                     /* ... how long it was marked down */          \
+  X(tls_problem, "tls_problem")             /* TLS: exactly what failed, one line */        \
+  X(tls_server_name, "tls_server_name")     /* ... the name sent as SNI and verified */     \
+  X(tls_subject, "tls_subject")             /* ... the certificate it is about */           \
+  X(tls_issuer, "tls_issuer")                                                               \
+  X(tls_not_before, "tls_not_before")                                                       \
+  X(tls_not_after, "tls_not_after")                                                         \
+  X(tls_names, "tls_names")                 /* ... the names the certificate carries */     \
+  X(tls_alert, "tls_alert")                 /* ... the alert the upstream sent */           \
+  X(tls_received, "tls_received")           /* ... what a non-TLS peer sent instead */      \
+  X(tls_ca, "tls_ca")                       /* ... what triaged trusts for the upstream */
 // clang-format on
 
 struct HintFields {

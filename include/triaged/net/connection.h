@@ -37,6 +37,7 @@
 #include "triaged/core/c_handle.h"
 #include "triaged/core/event_loop.h"
 #include "triaged/net/socket_address.h"
+#include "triaged/net/tls.h"
 
 namespace triaged::net {
 
@@ -48,6 +49,10 @@ inline constexpr short kEventEof = 0x10;        // the peer closed its side (FIN
 inline constexpr short kEventError = 0x20;      // a socket error; `err` is its errno
 inline constexpr short kEventTimeout = 0x40;    // the read or write timeout expired
 inline constexpr short kEventConnected = 0x80;  // a connect() finished successfully
+// TLS connections: the handshake finished (after kEventConnected on an outgoing connection).
+inline constexpr short kEventTlsEstablished = 0x100;
+// With kEventError: the TLS handshake failed; tls() says why.
+inline constexpr short kEventTls = 0x200;
 
 class ConnectionCallbacks {
  public:
@@ -70,6 +75,15 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   void setCallbacks(ConnectionCallbacks* callbacks) { callbacks_ = callbacks; }
+
+  // Makes this a TLS connection: `tls` becomes its transport (set before the loop runs its first
+  // event: at accept, or right after the connect started). The handshake runs by itself on the
+  // socket's events; writes made before it finishes wait in the output, and the owner hears
+  // kEventTlsEstablished, or kEventError | kEventTls with tls()->failure() saying why.
+  void startTls(std::unique_ptr<TlsSession> tls);
+  TlsSession* tls() const { return tls_.get(); }
+  // Off: close() sends no close_notify (a response cut short must not end like a complete one).
+  void setCloseNotify(bool on) { close_notify_ = on; }
   bool open() const { return fd_ >= 0; }
   // Closes the socket now; what is still in the output is dropped. Safe inside a callback.
   void close();
@@ -146,6 +160,10 @@ class Connection {
   // Each returns false when the connection was destroyed or closed by a callback it ran; the
   // caller must then return without touching the object.
   bool finishConnect(const bool& destroyed);
+  bool advanceHandshake(const bool& destroyed);
+  // One write of the output's first `nvec` buffers through TLS: bytes taken, and whether the
+  // socket is full (false with `err` set on a failure before any byte).
+  ssize_t flushTls(const evbuffer_iovec* vecs, int nvec, bool& blocked, int& err);
   bool flush(const bool& destroyed);
   bool onWriteFailed(int err, const bool& destroyed);
   bool readSocket(const bool& destroyed);
@@ -154,7 +172,8 @@ class Connection {
   static void returnLentBlock(const void* data, size_t len, void* pool);
   bool inputFull() const { return in_start_ == 0 && in_end_ == BufferPool::kBlockSize; }
   bool wantsRead() const {
-    return fd_ >= 0 && read_enabled_ && !eof_ && !connecting_ && !inputFull();
+    return fd_ >= 0 && read_enabled_ && !eof_ && !connecting_ && !inputFull() &&
+           (!tls_ || tls_->established());
   }
   void releaseInputBlock();
   void takeBackInput();
@@ -207,6 +226,10 @@ class Connection {
   bool write_failed_ = false;
   int write_err_ = 0;
   short scheduled_ = 0;  // EV_READ / EV_WRITE already passed to event_active this turn
+  std::unique_ptr<TlsSession> tls_;
+  bool close_notify_ = true;
+  bool tls_wants_write_ = false;  // the handshake, or a read, waits for the socket to take bytes
+  bool tls_write_wants_read_ = false;  // a write waits for bytes (a TLS 1.3 key update)
 };
 
 // Makes an accepted socket ready for Connection: non-blocking, TCP_NODELAY.

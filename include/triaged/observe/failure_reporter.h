@@ -82,6 +82,13 @@ class FailureReporter {
                      std::chrono::milliseconds idle_close, std::string_view source,
                      std::chrono::milliseconds keepalive_idle_timeout) const;
 
+  // A client's handshake with the TLS listener failed (no request, so no cause): counted by
+  // `reason` and logged as "tls_client_failure" through the same limiter, one key per reason, so
+  // a scan of the port is a few lines and a count, never a line per connection.
+  void reportTlsClientFailure(diagnose::TlsClientFailure reason, std::string_view client,
+                              std::string_view server_name, std::string_view detail,
+                              WorkerMetrics& metrics);
+
   // The rendered hint of an event that is not a failure (endpoint_recovered...), in the
   // configured language.
   std::string eventHint(std::string_view event, const diagnose::HintFields& fields) const;

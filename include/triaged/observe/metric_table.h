@@ -67,6 +67,18 @@ inline constexpr MetricDef kAcceptPauses{
     "reason: its connection limit (max_client_connections), or accept() failing for want of "
     "descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM). Accepted connections are served "
     "meanwhile; new ones wait in the kernel's backlog."};
+inline constexpr MetricDef kTlsCertificateExpiry{
+    "triaged_tls_certificate_expiry_timestamp_seconds", prometheus::MetricType::Gauge,
+    "When a certificate expires (its notAfter, seconds since the epoch): the serving "
+    "certificate (upstream=\"\") and each upstream's certificate as last seen in a handshake."};
+inline constexpr MetricDef kTlsClientHandshakeFailures{
+    "triaged_tls_client_handshake_failures_total", prometheus::MetricType::Counter,
+    "Client handshakes with the TLS listener that failed, by reason: plaintext_http, "
+    "no_shared_version, no_shared_cipher, unknown_sni, client_alert, bad_hello, closed, timeout, "
+    "other."};
+inline constexpr MetricDef kUpstreamTlsHandshakes{
+    "triaged_upstream_tls_handshakes_total", prometheus::MetricType::Counter,
+    "TLS handshakes with an upstream that finished, by whether they resumed a session."};
 inline constexpr MetricDef kConfigReloads{
     "triaged_config_reloads_total", prometheus::MetricType::Counter,
     "Configuration reloads (SIGHUP, or a change of the file with watch_config), by result: "

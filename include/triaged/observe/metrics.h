@@ -22,6 +22,7 @@
 #include "triaged/diagnose/classifier.h"
 #include "triaged/diagnose/failure.h"
 #include "triaged/observe/metric_table.h"
+#include "triaged/observe/tls_metrics.h"
 
 namespace triaged::observe {
 
@@ -121,6 +122,9 @@ struct UpstreamMetrics {
   RelaxedGauge in_flight;
   RelaxedGauge connections_active;
   RelaxedGauge connections_idle;
+  std::array<RelaxedCounter, 2> tls_handshakes;  // [resumed]: full handshakes, then resumed
+  // Process-wide, set by the registry: certificates seen in handshakes (rarely written).
+  CertificateExpiry* certificates = nullptr;
 
   void countRequest(diagnose::Origin origin, int status);
 
@@ -150,6 +154,8 @@ struct WorkerMetrics {
   std::vector<std::unique_ptr<UpstreamMetrics>> upstreams;
   RelaxedGauge downstream_connections;
   ListenerMetrics listener;  // this worker's share of the data listener
+  // Handshakes of clients with the TLS listener that failed, by reason.
+  std::array<RelaxedCounter, diagnose::kTlsClientFailures> tls_client_failures;
 
   UpstreamMetrics& none() { return *none_; }
 
@@ -166,6 +172,10 @@ class MetricsRegistry {
   WorkerMetrics& worker(uint32_t index) { return *workers_[index]; }
   // The admin listener's, written by the main thread.
   ListenerMetrics& adminListener() { return admin_listener_; }
+  // The expiry of the serving certificate and of the upstreams' certificates as seen.
+  CertificateExpiry& certificates() { return certificates_; }
+  // A TLS listener runs: its handshake failures are exported (at 0 from the start).
+  void setTlsListener(bool on) { tls_listener_ = on; }
 
   // The configured upstreams are `names` from now on: slots are added for new names (their
   // series appear at 0), removed names keep their slots and counters but lose their zero
@@ -193,8 +203,13 @@ class MetricsRegistry {
   std::vector<std::string> upstream_names_;  // slot -> label value; slot 0 is ""
   std::vector<bool> configured_;             // slot -> in the configuration in force
   std::vector<std::unique_ptr<WorkerMetrics>> workers_;
+  // The TLS families (tls_metrics.cc).
+  void collectTls(std::vector<prometheus::MetricFamily>& out) const;
+
   ListenerMetrics admin_listener_;
   std::string version_;
+  CertificateExpiry certificates_;
+  bool tls_listener_ = false;
   RelaxedCounter reloads_success_;  // main thread only
   RelaxedCounter reloads_failure_;
   std::string config_hash_;  // under mutex_

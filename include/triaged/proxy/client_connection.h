@@ -25,8 +25,10 @@ class ClientConnection final : public DeferredDeletable,
                                public net::ConnectionCallbacks,
                                public http::ParserCallbacks {
  public:
-  // Takes ownership of `fd`, an accepted non-blocking socket.
-  ClientConnection(WorkerContext& worker, int fd, const net::SocketAddress& peer);
+  // Takes ownership of `fd`, an accepted non-blocking socket; `tls`: accepted on the TLS
+  // listener, whose context it keeps for its handshake (a reload may replace the listener's).
+  ClientConnection(WorkerContext& worker, int fd, const net::SocketAddress& peer,
+                   std::shared_ptr<const net::TlsServerContext> tls = nullptr);
   ~ClientConnection() override;
 
   // The worker's registry position, for O(1) removal.
@@ -84,8 +86,11 @@ class ClientConnection final : public DeferredDeletable,
   // A failure with no session (the request never got one): reported and counted.
   void reportClientFailure(diagnose::FailureCause cause, int status, std::string_view detail,
                            int err, std::string_view request_id);
+  // The client's TLS handshake failed (or timed out): counted, logged, closed.
+  void failTlsHandshake(diagnose::TlsClientFailure reason);
 
   WorkerContext& worker_;
+  std::shared_ptr<const net::TlsServerContext> tls_context_;  // before connection_: outlives it
   net::Connection connection_;
   std::string client_ip_;
   std::string peer_;

@@ -77,7 +77,10 @@ class ProxySession final : public DeferredDeletable,
 
  private:
   void acquire();
+  // TCP connected; a plain connection sends the request at once, a TLS one shakes hands first.
   void onConnected();
+  void onTlsEstablished();
+  void onTlsFailed();
   void sendRequestHead();
   void writeRequestWire(const char* data, size_t len);
   void maybeArmHeaderTimer();

@@ -60,6 +60,10 @@ struct Endpoint {
   // The idle timeout its latest Keep-Alive response field gave (0: never said).
   std::chrono::milliseconds advertised_idle{0};
   std::vector<std::unique_ptr<class UpstreamConnection>> idle;  // most recently used last
+  // TLS: the session the next connection resumes, and the certificate last seen (for the
+  // expiry metric: published again only when it changes).
+  net::TlsSessionSlot tls_session;
+  net::X509Ptr tls_certificate;
 };
 
 // One TCP connection to an endpoint. While a session uses it, its events go to the session;
@@ -182,6 +186,14 @@ class UpstreamCluster {
   // lives as long as a session holds it.
   void retire();
   bool retired() const { return retired_; }
+
+  // The TLS context of an upstream with tls = true (shared by its connections), else null.
+  const net::TlsClientContext* tls() const { return tls_.get(); }
+  // The name sent as SNI and verified: tls_server_name, or the endpoint's host.
+  const std::string& tlsServerName(const Endpoint& endpoint) const;
+  // A TLS handshake with `connection`'s endpoint finished, or failed on a certificate: counts it
+  // and notes the certificate for triaged_tls_certificate_expiry_timestamp_seconds.
+  void noteTlsHandshake(UpstreamConnection& connection, bool established);
   observe::UpstreamMetrics& metrics() { return metrics_; }
 
   // Picks an endpoint and gets a connection to it. Healthy endpoints first, round robin, avoiding
@@ -268,6 +280,7 @@ class UpstreamCluster {
   EventLoop& loop_;
   net::Resolver& resolver_;
   observe::UpstreamMetrics& metrics_;
+  std::shared_ptr<const net::TlsClientContext> tls_;
   const observe::FailureReporter& reporter_;
   UpstreamConfigPtr config_;
   uint32_t workers_;

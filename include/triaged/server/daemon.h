@@ -25,6 +25,7 @@
 #include "triaged/core/event_loop.h"
 #include "triaged/observe/metrics.h"
 #include "triaged/observe/triage_store.h"
+#include "triaged/server/certificate_watch.h"
 #include "triaged/server/runtime_snapshot.h"
 #include "triaged/server/worker.h"
 
@@ -53,10 +54,15 @@ class Daemon {
   std::unique_ptr<admin::AdminServer> makeAdmin(const config::HostPort& address);
   // Binds server.workers sockets on `listen` (SO_REUSEPORT); throws std::runtime_error.
   std::vector<int> bindDataListeners(const config::HostPort& listen,
-                                     std::string* bound_text = nullptr);
+                                     std::string* bound_text = nullptr,
+                                     std::string_view key = "server.listen");
   std::vector<std::string> upstreamNames() const;
   // server.watch_config: every second, is the file (through its symlinks) another one?
   void checkConfigFile();
+  // server.tls_listen: one listening socket per worker (SO_REUSEPORT) and the serving context;
+  // returns the bound address. Throws std::runtime_error at startup.
+  std::string bindTlsListeners(std::vector<int>& fds,
+                               std::shared_ptr<const net::TlsServerContext>& context);
 
   EventLoop loop_;  // first: destroyed last
   std::string config_path_;
@@ -66,6 +72,7 @@ class Daemon {
   observe::TriageStore triage_;
   std::unique_ptr<admin::AdminServer> admin_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<CertificateWatch> certificate_watch_;  // with server.tls_listen
   std::vector<EventPtr> signal_events_;
   std::atomic<bool> draining_{false};
   uint32_t stopped_workers_ = 0;

@@ -47,6 +47,13 @@ class Worker final : public proxy::WorkerContext {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
+  // The TLS listener beside the plain one (server.tls_listen): takes ownership of `fd`. Before
+  // start().
+  void addTlsListener(int fd, std::shared_ptr<const net::TlsServerContext> context);
+  // Any thread: new TLS connections use `context` (the certificate was re-read); those already
+  // open keep theirs.
+  void setTlsContext(std::shared_ptr<const net::TlsServerContext> context);
+
   void start();
   // Any thread: switch to `snapshot` at the worker's next loop turn (a reload). Upstreams are
   // reconciled by name: unchanged ones keep their pools, health and what they learned (their
@@ -77,7 +84,11 @@ class Worker final : public proxy::WorkerContext {
   std::shared_ptr<proxy::UpstreamCluster> makeCluster(const config::UpstreamConfig& config,
                                                       observe::UpstreamMetrics& metrics);
   void listenOn(int fd);
-  void accept(int fd, const sockaddr* addr, socklen_t len);
+  void accept(int fd, const sockaddr* addr, socklen_t len,
+              std::shared_ptr<const net::TlsServerContext> tls = nullptr);
+  // Both listeners pause at this worker's share of max_client_connections.
+  void pauseListeners();
+  void resumeListeners();
   void onAcceptPaused(int err);
   void beginDrain();
   void forceClose();
@@ -101,6 +112,8 @@ class Worker final : public proxy::WorkerContext {
   uint32_t max_clients_;
   observe::AcceptPauseReporter accept_pauses_;
   std::unique_ptr<net::Listener> listener_;
+  std::unique_ptr<net::Listener> tls_listener_;
+  std::shared_ptr<const net::TlsServerContext> tls_context_;
   Timer drain_deadline_;
   Timer memory_trim_;
   std::list<std::unique_ptr<proxy::ClientConnection>> connections_;

@@ -55,6 +55,13 @@ struct BadCase {
 
 const std::vector<BadCase>& badCases() {
   static const std::vector<BadCase> cases = {
+      // TLS keys (files are checked by tests/integration/tls_test.cc, with real certificates)
+      {"tls_cert without tls_listen", withServer("tls_cert = \"/etc/triaged/tls.crt\""),
+       "server.tls_cert", 2, "only used with server.tls_listen, which is not set"},
+      {"tls_ca on a plain upstream", withUpstream("tls_ca = \"/etc/ca.pem\""), "upstream[0].tls_ca",
+       7, "only used with tls = true in this [[upstream]]"},
+      {"tls not a boolean", withUpstream("tls = \"yes\""), "upstream[0].tls", 7,
+       "expected true or false, got a string"},
       // [server]
       {"workers above 256", withServer("workers = 300"), "server.workers", 2,
        "must be between 0 and 256, got 300"},

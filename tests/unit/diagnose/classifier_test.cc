@@ -370,3 +370,98 @@ TEST_CASE("a hop named by the upstream's headers is quoted readable and bounded"
 }
 
 }  // namespace triaged::diagnose
+
+namespace triaged::diagnose {
+
+// --- TLS: the handshake is a phase of its own -----------------------------------------------
+
+TEST_CASE("TLS handshake failures map to their causes, retried like a failed connect",
+          "[unit][classifier][tls]") {
+  struct Case {
+    TlsFailureKind kind;
+    FailureCause cause;
+  };
+  const Case cases[] = {
+      {TlsFailureKind::CertificateExpired, FailureCause::TlsCertificateInvalid},
+      {TlsFailureKind::CertificateNotYetValid, FailureCause::TlsCertificateInvalid},
+      {TlsFailureKind::UnknownCa, FailureCause::TlsCertificateInvalid},
+      {TlsFailureKind::NameMismatch, FailureCause::TlsCertificateInvalid},
+      {TlsFailureKind::CertificateInvalid, FailureCause::TlsCertificateInvalid},
+      {TlsFailureKind::PeerAlert, FailureCause::TlsHandshakeFailed},
+      {TlsFailureKind::NoSharedProtocol, FailureCause::TlsHandshakeFailed},
+      {TlsFailureKind::Closed, FailureCause::TlsHandshakeFailed},
+      {TlsFailureKind::Other, FailureCause::TlsHandshakeFailed},
+      {TlsFailureKind::NotTls, FailureCause::TlsProtocolMismatch},
+  };
+  for (const auto& tc : cases) {
+    Classifier c = freshGet();
+    c.onConnected(at(1), /*tls=*/true);
+    CHECK(c.phase() == Phase::TlsHandshake);
+    TlsFailure f;
+    f.kind = tc.kind;
+    f.problem = "what exactly";
+    c.onTlsHandshakeFailed(f);
+    expectVerdict(c, tc.cause, 502, Phase::TlsHandshake);
+    CHECK(c.evidence().detail == "what exactly");
+    REQUIRE(c.evidence().tls);
+    CHECK(c.evidence().tls->kind == tc.kind);
+    CHECK(c.evidence().connect_ms == 1.0);  // the TCP connect, apart from the handshake
+    CHECK(c.retryable(1, 2, true));         // nothing of the request reached the upstream
+    c.beginRetry();
+    CHECK_FALSE(c.evidence().tls);
+  }
+}
+
+TEST_CASE("connect_timeout during the handshake is tls_handshake_timeout (504)",
+          "[unit][classifier][tls]") {
+  Classifier c = freshGet();
+  c.onConnected(at(2), /*tls=*/true);
+  c.onTimeout(TimeoutKind::Connect);
+  expectVerdict(c, FailureCause::TlsHandshakeTimeout, 504, Phase::TlsHandshake);
+  CHECK(c.verdict().err == 0);
+  Classifier plain = freshGet();
+  plain.onTimeout(TimeoutKind::Connect);
+  expectVerdict(plain, FailureCause::ConnectTimeout, 504, Phase::ConnectUpstream);
+}
+
+TEST_CASE("after the handshake the request phases follow as on plain connections",
+          "[unit][classifier][tls]") {
+  Classifier c = freshGet();
+  c.onConnected(at(1), /*tls=*/true);
+  c.onTlsEstablished();
+  CHECK(c.phase() == Phase::SendRequest);
+  c.onRequestBytesSent(100);
+  c.onRequestSent(at(5));
+  c.onResponseHead(200, {}, at(6));
+  c.onResponseComplete();
+  expectVerdict(c, FailureCause::None, 200, Phase::Complete);
+}
+
+TEST_CASE("a TLS record where an HTTP response was due is a mismatch, garbage stays malformed",
+          "[unit][classifier][tls]") {
+  Classifier c = sentGet();
+  c.onResponseStart(std::string_view("\x15\x03\x03\x00\x02\x02\x46", 7));
+  c.onResponseBytes(7);
+  c.onMalformedResponse("HPE_INVALID_CONSTANT: Expected HTTP/");
+  expectVerdict(c, FailureCause::TlsProtocolMismatch, 502, Phase::ReadResponseHeaders);
+  REQUIRE(c.evidence().tls);
+  CHECK(c.evidence().tls->received == "15 03 03 00 02 02 46");
+  CHECK(c.evidence().detail.find("set tls = true") != std::string::npos);
+
+  Classifier g = sentGet();
+  g.onResponseStart("SSH-2.0-OpenSSH");
+  g.onMalformedResponse("HPE_INVALID_CONSTANT: Expected HTTP/");
+  expectVerdict(g, FailureCause::MalformedResponse, 502, Phase::ReadResponseHeaders);
+}
+
+TEST_CASE("looksLikeTlsRecord knows the four content types of TLS 1.x", "[unit][classifier][tls]") {
+  CHECK(looksLikeTlsRecord(std::string_view("\x16\x03\x01", 3)));
+  CHECK(looksLikeTlsRecord(std::string_view("\x15\x03\x03\x00\x02", 5)));
+  CHECK(looksLikeTlsRecord(std::string_view("\x17\x03", 2)));
+  CHECK_FALSE(looksLikeTlsRecord(std::string_view("\x16\x03\x09", 3)));
+  CHECK_FALSE(looksLikeTlsRecord("HTTP/1.1 200 OK"));
+  CHECK_FALSE(looksLikeTlsRecord(std::string_view("\x16", 1)));
+  CHECK(hexBytes(std::string_view("\x16\x03\xff", 3), 2) == "16 03");
+}
+
+}  // namespace triaged::diagnose

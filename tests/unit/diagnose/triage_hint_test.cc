@@ -55,6 +55,16 @@ HintFields fullFields(FailureCause cause) {
       {"client", "192.0.2.10:53122"},
       {"retry", "not retried: retries = 0"},
       {"upstream_idle_close", "about 4.9 s (learned from the connections it closed)"},
+      {"tls_problem", "the certificate CN=app expired on 2026-01-02T00:00:00Z"},
+      {"tls_server_name", "app.internal"},
+      {"tls_subject", "CN=app"},
+      {"tls_issuer", "CN=Example CA"},
+      {"tls_not_before", "2025-01-02T00:00:00Z"},
+      {"tls_not_after", "2026-01-02T00:00:00Z"},
+      {"tls_names", "DNS:app.internal"},
+      {"tls_alert", "certificate required (116)"},
+      {"tls_received", "HTTP/1.1 400 Bad"},
+      {"tls_ca", "/etc/triaged/ca.pem"},
   });
 }
 
@@ -276,7 +286,7 @@ TEST_CASE("templatePlaceholders lists each name once, in order", "[unit][hint]")
   CHECK(templatePlaceholders("{b} {a} {b} {{c} {} { d } {e") == std::vector<std::string>{"b", "a"});
   CHECK(templatePlaceholders("").empty());
   const auto names = hintPlaceholderNames();
-  CHECK(names.size() == 36);
+  CHECK(names.size() == 46);
   for (const char* name : {"endpoint", "errno", "keepalive_idle_timeout", "hop", "retry_after",
                            "client", "dns_error", "idle_ms"}) {
     CHECK(std::find(names.begin(), names.end(), name) != names.end());
