@@ -189,7 +189,8 @@ void ProxySession::start() {
 void ProxySession::acquire() {
   const bool retry = attempts_ > 0;
   Acquired a = cluster_->acquire(*this, retry ? endpoint_ : nullptr, /*fresh_only=*/retry,
-                                 replayableRequest());
+                                 replayableRequest(), /*had_turn=*/woken_ || retry);
+  woken_ = false;
   if (a.kind != Acquired::Kind::Waiting) pending_timer_.disarm();
   switch (a.kind) {
     case Acquired::Kind::Waiting:
@@ -249,6 +250,7 @@ bool ProxySession::replayableRequest() const {
 void ProxySession::onClusterReady() {
   waiting_ = false;
   if (done_) return;
+  woken_ = true;
   acquire();
 }
 

@@ -371,15 +371,42 @@ Endpoint* UpstreamCluster::pickEndpoint(const Endpoint* avoid, bool& dns_pending
 }
 
 Acquired UpstreamCluster::acquire(ClusterWaiter& waiter, const Endpoint* avoid, bool fresh_only,
-                                  bool replayable) {
+                                  bool replayable, bool had_turn) {
   Acquired out;
+  // First come, first served: while requests wait for a connection, a newcomer waits behind them
+  // instead of taking the connection the next one in line was woken for. Without this, a queue
+  // at max_connections starved its oldest requests for seconds (p99 0.6-0.9 s at c=512 on the
+  // defaults, in the benchmark).
+  if (!had_turn && !waiters_.empty()) {
+    if (waiters_.size() >= max_pending_) {
+      out.cause = FailureCause::LocalOverload;
+      out.detail = fmt::format(
+          "max_connections and max_pending reached: {} of {} connections busy and {} of {} "
+          "waiting in this worker, rejected at once",
+          open_, max_connections_, waiters_.size(), max_pending_);
+      return out;
+    }
+    waiters_.push_back(&waiter);
+    if (idleConnections() > 0 || open_ < max_connections_)
+      wake_timer_.arm(std::chrono::milliseconds(0));
+    out.kind = Acquired::Kind::Waiting;
+    return out;
+  }
+  // A request that had its turn and must wait again keeps its place at the front.
+  const auto enqueue = [this, &waiter, had_turn] {
+    if (had_turn) {
+      waiters_.push_front(&waiter);
+    } else {
+      waiters_.push_back(&waiter);
+    }
+  };
   bool dns_pending = false;
   Endpoint* dns_failed = nullptr;
   Endpoint* chosen = pickEndpoint(avoid, dns_pending, dns_failed);
 
   if (chosen == nullptr) {
     if (dns_pending) {
-      waiters_.push_back(&waiter);
+      enqueue();
       out.kind = Acquired::Kind::Waiting;
       return out;
     }
@@ -424,7 +451,7 @@ Acquired UpstreamCluster::acquire(ClusterWaiter& waiter, const Endpoint* avoid, 
           open_, max_connections_, waiters_.size(), max_pending_);
       return out;
     }
-    waiters_.push_back(&waiter);
+    enqueue();
     out.kind = Acquired::Kind::Waiting;
     return out;
   }
@@ -807,7 +834,10 @@ void UpstreamCluster::wakeWaiters(bool all) {
     for (ClusterWaiter* w : batch) w->onClusterReady();
     return;
   }
-  if (!waiters_.empty()) {
+  // As many as there are connections to take: idle ones, and free slots.
+  const uint32_t free_slots = open_ < max_connections_ ? max_connections_ - open_ : 0;
+  size_t n = std::max<size_t>(1, idleConnections() + free_slots);
+  while (n-- > 0 && !waiters_.empty()) {
     ClusterWaiter* w = waiters_.front();
     waiters_.pop_front();
     w->onClusterReady();

@@ -129,6 +129,7 @@ class ProxySession final : public DeferredDeletable,
   Endpoint* endpoint_ = nullptr;
   bool reused_ = false;
   bool waiting_ = false;
+  bool woken_ = false;  // acquire() runs because the cluster woke this session from its queue
   bool request_sent_ = false;
   http::MessageParser* response_parser_ = nullptr;  // the upstream connection's, while we hold it
 

@@ -203,8 +203,10 @@ class UpstreamCluster {
   // the idle pool (retries). `replayable`: the request may be sent again if the connection dies
   // under it; one that may not is kept away from pooled connections that could be closing
   // (config `reuse`).
+  // `had_turn`: the caller was woken from the queue (or is retrying): it does not queue behind
+  // the others, and if it must wait again, it waits first in line.
   Acquired acquire(ClusterWaiter& waiter, const Endpoint* avoid, bool fresh_only,
-                   bool replayable = true);
+                   bool replayable = true, bool had_turn = false);
   // Removes `waiter` from the queue (it gave up or was answered otherwise).
   void cancelWait(ClusterWaiter& waiter);
 
