@@ -160,8 +160,7 @@ TEST_CASE("a retry prefers an endpoint that is not marked down", "[integration][
   for (int i = 0; i < 20; ++i) CHECK(c.get("/", {}, withTimeout(3s)).status == 200);
   REQUIRE(d.waitForLog("\"event\":\"endpoint_down\""));
   // Counted by the daemon when each request ended (the log lines may still be on their way).
-  const std::string series =
-      "triaged_retries_total{upstream=\"app\",cause=\"connect_refused\"}";
+  const std::string series = "triaged_retries_total{upstream=\"app\",cause=\"connect_refused\"}";
   MetricsDelta m(d);
   CHECK(sample(m.before(), series) == 3);  // the three refusals that marked it down
   for (int i = 0; i < 20; ++i) CHECK(c.get("/", {}, withTimeout(3s)).status == 200);
