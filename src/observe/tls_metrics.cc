@@ -22,7 +22,8 @@ std::vector<CertificateExpiry::Entry> CertificateExpiry::snapshot() const {
   std::lock_guard lock(mu_);
   std::vector<Entry> out;
   if (serving_) out.push_back(*serving_);
-  for (const auto& [key, entry] : upstream_) {
+  for (const auto& item : upstream_) {
+    const Entry& entry = item.second;  // not a structured binding: clang 14 cannot capture one
     auto same = std::find_if(out.begin(), out.end(), [&entry](const Entry& e) {
       return e.upstream == entry.upstream && e.subject == entry.subject;
     });
