@@ -545,12 +545,12 @@ int MessageParser::onHeadersComplete() {
     } else if (host != nullptr) {
       r.authority = host->value;
     }
-    r.path = view(head_arena_, path);
+    const bool is_connect = parser_.method == HTTP_CONNECT;
+    r.path = is_connect ? std::string_view{} : view(head_arena_, path);
     // RFC 9112 6.1: Transfer-Encoding in a 1.0 message means its framing cannot be trusted.
     if (minor == 0 && te != nullptr) {
       return fail(ParseErrorKind::BadMessage, kTeInHttp10, "Transfer-Encoding in HTTP/1.0");
     }
-    const bool is_connect = parser_.method == HTTP_CONNECT;
     // Only WebSocket is tunnelled. An h2c upgrade the upstream accepted would make triaged a
     // blind tunnel to an HTTP/2 peer that serves any path (h2c smuggling; RFC 9113 3.1 retired
     // it); a server may ignore Upgrade (RFC 9110 7.8), so such a request goes on as a plain

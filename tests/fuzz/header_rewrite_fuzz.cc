@@ -49,7 +49,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (request.method == "CONNECT") return 0;  // answered 405, never forwarded
 
   std::string upstream;
-  buildUpstreamRequestHead(upstream, request, {"127.0.0.1", "0123456789abcdef", "backend:80"});
+  buildUpstreamRequestHead(upstream, request,
+                           {"127.0.0.1", "0123456789abcdef", "backend:80",
+                            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"});
   MessageParser again(MessageParser::Type::Request, cb, 64 * 1024);
   FUZZ_CHECK(parsesAsOneHead(again, upstream), upstream.c_str());
   const auto& back = again.request();

@@ -146,7 +146,8 @@ struct RequestHead {
   std::string_view target;  // request-target as sent: "/path?q"
   // Derived by the parser (RFC 9112 3.2.2): the target's authority for an absolute-form target,
   // the Host value otherwise (empty when none); and the origin-form target to forward ("/p?q";
-  // "/" or "/?q" for an absolute-form target without a path; "*" for OPTIONS *).
+  // "/" or "/?q" for an absolute-form target without a path; "*" for OPTIONS *; empty for
+  // CONNECT, whose authority-form target has no path: RFC 9112 3.2.3).
   std::string_view authority;
   std::string_view path;
   uint8_t version_major = 1;

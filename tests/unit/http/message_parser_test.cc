@@ -255,6 +255,25 @@ TEST_CASE("upgrade and CONNECT requests stop at the end of the head", "[unit][ht
   }
 }
 
+// Found by http_parser_fuzz in CI: a CONNECT target need not look like host:port to llhttp, and
+// the fuzz target's invariant wanted a path from it. CONNECT's authority-form has none.
+TEST_CASE("CONNECT has no path, whatever its target looks like", "[unit][http]") {
+  for (const std::string head :
+       {"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n",
+        "CONNECT b=11 HTTP/1.0\r\nHo: apified\r\n\r\n", "CONNECT /x HTTP/1.0\r\n\r\n"}) {
+    INFO(head);
+    for (const bool bytewise : {false, true}) {
+      Harness h(Type::Request);
+      const auto r = bytewise ? h.feedBytewise(head) : h.feed(head);
+      CHECK(r.status == Status::Upgrade);
+      REQUIRE(h.rec.heads == 1);
+      CHECK(h.rec.request.method == "CONNECT");
+      CHECK(h.rec.request.path.empty());
+      CHECK(h.rec.request.framing == BodyFraming::None);
+    }
+  }
+}
+
 TEST_CASE("only a WebSocket upgrade is one: h2c and others are ordinary requests", "[unit][http]") {
   // An h2c upgrade the upstream accepted would make triaged a blind tunnel to an HTTP/2 peer
   // that serves any path (h2c smuggling), and RFC 9113 3.1 retired it. A server may ignore
