@@ -106,7 +106,7 @@ int Daemon::run() {
   for (uint32_t i = 0; i < config.server.workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(
         snapshot_, metrics_.worker(i), metrics_.upstreamSlots(i, names), triage_.worker(i), fds[i],
-        i, [this] { loop_.post([this] { onWorkerStopped(); }); }));
+        [this] { loop_.post([this] { onWorkerStopped(); }); }));
   }
 
   if (tls_context) {

@@ -21,11 +21,9 @@ sigset_t daemonSignalSet() {
 
 Worker::Worker(SnapshotPtr snapshot, observe::WorkerMetrics& metrics,
                std::vector<observe::UpstreamMetrics*> upstream_metrics,
-               observe::TriageRecorder& triage, int listen_fd, uint32_t index,
-               std::function<void()> on_stopped)
+               observe::TriageRecorder& triage, int listen_fd, std::function<void()> on_stopped)
     : snapshot_(std::move(snapshot)),
       metrics_(metrics),
-      index_(index),
       on_stopped_(std::move(on_stopped)),
       failures_(loop_, snapshot_->config.log, snapshot_->hints, triage),
       resolver_(loop_, snapshot_->config.server.dns_servers),

@@ -42,7 +42,7 @@ class Worker final : public proxy::WorkerContext {
   // upstreams, in its order. `on_stopped` runs on the worker thread when its loop ends.
   Worker(SnapshotPtr snapshot, observe::WorkerMetrics& metrics,
          std::vector<observe::UpstreamMetrics*> upstream_metrics, observe::TriageRecorder& triage,
-         int listen_fd, uint32_t index, std::function<void()> on_stopped);
+         int listen_fd, std::function<void()> on_stopped);
   ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -101,7 +101,6 @@ class Worker final : public proxy::WorkerContext {
   EventLoop loop_;        // first: destroyed last
   SnapshotPtr snapshot_;  // the configuration in force for new requests (loop thread only)
   observe::WorkerMetrics& metrics_;
-  uint32_t index_;
   std::function<void()> on_stopped_;
   observe::FailureReporter failures_;
   net::Resolver resolver_;
