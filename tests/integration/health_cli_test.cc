@@ -31,13 +31,8 @@ struct Run {
 Run runHealth(const std::vector<std::string>& args) {
   std::vector<std::string> argv{TRIAGED_BINARY, "health"};
   argv.insert(argv.end(), args.begin(), args.end());
-  Process process("health", std::move(argv));
-  Run run;
-  run.exit_code = process.waitExit(15s);
-  // Returns once the output has ended (the reader saw EOF): every line is captured.
-  process.waitForLine([](const std::string&) { return false; }, 5s);
-  run.output = process.output();
-  return run;
+  Finished finished = runToExit("health", std::move(argv));
+  return {finished.exit_code, std::move(finished.output)};
 }
 
 std::string adminAddress(const DaemonProcess& daemon) {
