@@ -10,7 +10,7 @@
 #                                  full run also runs at its end (BENCH_TLS=0 skips them)
 #
 # Environment: TRIAGED_BIN (binary to measure; default build-bench/triaged, a Release build made
-# on demand), BENCH_OUT (report path; default bench/results/latest.md), BENCH_ROUNDS,
+# on demand), BENCH_OUT (report path; default bench/results/latest.md, quick.md with --quick), BENCH_ROUNDS,
 # BENCH_DURATION (seconds), BENCH_MANY_CONNS (connections of the many-connections layout; default
 # 512, 0 skips it), BENCH_KEEP_TMP=1 (keep the temp dir with configs and logs).
 #
@@ -40,7 +40,9 @@ else DUR=${BENCH_DURATION:-6}; ROUNDS=${BENCH_ROUNDS:-5}; WARM=2; fi
 CONNS=64
 MANY_CONNS=${BENCH_MANY_CONNS:-512}
 [[ $MANY_CONNS =~ ^[0-9]+$ ]] || { echo "bench: BENCH_MANY_CONNS must be a number" >&2; exit 2; }
-OUT=${BENCH_OUT:-$ROOT/bench/results/latest.md}
+# A quick run is a smoke test: it writes quick.md (ignored by git), never the full run's report.
+if ((QUICK)); then OUT=${BENCH_OUT:-$ROOT/bench/results/quick.md}
+else OUT=${BENCH_OUT:-$ROOT/bench/results/latest.md}; fi
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }

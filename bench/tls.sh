@@ -29,7 +29,8 @@ for arg in "$@"; do
 done
 if ((QUICK)); then DUR=${BENCH_DURATION:-3}; ROUNDS=${BENCH_ROUNDS:-1}
 else DUR=${BENCH_DURATION:-6}; ROUNDS=${BENCH_ROUNDS:-5}; fi
-OUT=${BENCH_TLS_OUT:-$ROOT/bench/results/tls.md}
+if ((QUICK)); then OUT=${BENCH_TLS_OUT:-$ROOT/bench/results/tls-quick.md}
+else OUT=${BENCH_TLS_OUT:-$ROOT/bench/results/tls.md}; fi
 CONNS=64
 log() { printf '[bench-tls %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
