@@ -23,6 +23,9 @@ namespace {
 
 using BioPtr = std::unique_ptr<BIO, FreeWith<BIO, BIO_free_all>>;
 
+// How many of an upstream's first bytes a failed handshake keeps to show what it sent instead.
+constexpr size_t kFirstBytesKept = 16;
+
 // Mozilla's "intermediate" TLS 1.2 suites (forward secret, AEAD only); TLS 1.3 keeps OpenSSL's
 // defaults (AES-GCM and ChaCha20-Poly1305), which are the same families.
 constexpr const char* kTls12Ciphers =
@@ -339,7 +342,7 @@ std::string TlsClientContext::trustSource() const {
 // --- one connection ------------------------------------------------------------------------
 
 TlsSession::TlsSession(const TlsServerContext& context, int fd)
-    : ssl_(SSL_new(context.get())), fd_(fd), server_(true), server_context_(&context) {
+    : ssl_(SSL_new(context.get())), server_(true), server_context_(&context) {
   if (!ssl_) abort();
   SSL_set_fd(ssl_.get(), fd);
   SSL_set_accept_state(ssl_.get());
@@ -349,7 +352,6 @@ TlsSession::TlsSession(const TlsServerContext& context, int fd)
 TlsSession::TlsSession(const TlsClientContext& context, int fd, const std::string& server_name,
                        TlsSessionSlot* slot)
     : ssl_(SSL_new(context.get())),
-      fd_(fd),
       server_(false),
       client_cert_configured_(context.hasClientCertificate()),
       verify_(context.verify()),
@@ -359,6 +361,13 @@ TlsSession::TlsSession(const TlsClientContext& context, int fd, const std::strin
   if (!ssl_) abort();
   SSL* ssl = ssl_.get();
   SSL_set_fd(ssl, fd);
+  // The upstream's first bytes, as OpenSSL reads them: a plain HTTP server's answer
+  // ("HTTP/1.1 400") is evidence that a failed record parse alone would not give. A peek before
+  // each handshake step missed an answer that arrived within the step (between the ClientHello
+  // going out and the read after it), seen under load.
+  BIO* rbio = SSL_get_rbio(ssl);
+  BIO_set_callback_arg(rbio, reinterpret_cast<char*>(this));
+  BIO_set_callback_ex(rbio, &TlsSession::recordFirstBytes);
   SSL_set_connect_state(ssl);
   SSL_set_ex_data(ssl, sessionIndex(), this);
   const bool ip = isIpAddress(server_name);
@@ -399,22 +408,28 @@ void TlsSession::noteServerName(const char* name) {
   sni_matches_ = leaf != nullptr && X509_check_host(leaf, name, 0, 0, nullptr) == 1;
 }
 
-void TlsSession::peekFirstBytes() {
-  char bytes[16];
-  const ssize_t n = ::recv(fd_, bytes, sizeof bytes, MSG_PEEK | MSG_DONTWAIT);
-  if (n > 0) first_bytes_.assign(bytes, static_cast<size_t>(n));
-  if (n >= 0) peeked_ = true;  // bytes, or the FIN before any byte
+long TlsSession::recordFirstBytes(BIO* bio, int oper, const char* argp, size_t /*len*/,  // NOLINT
+                                  int /*argi*/, long /*argl*/, int ret,                  // NOLINT
+                                  size_t* processed) {
+  if (oper != (BIO_CB_READ | BIO_CB_RETURN)) return ret;
+  auto* self = reinterpret_cast<TlsSession*>(BIO_get_callback_arg(bio));
+  if (self == nullptr) return ret;
+  if (ret > 0 && processed != nullptr && *processed > 0) {
+    const size_t room = kFirstBytesKept - std::min(kFirstBytesKept, self->first_bytes_.size());
+    self->first_bytes_.append(argp, std::min(room, *processed));
+  } else if (ret == 0 && !BIO_should_retry(bio) && self->first_bytes_.empty()) {
+    self->eof_before_bytes_ = true;
+  }
+  return ret;
 }
 
 TlsSession::Status TlsSession::handshake() {
-  // The upstream's first bytes, seen before OpenSSL consumes them: a plain HTTP server's answer
-  // ("HTTP/1.1 400") is evidence that a failed record parse alone would not give.
-  if (!server_ && !peeked_) peekFirstBytes();
   ERR_clear_error();
   errno = 0;
   const int ret = SSL_do_handshake(ssl_.get());
   if (ret == 1) {
     established_ = true;
+    if (!server_) BIO_set_callback_ex(SSL_get_rbio(ssl_.get()), nullptr);  // seen enough
     return Status::Ok;
   }
   int err = 0;
@@ -545,7 +560,7 @@ diagnose::TlsFailure TlsSession::failure() const {
   }
   if (!first_bytes_.empty() && !diagnose::looksLikeTlsRecord(first_bytes_)) {
     f.kind = TlsFailureKind::NotTls;
-    f.received = printable(first_bytes_, 16);
+    f.received = printable(first_bytes_, kFirstBytesKept);
     f.problem = "the upstream answered the TLS ClientHello with \"" + f.received +
                 "\", not a TLS record: it speaks plain text (HTTP) on this port, where tls = true "
                 "expects TLS: set tls = false, or point the endpoint at its TLS port";
@@ -592,7 +607,7 @@ diagnose::TlsFailure TlsSession::failure() const {
       break;
   }
   if (ssl_error_ == SSL_ERROR_SYSCALL || reason == SSL_R_UNEXPECTED_EOF_WHILE_READING ||
-      (peeked_ && first_bytes_.empty())) {
+      eof_before_bytes_) {
     f.kind = TlsFailureKind::Closed;
     const bool reset = sys_errno_ == ECONNRESET;
     f.problem = std::string("the upstream ") + (reset ? "reset" : "closed") +

@@ -143,6 +143,7 @@ FailureSeen failOnce(DaemonProcess& daemon, const std::string& cause, int status
   HttpClient client(daemon.port());
   FailureSeen seen;
   seen.response = client.get("/tls");
+  INFO("response head: " << seen.response.raw_head);
   CHECK(seen.response.status == status);
   CHECK(seen.response.header("x-triaged-cause") == cause);
   CHECK(seen.response.header("proxy-status") ==
@@ -150,6 +151,7 @@ FailureSeen failOnce(DaemonProcess& daemon, const std::string& cause, int status
   const auto line = daemon.waitForLog([&](const std::string& l) {
     return jsonField(l, "event") == "upstream_failure" && jsonField(l, "cause") == cause;
   });
+  if (!line) FAIL_CHECK("daemon log: " << daemon.process().output());
   REQUIRE(line);
   seen.line = *line;
   metrics.after(failuresSeries(cause));

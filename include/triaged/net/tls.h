@@ -162,10 +162,12 @@ class TlsSession {
  private:
   Status fail(int ret, int& err);
   void recordError(int ssl_error, int err);
-  void peekFirstBytes();
+  // The rbio's read callback on the upstream side, until the handshake is done: records the first
+  // bytes OpenSSL reads from the peer (and an EOF before any), whatever call reads them.
+  static long recordFirstBytes(BIO* bio, int oper, const char* argp, size_t len,  // NOLINT
+                               int argi, long argl, int ret, size_t* processed);  // NOLINT
 
   SslPtr ssl_;
-  int fd_;
   bool server_;
   bool established_ = false;
   bool failed_ = false;
@@ -180,12 +182,12 @@ class TlsSession {
   int ssl_error_ = 0;
   int sys_errno_ = 0;
   std::string error_text_;
-  int verify_error_ = 0;     // X509_V_OK, or the first verification error
-  X509Ptr verify_cert_;      // the certificate it was about
-  std::string first_bytes_;  // upstream side: the first bytes the peer sent (peeked)
-  bool peeked_ = false;
-  std::string sni_;          // listener side: the name the client asked for
-  bool sni_matches_ = true;  // ... and whether the certificate carries it
+  int verify_error_ = 0;           // X509_V_OK, or the first verification error
+  X509Ptr verify_cert_;            // the certificate it was about
+  std::string first_bytes_;        // upstream side: the first bytes the peer sent, as read
+  bool eof_before_bytes_ = false;  // ... or its FIN came before any byte
+  std::string sni_;                // listener side: the name the client asked for
+  bool sni_matches_ = true;        // ... and whether the certificate carries it
   const TlsServerContext* server_context_ = nullptr;
 };
 
