@@ -359,14 +359,20 @@ bool Connection::readSocket(const bool& destroyed) {
     }
     const size_t room = kBlock - in_end_;
     if (tls_) {
-      // TLS: a short read says nothing about the socket (one record at a time); read on until
-      // OpenSSL says it needs the socket and the socket is empty.
+      // TLS: a short SSL_read says nothing about the socket (one record at a time). What does is
+      // OpenSSL's own last read from it: short, with nothing buffered, means the socket is empty
+      // and the next bytes bring a new edge (a queued FIN aside, as below). Otherwise read on
+      // until OpenSSL says it needs the socket.
       size_t n = 0;
       int tls_err = 0;
       const auto st = tls_->read(in_block_ + in_end_, room, n, tls_err);
       if (st == TlsSession::Status::Ok) {
         in_end_ += n;
         got += n;
+        if (tls_->socketDrained() && !peer_closed_ && !tls_->hasPending()) {
+          read_ready_ = false;
+          break;
+        }
         continue;
       }
       read_ready_ = false;

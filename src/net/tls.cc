@@ -6,7 +6,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <spdlog/fmt/fmt.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -345,6 +344,7 @@ TlsSession::TlsSession(const TlsServerContext& context, int fd)
     : ssl_(SSL_new(context.get())), server_(true), server_context_(&context) {
   if (!ssl_) abort();
   SSL_set_fd(ssl_.get(), fd);
+  watchSocketReads();
   SSL_set_accept_state(ssl_.get());
   SSL_set_ex_data(ssl_.get(), sessionIndex(), this);
 }
@@ -365,9 +365,8 @@ TlsSession::TlsSession(const TlsClientContext& context, int fd, const std::strin
   // ("HTTP/1.1 400") is evidence that a failed record parse alone would not give. A peek before
   // each handshake step missed an answer that arrived within the step (between the ClientHello
   // going out and the read after it), seen under load.
-  BIO* rbio = SSL_get_rbio(ssl);
-  BIO_set_callback_arg(rbio, reinterpret_cast<char*>(this));
-  BIO_set_callback_ex(rbio, &TlsSession::recordFirstBytes);
+  recording_first_bytes_ = true;
+  watchSocketReads();
   SSL_set_connect_state(ssl);
   SSL_set_ex_data(ssl, sessionIndex(), this);
   const bool ip = isIpAddress(server_name);
@@ -408,15 +407,26 @@ void TlsSession::noteServerName(const char* name) {
   sni_matches_ = leaf != nullptr && X509_check_host(leaf, name, 0, 0, nullptr) == 1;
 }
 
-long TlsSession::recordFirstBytes(BIO* bio, int oper, const char* argp, size_t /*len*/,  // NOLINT
-                                  int /*argi*/, long /*argl*/, int ret,                  // NOLINT
-                                  size_t* processed) {
+void TlsSession::watchSocketReads() {
+  BIO* rbio = SSL_get_rbio(ssl_.get());
+  BIO_set_callback_arg(rbio, reinterpret_cast<char*>(this));
+  BIO_set_callback_ex(rbio, &TlsSession::onSocketRead);
+}
+
+long TlsSession::onSocketRead(BIO* bio, int oper, const char* argp, size_t len,  // NOLINT
+                              int /*argi*/, long /*argl*/, int ret,              // NOLINT
+                              size_t* processed) {
   if (oper != (BIO_CB_READ | BIO_CB_RETURN)) return ret;
   auto* self = reinterpret_cast<TlsSession*>(BIO_get_callback_arg(bio));
   if (self == nullptr) return ret;
-  if (ret > 0 && processed != nullptr && *processed > 0) {
+  const size_t got = ret > 0 && processed != nullptr ? *processed : 0;
+  // A read that filled less than OpenSSL asked for (read-ahead asks for the buffer's room)
+  // emptied the socket.
+  self->socket_drained_ = got > 0 && got < len;
+  if (!self->recording_first_bytes_) return ret;
+  if (got > 0) {
     const size_t room = kFirstBytesKept - std::min(kFirstBytesKept, self->first_bytes_.size());
-    self->first_bytes_.append(argp, std::min(room, *processed));
+    self->first_bytes_.append(argp, std::min(room, got));
   } else if (ret == 0 && !BIO_should_retry(bio) && self->first_bytes_.empty()) {
     self->eof_before_bytes_ = true;
   }
@@ -429,7 +439,7 @@ TlsSession::Status TlsSession::handshake() {
   const int ret = SSL_do_handshake(ssl_.get());
   if (ret == 1) {
     established_ = true;
-    if (!server_) BIO_set_callback_ex(SSL_get_rbio(ssl_.get()), nullptr);  // seen enough
+    recording_first_bytes_ = false;  // seen enough
     return Status::Ok;
   }
   int err = 0;

@@ -7,6 +7,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +18,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -121,6 +125,117 @@ std::string rawExchange(uint16_t port, const std::string& bytes) {
   return out;
 }
 
+// A TLS client that cuts its records into TCP segments as the test says (OpenSSL over memory
+// BIOs, the ciphertext sent by hand with TCP_NODELAY): several records in one segment, one record
+// over many, a byte at a time. curl cannot do that, and the TLS listener's reads must cope with
+// all of them. No certificate check: the peer is the test's own listener.
+class SegmentingTlsClient {
+ public:
+  explicit SegmentingTlsClient(uint16_t port)
+      : ctx_(SSL_CTX_new(TLS_client_method()), SSL_CTX_free), ssl_(nullptr, SSL_free) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    timeval tv{0, 200000};  // recv waits at most 200 ms: the callers bound the whole wait
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (!ctx_ || connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return;
+    ssl_.reset(SSL_new(ctx_.get()));
+    BIO* in = BIO_new(BIO_s_mem());
+    BIO* out = BIO_new(BIO_s_mem());
+    SSL_set_bio(ssl_.get(), in, out);  // the SSL owns both
+    in_ = in;
+    out_ = out;
+    SSL_set_connect_state(ssl_.get());
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      const int ret = SSL_do_handshake(ssl_.get());
+      if (!flush(SIZE_MAX)) return;
+      if (ret == 1) {
+        ready_ = true;
+        return;
+      }
+      if (SSL_get_error(ssl_.get(), ret) != SSL_ERROR_WANT_READ || !receive()) return;
+    }
+  }
+  ~SegmentingTlsClient() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  SegmentingTlsClient(const SegmentingTlsClient&) = delete;
+  SegmentingTlsClient& operator=(const SegmentingTlsClient&) = delete;
+
+  bool ready() const { return ready_; }
+
+  // Each of `writes` becomes its own SSL_write (one record per 16 KiB); then all the ciphertext
+  // goes out in TCP segments of at most `segment` bytes.
+  bool send(const std::vector<std::string>& writes, size_t segment) {
+    for (const auto& w : writes) {
+      if (SSL_write(ssl_.get(), w.data(), static_cast<int>(w.size())) !=
+          static_cast<int>(w.size())) {
+        return false;
+      }
+    }
+    return flush(segment);
+  }
+
+  // Plaintext read until `done` holds of all of it, or `timeout` passes.
+  std::string readUntil(const std::function<bool(const std::string&)>& done,
+                        std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    char buf[16384];
+    while (!done(plain_) && std::chrono::steady_clock::now() < deadline) {
+      const int n = SSL_read(ssl_.get(), buf, sizeof buf);
+      if (n > 0) {
+        plain_.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      if (SSL_get_error(ssl_.get(), n) != SSL_ERROR_WANT_READ) break;
+      if (!receive() && errno != EAGAIN && errno != EWOULDBLOCK) break;
+    }
+    ERR_clear_error();
+    return plain_;
+  }
+
+ private:
+  bool flush(size_t segment) {
+    char buf[16384];
+    int n = 0;
+    while ((n = BIO_read(out_, buf, sizeof buf)) > 0) {
+      for (size_t at = 0; at < static_cast<size_t>(n);) {
+        const size_t len = std::min(segment, static_cast<size_t>(n) - at);
+        const ssize_t sent = ::send(fd_, buf + at, len, MSG_NOSIGNAL);
+        if (sent <= 0) return false;
+        at += static_cast<size_t>(sent);
+      }
+    }
+    return true;
+  }
+  bool receive() {
+    char buf[16384];
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    BIO_write(in_, buf, static_cast<int>(n));
+    return true;
+  }
+
+  int fd_ = -1;
+  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> ctx_;
+  std::unique_ptr<SSL, void (*)(SSL*)> ssl_;
+  BIO* in_ = nullptr;
+  BIO* out_ = nullptr;
+  bool ready_ = false;
+  std::string plain_;
+};
+
+size_t count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
 std::string failuresSeries(const std::string& cause) {
   return "triaged_failures_total{upstream=\"app\",cause=\"" + cause + "\"}";
 }
@@ -209,6 +324,56 @@ TEST_CASE("HTTPS clients through the TLS listener: TLS 1.3 and 1.2, ALPN http/1.
   CHECK(sample(scrape,
                "triaged_tls_certificate_expiry_timestamp_seconds{upstream=\"\",subject=\"CN="
                "localhost\"}") > static_cast<double>(std::time(nullptr)));
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("the TLS listener reads every request however the records fall into segments",
+          "[integration][tls]") {
+  // Many records in one segment (pipelining: the reads must not stop at the first record while
+  // OpenSSL holds the others), a record cut into many segments, a byte at a time, and a 1 MiB
+  // upload in 64 records followed by a request in the same flight.
+  Certificates c;
+  const auto serving = c.issue("serving");
+  FakeUpstream fake;
+  DaemonProcess daemon(upstreamConfig(fake.address(), "", tlsListenerKeys(serving)));
+  const uint16_t port = tlsPort(daemon);
+  const std::string get = "GET / HTTP/1.1\r\nHost: app\r\n\r\n";
+  const auto responses = [](size_t n) {
+    return [n](const std::string& text) {
+      return count(text, "HTTP/1.1 200 ") == n && count(text, "\r\n\r\nok\n") == n;
+    };
+  };
+  for (const size_t segment : {size_t{1}, size_t{7}, size_t{1400}, SIZE_MAX}) {
+    INFO("TCP segments of at most " << segment << " bytes");
+    SegmentingTlsClient client(port);
+    REQUIRE(client.ready());
+    // 20 requests, one record each, sent together.
+    REQUIRE(client.send(std::vector<std::string>(20, get), segment));
+    std::string got = client.readUntil(responses(20), 10s);
+    CHECK(count(got, "HTTP/1.1 200 ") == 20);
+    // 20 more in a single record.
+    std::string twenty;
+    for (int i = 0; i < 20; ++i) twenty += get;
+    REQUIRE(client.send({twenty}, segment));
+    got = client.readUntil(responses(40), 10s);
+    CHECK(count(got, "HTTP/1.1 200 ") == 40);
+  }
+  for (const size_t segment : {size_t{1400}, SIZE_MAX}) {
+    INFO("TCP segments of at most " << segment << " bytes");
+    SegmentingTlsClient client(port);
+    REQUIRE(client.ready());
+    const std::string body = patternBody(1 << 20);
+    std::vector<std::string> writes{"POST /echo HTTP/1.1\r\nHost: app\r\nContent-Length: " +
+                                    std::to_string(body.size()) + "\r\n\r\n"};
+    for (size_t at = 0; at < body.size(); at += 16384) writes.push_back(body.substr(at, 16384));
+    writes.push_back(get);
+    REQUIRE(client.send(writes, segment));
+    const std::string got = client.readUntil(
+        [](const std::string& text) { return count(text, "\r\n\r\nok\n") == 1; }, 20s);
+    CHECK(contains(got, "body_bytes 1048576\n"));
+    CHECK(contains(got, "body_fnv1a " + fnv1aHex(body) + "\n"));
+    CHECK(count(got, "HTTP/1.1 200 ") == 2);
+  }
   CHECK(daemon.stop() == 0);
 }
 

@@ -131,6 +131,10 @@ class TlsSession {
   Status write(const char* data, size_t len, size_t& n, int& err);
   // Plaintext OpenSSL holds already: read it without waiting for the socket.
   bool hasPending() const;
+  // The last read from the socket came back shorter than asked: the socket was empty then, so
+  // with edge-triggered polling the next bytes bring a new event. With no hasPending(), reading
+  // on would only meet EAGAIN (one read() per request saved).
+  bool socketDrained() const { return socket_drained_; }
   // Sends close_notify, best effort (never waits).
   void shutdown();
   bool failed() const { return failed_; }
@@ -162,10 +166,12 @@ class TlsSession {
  private:
   Status fail(int ret, int& err);
   void recordError(int ssl_error, int err);
-  // The rbio's read callback on the upstream side, until the handshake is done: records the first
-  // bytes OpenSSL reads from the peer (and an EOF before any), whatever call reads them.
-  static long recordFirstBytes(BIO* bio, int oper, const char* argp, size_t len,  // NOLINT
-                               int argi, long argl, int ret, size_t* processed);  // NOLINT
+  // The socket BIO's callback: notes whether each read emptied the socket (socketDrained) and,
+  // on the upstream side until the handshake is done, records the first bytes OpenSSL reads from
+  // the peer (and an EOF before any), whatever call reads them.
+  void watchSocketReads();
+  static long onSocketRead(BIO* bio, int oper, const char* argp, size_t len,  // NOLINT
+                           int argi, long argl, int ret, size_t* processed);  // NOLINT
 
   SslPtr ssl_;
   bool server_;
@@ -182,12 +188,14 @@ class TlsSession {
   int ssl_error_ = 0;
   int sys_errno_ = 0;
   std::string error_text_;
-  int verify_error_ = 0;           // X509_V_OK, or the first verification error
-  X509Ptr verify_cert_;            // the certificate it was about
-  std::string first_bytes_;        // upstream side: the first bytes the peer sent, as read
-  bool eof_before_bytes_ = false;  // ... or its FIN came before any byte
-  std::string sni_;                // listener side: the name the client asked for
-  bool sni_matches_ = true;        // ... and whether the certificate carries it
+  int verify_error_ = 0;                // X509_V_OK, or the first verification error
+  X509Ptr verify_cert_;                 // the certificate it was about
+  std::string first_bytes_;             // upstream side: the first bytes the peer sent, as read
+  bool eof_before_bytes_ = false;       // ... or its FIN came before any byte
+  bool recording_first_bytes_ = false;  // upstream side, until the handshake is done
+  bool socket_drained_ = false;         // the last socket read came back short
+  std::string sni_;                     // listener side: the name the client asked for
+  bool sni_matches_ = true;             // ... and whether the certificate carries it
   const TlsServerContext* server_context_ = nullptr;
 };
 
