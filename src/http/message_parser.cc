@@ -127,6 +127,10 @@ MessageParser::MessageParser(Type type, ParserCallbacks& callbacks, uint64_t max
 MessageParser::MessageParser(Type type, uint64_t max_head_bytes)
     : type_(type), max_head_bytes_(max_head_bytes) {
   llhttp_init(&parser_, type == Type::Request ? HTTP_REQUEST : HTTP_RESPONSE, &kSettings);
+  // llhttp 8 refuses every version but 0.9, 1.0, 1.1 and 2.0; the version is checked in
+  // onHeadersComplete instead, so that a later HTTP/1.x is read as 1.1 (RFC 9110 2.5). The flag
+  // changes nothing else (llhttp 8.1 has no setter for it; llhttp_reset keeps the flags).
+  parser_.lenient_flags |= LENIENT_VERSION;
   parser_.data = this;
   head_arena_.reserve(kArenaStart);
   resetMessage();
@@ -439,10 +443,13 @@ int MessageParser::failEmptyName() {
 int MessageParser::onHeadersComplete() {
   head_complete_ = true;
   const uint8_t major = parser_.http_major;
-  const uint8_t minor = parser_.http_minor;
-  if (major != 1 || minor > 1) {
-    return fail(ParseErrorKind::BadMessage, kUnsupportedVersion, "only HTTP/1.0 and 1.1");
+  if (major != 1) {
+    return fail(ParseErrorKind::BadMessage, kUnsupportedVersion, "only HTTP/1.x");
   }
+  // RFC 9110 2.5: a message of a later minor version is processed as the highest one we
+  // implement. From here on HTTP/1.2 is HTTP/1.1 in every respect (Host, keep-alive, framing),
+  // as in nginx and HAProxy; what triaged sends on is 1.1 anyway.
+  const uint8_t minor = std::min<uint8_t>(parser_.http_minor, 1);
 
   Headers& headers = type_ == Type::Request ? request_.headers : response_.headers;
   copyRawHead(raw_high_);

@@ -466,6 +466,10 @@ TEST_CASE("keep-alive, Expect and version facts", "[unit][http]") {
        true, 1},
       {"PUT / HTTP/1.1\r\nHost: a\r\nexpect: 100-continue \r\nContent-Length: 1\r\n\r\nx", true,
        true, 1},
+      // RFC 9110 2.5: a higher minor version of a major version we implement is processed as
+      // the highest minor version we implement (nginx and HAProxy do the same).
+      {"GET / HTTP/1.2\r\nHost: a\r\n\r\n", true, false, 1},
+      {"GET / HTTP/1.9\r\nHost: a\r\nConnection: close\r\n\r\n", false, false, 1},
   };
   for (const Case& c : cases) {
     INFO(c.msg);
@@ -475,6 +479,16 @@ TEST_CASE("keep-alive, Expect and version facts", "[unit][http]") {
     CHECK(h.rec.request.expect_continue == c.expect_continue);
     CHECK(h.rec.request.version_minor == c.minor);
   }
+}
+
+TEST_CASE("a status line of a later HTTP/1.x is read as HTTP/1.1", "[unit][http]") {
+  Harness h(Type::Response);
+  REQUIRE(h.feed("HTTP/1.2 200 OK\r\nContent-Length: 2\r\n\r\nok").status ==
+          Status::MessageComplete);
+  CHECK(h.rec.response.status == 200);
+  CHECK(h.rec.response.version_minor == 1);
+  CHECK(h.rec.response.keep_alive);
+  CHECK(h.rec.body == "ok");
 }
 
 TEST_CASE("head over the byte limit is HeaderTooLarge", "[unit][http]") {
@@ -654,7 +668,12 @@ TEST_CASE("request smuggling vectors are refused", "[unit][http]") {
        "TRIAGED_UNSUPPORTED_VERSION"},
       {"HTTP/0.9 request line", Type::Request, "GET / HTTP/0.9\r\nHost: a\r\n\r\n",
        "TRIAGED_UNSUPPORTED_VERSION"},
-      {"HTTP/1.2 request line", Type::Request, "GET / HTTP/1.2\r\nHost: a\r\n\r\n", ""},
+      {"HTTP/3.0 request line", Type::Request, "GET / HTTP/3.0\r\nHost: a\r\n\r\n",
+       "TRIAGED_UNSUPPORTED_VERSION"},
+      {"HTTP/2.0 status line", Type::Response, "HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+       "TRIAGED_UNSUPPORTED_VERSION"},
+      // A later 1.x is read as 1.1, which still wants a Host.
+      {"HTTP/1.2 without Host", Type::Request, "GET / HTTP/1.2\r\n\r\n", "TRIAGED_MISSING_HOST"},
       {"HTTP/2 preface", Type::Request, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", ""},
   };
 
