@@ -41,7 +41,7 @@ function minof(list,    a, n) {
 function per(list,    m) { m = median(list); return (m == "") ? "–" : sprintf("%.2f", m) }
 function ratio(x, y) { return (y > 0 && x != "") ? sprintf("%.2fx", x / y) : "–" }
 function mib(kib) { return (kib == "") ? "?" : sprintf("%.1f", kib / 1024) }
-function label(t) { return (t == "origin") ? "origin (direct)" : (t == "relay") ? "relay (HAProxy mode tcp, no HTTP)" : (t == "triaged") ? "triaged (defaults)" : (t == "triaged-tuned") ? "triaged, tuned" : t }
+function label(t) { return (t == "origin") ? "origin (direct)" : (t == "relay") ? "relay (HAProxy mode tcp, no HTTP)" : (t == "floor") ? "floor (bench/floor_relay.c)" : (t == "triaged") ? "triaged (defaults)" : (t == "triaged-tuned") ? "triaged, tuned" : t }
 function body(size) { return (size == "64") ? "64 B" : "16 KiB" }
 # One row of the worker scaling table: triaged workers = 1 vs workers = 2 in LAYOUT, SIZE.
 function scaling_row(layout, size, name,    k1, k2, r1, r2, c1, c2) {
@@ -96,7 +96,7 @@ function table(layout, size, title,    t, k, kn, ko, r, rn, ro, c, cn, p50, p99,
   o50 = median(P50[ko]); o99 = median(P99[ko])
   printf "| target | req/s (median) | min–max | vs nginx | vs origin | p50 µs | p99 µs |%s CPU µs/req | of it user | sleeps/req | CPU vs nginx | errors | RSS idle / after MiB |\n", extra ? " added p50 / p99 µs | p99 µs, quietest round (added) |" : ""
   printf "| --- | ---: | ---: | ---: | ---: | ---: | ---: |%s ---: | ---: | ---: | ---: | ---: | ---: |\n", extra ? " ---: | ---: |" : ""
-  for (t = 1; t <= 6; t++) {
+  for (t = 1; t <= 7; t++) {
     k = layout SUBSEP size SUBSEP T[t]
     if (!(k in seen)) continue
     r = median(R[k]); c = median(C[k]); p50 = median(P50[k]); p99 = median(P99[k])
@@ -110,15 +110,19 @@ function table(layout, size, title,    t, k, kn, ko, r, rn, ro, c, cn, p50, p99,
   print ""
 }
 END {
-  T[1] = "origin"; T[2] = "nginx"; T[3] = "haproxy"; T[4] = "triaged"; T[5] = "triaged-tuned"; T[6] = "relay"
+  T[1] = "origin"; T[2] = "nginx"; T[3] = "haproxy"; T[4] = "triaged"; T[5] = "triaged-tuned"; T[6] = "relay"; T[7] = "floor"
   pinned = (ncpu >= 2) ? "Pinned (wrk + origin on CPU " cl ", proxy alone on CPU " cp "; wrk -t1 -c" conns ")" : "Pinned (one CPU only: everything shares CPU " cl "; wrk -t1 -c" conns ")"
   print "## Results"
   print ""
   table("pinned", "64", pinned); table("pinned", "16k", pinned)
   if (("pinned" SUBSEP "64" SUBSEP "relay") in seen) {
-    print "The relay is HAProxy in TCP mode: one origin connection per client connection, bytes passed on unread."
-    print "It does the socket work that every proxy above does too (recv and send on both legs, epoll) and none of"
-    print "the HTTP work, so its CPU per request is the floor for an HTTP proxy on this machine and kernel."
+    print "The relay is HAProxy in TCP mode: one origin connection per client connection, bytes passed on unread:"
+    print "no HTTP work, but HAProxy's scheduler, streams and buffers for every transfer."
+    if (("pinned" SUBSEP "64" SUBSEP "floor") in seen) {
+      print "The floor (bench/floor_relay.c) does the same with none of that: one thread, epoll registered once per"
+      print "socket, recv and send on both legs. Its CPU per request is almost all kernel time, what every proxy"
+      print "above pays too; a proxy's distance above it is, to the noise, its own (user) time."
+    }
     print ""
   }
   manyt = (ncpu >= 2) ? "Pinned, many connections (as above with wrk -t1 -c" many ")" : "Pinned, many connections (one CPU; wrk -t1 -c" many ")"

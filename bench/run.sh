@@ -171,7 +171,7 @@ children() { ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' '; }
 
 free_port P_ORIGIN; free_port P_NGINX; free_port P_HAPROXY; free_port P_TRIAGED
 free_port P_ADMIN; free_port P_CLOSED; free_port P_TRIAGED2; free_port P_ADMIN2; free_port P_RELAY
-free_port P_TUNED; free_port P_ADMIN3
+free_port P_TUNED; free_port P_ADMIN3; free_port P_FLOOR
 
 # ---------------------------------------------------------------------------------------------
 # Configs.
@@ -277,6 +277,15 @@ backend origin
     server o1 127.0.0.1:$P_ORIGIN
 EOF
 
+# The floor: bench/floor_relay.c, a relay that does the socket work and nothing else (no scheduler,
+# no buffers to manage, no HTTP): what proxy CPU per request cannot go below in this layout.
+# Built here with the system's C compiler; without one the pinned tables go without it.
+FLOOR_BIN=$TMP/floor_relay
+if ! cc -O2 -o "$FLOOR_BIN" "$ROOT/bench/floor_relay.c" 2>"$TMP/floor_build.log"; then
+  log "warning: cannot build bench/floor_relay.c (see $TMP/floor_build.log): no floor row"
+  FLOOR_BIN=""
+fi
+
 # triaged_config PORT ADMIN_PORT WORKERS [UPSTREAM_KEYS]: the triaged config. "triaged" runs with
 # its defaults (addresses only: what an operator starts with, and what these figures are about);
 # "triaged-tuned" adds the settings an earlier version needed to be fast, as a row of its own in
@@ -319,7 +328,7 @@ done
 # ---------------------------------------------------------------------------------------------
 # Start everything in the pinned layout: origin on CPU_LOAD, proxies on CPU_PROXY.
 declare -A TPIDS  # target -> the PIDs whose CPU and RSS count for it
-log "starting origin, nginx, haproxy, the relay (haproxy mode tcp), triaged (workers = 1 and 2) in $TMP"
+log "starting origin, nginx, haproxy, the relay (haproxy mode tcp), the floor relay, triaged (workers = 1 and 2) in $TMP"
 taskset -c "$CPU_LOAD" nginx -e "$TMP/origin/error.log" -p "$TMP/origin" -c "$TMP/origin/nginx.conf" -g 'daemon off;' \
   >"$TMP/origin/stdout.log" 2>&1 &
 ORIGIN_PID=$!; track "$ORIGIN_PID"
@@ -330,6 +339,10 @@ taskset -c "$CPU_PROXY" haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>
 HAPROXY_PID=$!; track "$HAPROXY_PID"
 taskset -c "$CPU_PROXY" haproxy -db -f "$TMP/relay.cfg" >"$TMP/relay.log" 2>&1 &
 RELAY_PID=$!; track "$RELAY_PID"
+if [[ -n $FLOOR_BIN ]]; then
+  taskset -c "$CPU_PROXY" "$FLOOR_BIN" "$P_FLOOR" "$P_ORIGIN" >"$TMP/floor.log" 2>&1 &
+  FLOOR_PID=$!; track "$FLOOR_PID"
+fi
 for t in triaged triaged-w2 triaged-tuned; do
   taskset -c "$CPU_PROXY" "$TRIAGED_BIN" --config "$TMP/$t.toml" >"$TMP/$t.log" 2>&1 &
   TPIDS[$t]=$!; track "${TPIDS[$t]}"
@@ -340,6 +353,7 @@ wait_port "$P_ORIGIN" "$ORIGIN_PID" origin
 wait_port "$P_NGINX" "$NGINX_PID" nginx
 wait_port "$P_HAPROXY" "$HAPROXY_PID" haproxy
 wait_port "$P_RELAY" "$RELAY_PID" relay
+[[ -n $FLOOR_BIN ]] && wait_port "$P_FLOOR" "$FLOOR_PID" floor
 wait_port "$P_TRIAGED" "$TRIAGED_PID" triaged
 wait_port "$P_TRIAGED2" "${TPIDS[triaged-w2]}" triaged-w2
 wait_port "$P_TUNED" "${TPIDS[triaged-tuned]}" triaged-tuned
@@ -354,11 +368,17 @@ TPIDS[nginx]="$NGINX_PID $NGINX_KIDS"
 TPIDS[haproxy]=$HAPROXY_PID
 TPIDS[relay]=$RELAY_PID
 declare -A TPORT=([origin]=$P_ORIGIN [nginx]=$P_NGINX [haproxy]=$P_HAPROXY [triaged]=$P_TRIAGED [triaged-w2]=$P_TRIAGED2
-  [relay]=$P_RELAY [triaged-tuned]=$P_TUNED)
+  [relay]=$P_RELAY [triaged-tuned]=$P_TUNED [floor]=$P_FLOOR)
 declare -A TADMIN=([triaged]=$P_ADMIN [triaged-w2]=$P_ADMIN2 [triaged-tuned]=$P_ADMIN3)
 TARGETS=(origin nginx haproxy triaged)  # the main tables; triaged-w2 joins only the scaling runs
-# relay and triaged-tuned join only the pinned tables
+# relay, floor and triaged-tuned join only the pinned tables
 ALL_TARGETS=("${TARGETS[@]}" triaged-w2 relay triaged-tuned)
+PINNED_EXTRA=(relay triaged-tuned)
+if [[ -n $FLOOR_BIN ]]; then
+  TPIDS[floor]=$FLOOR_PID
+  ALL_TARGETS+=(floor)
+  PINNED_EXTRA+=(floor)
+fi
 PROXIES=(nginx haproxy triaged)
 
 # cpu_ticks PID...: "utime+stime utime" of the given PIDs, in clock ticks; a process's stat sums
@@ -600,7 +620,7 @@ for t in "${PROXIES[@]}"; do measure_memory "$t"; done
 
 log "warming up"
 warm_up
-run_layout pinned "$CPU_LOAD" "$CONNS" "${TARGETS[@]}" relay triaged-tuned
+run_layout pinned "$CPU_LOAD" "$CONNS" "${TARGETS[@]}" "${PINNED_EXTRA[@]}"
 
 # Failure mix, triaged only, still pinned.
 log "failure mix through triaged: $ROUNDS round(s) x ${DUR}s"
@@ -683,7 +703,7 @@ mkdir -p "$(dirname "$OUT")"
   echo "| HAProxy | $(haproxy -v 2>&1 | head -1 | awk '{print $3}') |"
   echo "| wrk | $(wrk -v 2>&1 | head -1 | awk '{print $2}') |"
   echo "| triaged | commit $commit, $("$TRIAGED_BIN" --version 2>&1 | head -1), build ${TRIAGED_BUILD_TYPE:-unknown} |"
-  echo "| run | $( ((QUICK)) && echo quick || echo full): $ROUNDS round(s), wrk -t1 -d${DUR}s, interleaved origin nginx haproxy triaged (+ the relay and triaged tuned in the pinned layouts, triaged workers = 2 in the unpinned and wrk0 layouts); ${ELAPSED}s of measuring |"
+  echo "| run | $( ((QUICK)) && echo quick || echo full): $ROUNDS round(s), wrk -t1 -d${DUR}s, interleaved origin nginx haproxy triaged (+ the relay, the floor relay and triaged tuned in the pinned layouts, triaged workers = 2 in the unpinned and wrk0 layouts); ${ELAPSED}s of measuring |"
   echo "| triaged configuration | its defaults: addresses only (triaged-tuned: $(tr '\n' ';' <<<"$TUNED_KEYS")) |"
   echo "| load average (1/5/15 min) | start $LOAD_START, end $LOAD_END |"
   echo
