@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <stdexcept>
@@ -46,7 +47,14 @@ EventLoop::EventLoop() : base_(makeEventBase()) {
       base_.get(), wake_fd_, EV_READ | EV_PERSIST,
       [](evutil_socket_t, short, void* ctx) noexcept { static_cast<EventLoop*>(ctx)->runPosted(); },
       this));
-  if (!deferred_event_ || !posted_event_ || event_add(posted_event_.get(), nullptr) != 0) {
+  turn_event_.reset(event_new(
+      base_.get(), -1, 0,
+      [](evutil_socket_t, short, void* ctx) noexcept {
+        static_cast<EventLoop*>(ctx)->runTurnTasks();
+      },
+      this));
+  if (!deferred_event_ || !posted_event_ || !turn_event_ ||
+      event_add(posted_event_.get(), nullptr) != 0) {
     throw std::runtime_error("event_new failed");
   }
 }
@@ -55,6 +63,9 @@ EventLoop::~EventLoop() {
   // Destroy what is still queued while the base is alive: their destructors free events.
   drainDeferred();
   deferred_event_.reset();
+  // Every owner of a queued task has cancelled it by now (they died above or before).
+  turn_event_.reset();
+  turn_tasks_.clear();
   // Work posted for an owner that is gone must not run.
   posted_event_.reset();
   posted_.clear();
@@ -83,6 +94,33 @@ void EventLoop::drainDeferred() {
     deleting_.swap(to_delete_);
     deleting_.clear();
   }
+}
+
+void EventLoop::activateTurnTasks() {
+  turn_pending_ = true;
+  event_active(turn_event_.get(), EV_TIMEOUT, 0);
+}
+
+void EventLoop::cancelTurnTask(TurnTask& task) {
+  if (!task.queued_) return;
+  task.queued_ = false;
+  const auto it = std::find(turn_tasks_.begin(), turn_tasks_.end(), &task);
+  if (it != turn_tasks_.end()) *it = nullptr;
+}
+
+void EventLoop::runTurnTasks() {
+  refreshNow();
+  // By index: a task may queue others (a flush whose callback writes to another connection),
+  // which this pass runs too.
+  for (size_t i = 0; i < turn_tasks_.size(); ++i) {
+    TurnTask* task = turn_tasks_[i];
+    if (task == nullptr) continue;
+    turn_tasks_[i] = nullptr;
+    task->queued_ = false;
+    task->runTurnTask();
+  }
+  turn_tasks_.clear();
+  turn_pending_ = false;
 }
 
 void EventLoop::post(std::function<void()> fn) {

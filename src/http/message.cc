@@ -28,12 +28,12 @@ bool forEachListToken(std::string_view list, Fn&& fn) {
   }
 }
 
-bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
+constexpr bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+constexpr bool isDigit(char c) { return c >= '0' && c <= '9'; }
 bool isHexDigit(char c) { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 // RFC 3986 2.3 unreserved and 2.2 sub-delims.
-bool isUnreservedOrSubDelim(char c, bool comma = true) {
+constexpr bool isUnreservedOrSubDelim(char c, bool comma = true) {
   if (c == ',') return comma;
   if (isAlpha(c) || isDigit(c)) return true;
   switch (c) {
@@ -58,17 +58,24 @@ bool isUnreservedOrSubDelim(char c, bool comma = true) {
   }
 }
 
+// isUnreservedOrSubDelim(c, /*comma=*/false) for every byte: Host is checked on every request.
+constexpr std::array<bool, 256> kRegNameChar = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c)
+    t[static_cast<size_t>(c)] = isUnreservedOrSubDelim(static_cast<char>(c), false);
+  return t;
+}();
+
 // reg-name = *( unreserved / pct-encoded / sub-delims ); covers IPv4address too. Without the
 // comma: Host is a singleton, and "a,b" is what a recipient that joins field lines with commas
 // (RFC 9110 5.3) makes of two Host lines, which get 400.
 bool isRegName(std::string_view s) {
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%') {
-      if (i + 2 >= s.size() || !isHexDigit(s[i + 1]) || !isHexDigit(s[i + 2])) return false;
-      i += 2;
-    } else if (!isUnreservedOrSubDelim(s[i], /*comma=*/false)) {
+    if (kRegNameChar[static_cast<unsigned char>(s[i])]) continue;
+    if (s[i] != '%' || i + 2 >= s.size() || !isHexDigit(s[i + 1]) || !isHexDigit(s[i + 2])) {
       return false;
     }
+    i += 2;
   }
   return true;
 }
@@ -254,6 +261,10 @@ ConnectionTokens::ConnectionTokens(const Headers& headers) : headers_(headers) {
   for (const Header& h : headers) {
     if (kindOf(h) != KnownHeader::Connection) continue;
     forEachListToken(h.value, [&](std::string_view t) {
+      // A token naming a field that is hop-by-hop anyway ("keep-alive", "upgrade", "te") adds
+      // nothing: contains() is asked only about the others. This leaves most responses (an
+      // upstream's "Connection: keep-alive") with no token to compare every field name with.
+      if (isHopByHopName(knownHeader(t))) return false;
       if (count_ == kMax) {
         overflow_ = true;
         return true;

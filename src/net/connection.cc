@@ -59,12 +59,14 @@ void Connection::close() {
   // libevent allows freeing an event inside its own callback: it does not touch it afterwards.
   event_.reset();
   timer_.reset();
+  timer_armed_ = false;
   if (tls_) {
     if (close_notify_) tls_->shutdown();
     tls_.reset();
   }
   ::close(fd_);
   fd_ = -1;
+  loop_.cancelTurnTask(*this);
   releaseInputBlock();
   releaseOutputBlock();
   evbuffer_drain(overflow_.get(), evbuffer_get_length(overflow_.get()));
@@ -113,9 +115,25 @@ void Connection::scheduleFlush() {
     return;
   }
   // Not writable: the EPOLLOUT edge that follows a full kernel buffer will flush.
-  if (!write_ready_ || (scheduled_ & EV_WRITE) != 0) return;
-  scheduled_ = static_cast<short>(scheduled_ | EV_WRITE);
-  event_active(event_.get(), EV_WRITE, 0);
+  if (!write_ready_) return;
+  loop_.queueTurnTask(*this);
+}
+
+void Connection::runTurnTask() {
+  if (fd_ < 0) return;
+  bool destroyed = false;
+  destroyed_flag_ = &destroyed;
+  in_handler_ = true;
+  [&] {
+    if (write_ready_ && outputLength() > 0 && !flush(destroyed)) return;
+    // What the flush's callbacks queued on this connection goes out now too.
+    if (flush_wanted_ && write_ready_ && outputLength() > 0 && !flush(destroyed)) return;
+    flush_wanted_ = false;
+  }();
+  if (!destroyed) {
+    destroyed_flag_ = nullptr;
+    in_handler_ = false;
+  }
 }
 
 ssize_t Connection::flushTls(const evbuffer_iovec* vecs, int nvec, bool& blocked, int& err) {
@@ -545,7 +563,7 @@ void Connection::armTimer() {
   if (!timer_) {
     timer_.reset(evtimer_new(loop_.base(), &Connection::onTimerCb, this));
     if (!timer_) abort();
-  } else if (evtimer_pending(timer_.get(), nullptr) != 0 && timer_deadline_ <= *deadline) {
+  } else if (timer_armed_ && timer_deadline_ <= *deadline) {
     return;  // fires first anyway, then checks again
   }
   const auto wait = std::max(std::chrono::duration_cast<std::chrono::microseconds>(*deadline - now),
@@ -554,6 +572,7 @@ void Connection::armTimer() {
   tv.tv_sec = static_cast<time_t>(wait.count() / 1000000);
   tv.tv_usec = static_cast<suseconds_t>(wait.count() % 1000000);
   timer_deadline_ = *deadline;
+  timer_armed_ = true;
   evtimer_add(timer_.get(), &tv);
 }
 
@@ -562,6 +581,7 @@ void Connection::onTimerCb(evutil_socket_t, short, void* ctx) noexcept {
 }
 
 void Connection::onTimer() {
+  timer_armed_ = false;
   if (fd_ < 0) return;
   const auto now = loop_.refreshNow();
   short expired = 0;

@@ -25,6 +25,26 @@ using DeferredDeletablePtr = std::unique_ptr<DeferredDeletable>;
 
 using MonotonicTime = std::chrono::steady_clock::time_point;
 
+// Work an object wants done once, later in this loop turn: after the events libevent has queued
+// already, in one pass for all such objects. net::Connection sends through it what callbacks
+// wrote to it, so a write costs a push onto a vector, not an event_active() and a libevent
+// dispatch of its own (about 550 instructions per proxied request, callgrind). An object that
+// dies with its task queued cancels it first (EventLoop::cancelTurnTask).
+class TurnTask {
+ public:
+  virtual void runTurnTask() = 0;
+
+ protected:
+  TurnTask() = default;
+  virtual ~TurnTask() = default;
+  TurnTask(const TurnTask&) = delete;
+  TurnTask& operator=(const TurnTask&) = delete;
+
+ private:
+  friend class EventLoop;
+  bool queued_ = false;
+};
+
 class EventLoop {
  public:
   // Creates the event_base; throws std::runtime_error (startup only) when libevent cannot.
@@ -63,6 +83,17 @@ class EventLoop {
   // Runs `fn` on the loop thread on its next turn. Safe from any thread.
   void post(std::function<void()> fn);
 
+  // Runs task.runTurnTask() once, later in this turn; queueing a queued task again does nothing.
+  // Tasks queued while the pass runs join it. Loop thread only.
+  void queueTurnTask(TurnTask& task) {
+    if (task.queued_) return;
+    task.queued_ = true;
+    turn_tasks_.push_back(&task);
+    if (!turn_pending_) activateTurnTasks();
+  }
+  // Forgets a queued task (its owner is going away).
+  void cancelTurnTask(TurnTask& task);
+
   // Monotonic time as of the start of the callback running now. Every libevent callback that
   // reaches triaged's code refreshes it first (socket events, timers, deferred and posted work,
   // accepts, DNS answers), the way nginx and libevent cache time per loop turn: a request's many
@@ -76,6 +107,8 @@ class EventLoop {
  private:
   void drainDeferred();
   void runPosted();
+  void activateTurnTasks();
+  void runTurnTasks();
 
   EventBasePtr base_;  // first member: destroyed last, after every event that refers to it
   MonotonicTime now_ = std::chrono::steady_clock::now();
@@ -87,6 +120,9 @@ class EventLoop {
   BufferPool buffers_;
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;
+  EventPtr turn_event_;
+  std::vector<TurnTask*> turn_tasks_;  // nullptr: cancelled
+  bool turn_pending_ = false;          // turn_event_ is active, or its pass is running
 };
 
 // A one-shot timer owned by the object it serves; disarmed when destroyed. Its libevent event is

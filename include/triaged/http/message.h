@@ -111,6 +111,8 @@ class ConnectionTokens {
  public:
   static constexpr size_t kMax = 8;
   explicit ConnectionTokens(const Headers& headers);
+  // Whether `name` is listed. Tokens that name a field hop-by-hop by itself (isHopByHopName:
+  // "keep-alive", "upgrade", ...) are not kept, so ask only about names that are not.
   bool contains(std::string_view name) const;
 
  private:

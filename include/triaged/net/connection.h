@@ -17,10 +17,11 @@
 //     none); a full block stops reading, which pushes back on the peer through TCP. A short read
 //     means the socket is drained (unless EPOLLRDHUP said a FIN is queued too: then we read on to
 //     the end of stream);
-//   - writes only append to the output and schedule a flush on this loop turn, so everything
-//     the callbacks queued goes out in one sendmsg; the socket is written again only when the
-//     kernel said it had room (a partial write, or EAGAIN, waits for the next EPOLLOUT edge).
-//     The output is a pool block too, for what fits in it (heads, short bodies: a memcpy, no
+//   - writes only append to the output and schedule a flush on this loop turn (a TurnTask of the
+//     loop's: one pass for all connections, after the socket events libevent had queued), so
+//     everything the callbacks queued goes out in one sendmsg; the socket is written again only
+//     when the kernel said it had room (a partial write, or EAGAIN, waits for the next EPOLLOUT
+//     edge). The output is a pool block too, for what fits in it (heads, short bodies: a memcpy, no
 //     allocation), followed by an evbuffer for what does not (long bodies of slow readers). A
 //     body that fills the tail of another connection's input block is not copied at all:
 //     forwardInput() lends that block to this output by reference, and it returns to the pool
@@ -65,7 +66,7 @@ class ConnectionCallbacks {
   virtual void onEvent(short what, int err) = 0;
 };
 
-class Connection {
+class Connection final : private TurnTask {
  public:
   // Takes ownership of `fd`, a non-blocking socket. `connecting`: a non-blocking connect() is
   // under way; kEventConnected or kEventError (with the errno of SO_ERROR) follows.
@@ -153,6 +154,8 @@ class Connection {
   void setMoreExpected(bool more) { more_expected_ = more; }
 
  private:
+  // The flush scheduleFlush() queued: what callbacks wrote to this connection since.
+  void runTurnTask() override;
   static void onSocketEventCb(evutil_socket_t fd, short what, void* ctx) noexcept;
   static void onTimerCb(evutil_socket_t fd, short what, void* ctx) noexcept;
   void onSocketEvent(short what);
@@ -210,6 +213,7 @@ class Connection {
   MonotonicTime last_read_{};
   MonotonicTime last_write_{};
   MonotonicTime timer_deadline_{};
+  bool timer_armed_ = false;  // timer_ is pending (libevent's event_pending costs a call)
   static constexpr MonotonicTime kNoDeadline = MonotonicTime::max();
   MonotonicTime deadline_ = kNoDeadline;
 
@@ -225,7 +229,7 @@ class Connection {
   bool read_on_write_error_ = false;
   bool write_failed_ = false;
   int write_err_ = 0;
-  short scheduled_ = 0;  // EV_READ / EV_WRITE already passed to event_active this turn
+  short scheduled_ = 0;  // EV_READ already passed to event_active this turn
   std::unique_ptr<TlsSession> tls_;
   bool close_notify_ = true;
   bool tls_wants_write_ = false;  // the handshake, or a read, waits for the socket to take bytes
