@@ -93,16 +93,21 @@ struct ParserTrampolines {
 
 namespace {
 
-llhttp_settings_t makeSettings() {
+// The head's fields are not taken from llhttp's callbacks: splitHead() reads them from the
+// head's bytes once llhttp has validated them all, which costs a third of three callbacks per
+// field (callgrind). The trailer section has no such copy, so there llhttp reports its fields.
+llhttp_settings_t makeSettings(bool with_fields) {
   llhttp_settings_t s;
   llhttp_settings_init(&s);
   s.on_message_begin = &ParserTrampolines::onMessageBegin;
   s.on_url = &ParserTrampolines::onUrl;
   s.on_status = &ParserTrampolines::onStatus;
   s.on_version = &ParserTrampolines::onVersion;
-  s.on_header_field = &ParserTrampolines::onHeaderField;
-  s.on_header_value = &ParserTrampolines::onHeaderValue;
-  s.on_header_value_complete = &ParserTrampolines::onHeaderValueComplete;
+  if (with_fields) {
+    s.on_header_field = &ParserTrampolines::onHeaderField;
+    s.on_header_value = &ParserTrampolines::onHeaderValue;
+    s.on_header_value_complete = &ParserTrampolines::onHeaderValueComplete;
+  }
   s.on_headers_complete = &ParserTrampolines::onHeadersComplete;
   s.on_body = &ParserTrampolines::onBody;
   s.on_chunk_header = &ParserTrampolines::onChunkHeader;
@@ -110,8 +115,14 @@ llhttp_settings_t makeSettings() {
   return s;
 }
 
-// llhttp keeps a pointer to its settings for the parser's whole life.
-const llhttp_settings_t kSettings = makeSettings();
+// llhttp keeps a pointer to its settings for the parser's whole life; it reads it at every
+// callback, so the trailer section switches to the second one.
+const llhttp_settings_t kHeadSettings = makeSettings(false);
+const llhttp_settings_t kTrailerSettings = makeSettings(true);
+
+void useSettings(llhttp_t& parser, const llhttp_settings_t& settings) {
+  parser.settings = const_cast<llhttp_settings_t*>(&settings);  // llhttp only reads it
+}
 
 // A typical head fits the arena from the start; one that needed more than kArenaKeep is given
 // back after its message, so one huge head does not pin memory on an idle keep-alive connection.
@@ -127,9 +138,9 @@ MessageParser::MessageParser(Type type, ParserCallbacks& callbacks, uint64_t max
 
 MessageParser::MessageParser(Type type, uint64_t max_head_bytes)
     : type_(type), max_head_bytes_(max_head_bytes) {
-  llhttp_init(&parser_, type == Type::Request ? HTTP_REQUEST : HTTP_RESPONSE, &kSettings);
+  llhttp_init(&parser_, type == Type::Request ? HTTP_REQUEST : HTTP_RESPONSE, &kHeadSettings);
   // llhttp 8 refuses every version but 0.9, 1.0, 1.1 and 2.0; the version is checked in
-  // onHeadersComplete instead, so that a later HTTP/1.x is read as 1.1 (RFC 9110 2.5). The flag
+  // finishHead() instead, so that a later HTTP/1.x is read as 1.1 (RFC 9110 2.5). The flag
   // changes nothing else (llhttp 8.1 has no setter for it; llhttp_reset keeps the flags).
   parser_.lenient_flags |= LENIENT_VERSION;
   parser_.data = this;
@@ -179,12 +190,14 @@ MessageParser::FeedResult MessageParser::feed(const char* data, size_t len) {
       pause_ = Pause::None;
       switch (why) {
         case Pause::HeadComplete:
-          if (!scanLineEndings(p, pos)) return failFeed(data, len, pos);
           head_bytes_ += static_cast<uint64_t>(pos - p);
           if (head_bytes_ > max_head_bytes_) {
             fail(ParseErrorKind::HeaderTooLarge, kHeaderTooLarge, "message head over the limit");
             return failFeed(data, len, pos);
           }
+          // Before llhttp reads on: finishHead() sets the flags that decide the body's framing.
+          copyRawHead(pos);
+          if (finishHead() != 0) return failFeed(data, len, pos);
           callbacks_->onHead();
           break;
         case Pause::TrailersStart:
@@ -259,6 +272,7 @@ void MessageParser::resume() {
 }
 
 void MessageParser::resetMessage() {
+  useSettings(parser_, kHeadSettings);
   message_started_ = false;
   head_complete_ = false;
   in_trailers_ = false;
@@ -287,16 +301,14 @@ void MessageParser::record(Span& span, const char* at, size_t len) {
   if (in_trailers_) {
     if (span.length == 0) span.offset = static_cast<uint32_t>(trailer_arena_.size());
     trailer_arena_.append(at, len);
-  } else {
-    if (span.length == 0) span.offset = raw_base_ + static_cast<uint32_t>(at - raw_from_);
-    raw_high_ = at + len;
+  } else if (span.length == 0) {
+    span.offset = raw_base_ + static_cast<uint32_t>(at - raw_from_);
   }
   span.length += static_cast<uint32_t>(len);
 }
 
 void MessageParser::beginRawHead(const char* from) {
   raw_from_ = from;
-  raw_high_ = from;
   raw_base_ = static_cast<uint32_t>(head_arena_.size());
 }
 
@@ -320,6 +332,65 @@ void MessageParser::materialize(const std::string& arena, Headers& out) {
     out.push_back(Header{name, value, static_cast<uint8_t>(knownHeader(name))});
   }
   fields_.clear();
+}
+
+int MessageParser::splitHead(uint32_t head_end, Headers& out) {
+  // llhttp (strict) has checked every byte of the head: field names are tokens, values hold no
+  // CR, NUL or other control byte, a lone CR is refused. What it still lets through are the line
+  // ends scanLineEndings() refuses (a bare LF, obs-fold) and an empty name: those are checked
+  // here, on the way through the lines.
+  const char* const base = head_arena_.data();
+  const char* const end = base + head_end;
+  const auto lineEndOk = [&](const char* lf) {
+    if (lf == base || lf[-1] != '\r') {
+      fail(ParseErrorKind::BadMessage, kBareLf, "line ended by LF without CR");
+      return false;
+    }
+    if (lf + 1 != end && isOws(lf[1])) {
+      fail(ParseErrorKind::BadMessage, kObsFold, "obsolete line folding");
+      return false;
+    }
+    return true;
+  };
+  const auto nextLf = [end](const char* from) {
+    const void* lf = std::memchr(from, '\n', static_cast<size_t>(end - from));
+    return static_cast<const char*>(lf);
+  };
+  // The start line (and any empty line before a request's) ends at the first LF behind its last
+  // part llhttp located: the version of a request, the version or reason of a status line.
+  const uint32_t last_part =
+      std::max(version_.offset + version_.length, target_.offset + target_.length);
+  const char* p = base;
+  const char* const start_line_lf = nextLf(base + last_part);
+  if (start_line_lf == nullptr) {
+    return fail(ParseErrorKind::BadMessage, kInternal, "head without a line end");
+  }
+  for (const char* lf = nextLf(p); lf != nullptr && lf <= start_line_lf; lf = nextLf(lf + 1)) {
+    if (!lineEndOk(lf)) return -1;
+  }
+  p = start_line_lf + 1;
+  out.clear();
+  while (true) {
+    const char* lf = p < end ? nextLf(p) : nullptr;
+    if (lf == nullptr) {
+      return fail(ParseErrorKind::BadMessage, kInternal, "head without its empty line");
+    }
+    if (!lineEndOk(lf)) return -1;
+    const char* const cr = lf - 1;
+    if (cr == p) break;  // the empty line: the head ends here
+    const auto* colon = static_cast<const char*>(std::memchr(p, ':', static_cast<size_t>(cr - p)));
+    // llhttp 8.1 accepts ": value"; a line without a colon it refuses itself.
+    if (colon == nullptr || colon == p) return failEmptyName();
+    const std::string_view name(p, static_cast<size_t>(colon - p));
+    const char* v = colon + 1;
+    const char* v_end = cr;
+    while (v != v_end && isOws(*v)) ++v;
+    while (v_end != v && isOws(v_end[-1])) --v_end;
+    out.push_back(Header{name, std::string_view(v, static_cast<size_t>(v_end - v)),
+                         static_cast<uint8_t>(knownHeader(name))});
+    p = lf + 1;
+  }
+  return 0;
 }
 
 MessageParser::FeedResult MessageParser::failFeed(const char* data, size_t len, const char* pos) {
@@ -442,7 +513,14 @@ int MessageParser::failEmptyName() {
 }
 
 int MessageParser::onHeadersComplete() {
+  // Pause so feed() learns where the head ends; it then finishes the head (finishHead), calls
+  // onHead() and resumes.
   head_complete_ = true;
+  pause_ = Pause::HeadComplete;
+  return HPE_PAUSED;
+}
+
+int MessageParser::finishHead() {
   const uint8_t major = parser_.http_major;
   if (major != 1) {
     return fail(ParseErrorKind::BadMessage, kUnsupportedVersion, "only HTTP/1.x");
@@ -453,10 +531,10 @@ int MessageParser::onHeadersComplete() {
   const uint8_t minor = std::min<uint8_t>(parser_.http_minor, 1);
 
   Headers& headers = type_ == Type::Request ? request_.headers : response_.headers;
-  copyRawHead(raw_high_);
-  // Before materialize(): it may add to the arena, which would move the views made there.
+  const auto head_end = static_cast<uint32_t>(head_arena_.size());
+  // Before splitHead(): it may add to the arena, which would move the views made there.
   const Span path = type_ == Type::Request ? originFormSpan() : Span{};
-  materialize(head_arena_, headers);
+  if (splitHead(head_end, headers) != 0) return -1;
   if (type_ == Type::Request) {
     request_.target = view(head_arena_, target_);
   } else {
@@ -620,9 +698,7 @@ int MessageParser::onHeadersComplete() {
     r.keep_alive = llhttp_should_keep_alive(&parser_) != 0;
   }
 
-  // Pause so feed() learns where the head ends; it then calls onHead() and resumes.
-  pause_ = Pause::HeadComplete;
-  return HPE_PAUSED;
+  return 0;
 }
 
 MessageParser::Span MessageParser::originFormSpan() {
@@ -652,6 +728,7 @@ int MessageParser::onChunkHeader() {
   // The last chunk: trailer fields follow through the same header callbacks. Pause so feed()
   // can start the line-ending scan exactly at the trailer section.
   in_trailers_ = true;
+  useSettings(parser_, kTrailerSettings);
   pause_ = Pause::TrailersStart;
   return HPE_PAUSED;
 }

@@ -125,6 +125,11 @@ class MessageParser {
   int onHeaderValue(const char* at, size_t len);
   int onHeaderValueComplete();
   int onHeadersComplete();
+  // The head's checks and fields, once feed() has its bytes in head_arena_: 0, or -1 after fail().
+  int finishHead();
+  // Reads the head's field lines from head_arena_'s first `head_end` bytes into `out`, checking
+  // their line ends: 0, or -1 after fail().
+  int splitHead(uint32_t head_end, Headers& out);
   int onBody(const char* at, size_t len);
   int onChunkHeader();
   int onMessageComplete();
@@ -157,7 +162,7 @@ class MessageParser {
   // Where the origin-form of the request-target lies in head_arena_, which it extends when an
   // absolute-form target has no path. Before materialize().
   Span originFormSpan();
-  // Turns the spans of the section just parsed into the views of `out`.
+  // Turns the spans of the trailer section just parsed into the views of `out`.
   void materialize(const std::string& arena, Headers& out);
   bool scanning() const { return !head_complete_ || in_trailers_; }
   bool isUpgrade() const { return type_ == Type::Request ? request_.upgrade : response_.upgrade; }
@@ -180,10 +185,9 @@ class MessageParser {
   bool field_open_ = false;  // a field's name began and its value has not ended yet
   char scan_prev_ = 0;       // last head byte seen by scanLineEndings, carried across feeds
   const char* exec_start_ = nullptr;  // start of the buffer llhttp is executing right now
-  // The head's bytes in the caller's buffer not yet copied to head_arena_: from raw_from_ up to
-  // the end of the last piece recorded (raw_high_); raw_from_ lands at offset raw_base_.
+  // The head's bytes in the caller's buffer not yet copied to head_arena_ start at raw_from_,
+  // which lands at offset raw_base_.
   const char* raw_from_ = nullptr;
-  const char* raw_high_ = nullptr;
   uint32_t raw_base_ = 0;
   uint64_t head_bytes_ = 0;
   uint64_t trailer_bytes_ = 0;
