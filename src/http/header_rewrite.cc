@@ -352,15 +352,30 @@ void buildClientResponseHead(std::string& out, const ResponseHead& response,
   const bool switching = response.status == 101;
   bool has_request_id = false;
   const Header* upgrade = nullptr;
+  // A parsed head passes its kept fields on as the lines it received, a run of them per copy;
+  // any other head is written field by field.
+  const bool raw = !response.raw_fields.empty();
+  const char* run = nullptr;  // first line of the run of kept fields not yet written
   for (const Header& h : headers) {
     const KnownHeader kind = kindOf(h);
     if (kind == KnownHeader::Upgrade && upgrade == nullptr) upgrade = &h;
-    if (isHopByHop(h, listed)) continue;
     // Content-Length is ours to state when we frame the body; without a body (HEAD, 304) the
     // upstream's value describes the representation and passes unchanged.
-    if (plan.framing != BodyFraming::None && kind == KnownHeader::ContentLength) continue;
-    if (kind == KnownHeader::XRequestId) has_request_id = true;
-    w.header(h.name, h.value);
+    const bool drop = isHopByHop(h, listed) ||
+                      (plan.framing != BodyFraming::None && kind == KnownHeader::ContentLength);
+    if (!drop && kind == KnownHeader::XRequestId) has_request_id = true;
+    if (!raw) {
+      if (!drop) w.header(h.name, h.value);
+    } else if (!drop) {
+      if (run == nullptr) run = h.name.data();
+    } else if (run != nullptr) {
+      w.append(std::string_view(run, static_cast<size_t>(h.name.data() - run)));
+      run = nullptr;
+    }
+  }
+  if (run != nullptr) {
+    const char* const fields_end = response.raw_fields.data() + response.raw_fields.size();
+    w.append(std::string_view(run, static_cast<size_t>(fields_end - run)));
   }
 
   if (switching) {

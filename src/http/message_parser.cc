@@ -334,7 +334,7 @@ void MessageParser::materialize(const std::string& arena, Headers& out) {
   fields_.clear();
 }
 
-int MessageParser::splitHead(uint32_t head_end, Headers& out) {
+int MessageParser::splitHead(uint32_t head_end, Headers& out, std::string_view& raw_fields) {
   // llhttp (strict) has checked every byte of the head: field names are tokens, values hold no
   // CR, NUL or other control byte, a lone CR is refused. What it still lets through are the line
   // ends scanLineEndings() refuses (a bare LF, obs-fold) and an empty name: those are checked
@@ -369,6 +369,7 @@ int MessageParser::splitHead(uint32_t head_end, Headers& out) {
     if (!lineEndOk(lf)) return -1;
   }
   p = start_line_lf + 1;
+  const char* const fields_begin = p;
   out.clear();
   while (true) {
     const char* lf = p < end ? nextLf(p) : nullptr;
@@ -377,7 +378,10 @@ int MessageParser::splitHead(uint32_t head_end, Headers& out) {
     }
     if (!lineEndOk(lf)) return -1;
     const char* const cr = lf - 1;
-    if (cr == p) break;  // the empty line: the head ends here
+    if (cr == p) {  // the empty line: the head ends here
+      raw_fields = std::string_view(fields_begin, static_cast<size_t>(p - fields_begin));
+      break;
+    }
     const auto* colon = static_cast<const char*>(std::memchr(p, ':', static_cast<size_t>(cr - p)));
     // llhttp 8.1 accepts ": value"; a line without a colon it refuses itself.
     if (colon == nullptr || colon == p) return failEmptyName();
@@ -534,7 +538,9 @@ int MessageParser::finishHead() {
   const auto head_end = static_cast<uint32_t>(head_arena_.size());
   // Before splitHead(): it may add to the arena, which would move the views made there.
   const Span path = type_ == Type::Request ? originFormSpan() : Span{};
-  if (splitHead(head_end, headers) != 0) return -1;
+  std::string_view raw_fields;
+  if (splitHead(head_end, headers, raw_fields) != 0) return -1;
+  if (type_ == Type::Response) response_.raw_fields = raw_fields;
   if (type_ == Type::Request) {
     request_.target = view(head_arena_, target_);
   } else {

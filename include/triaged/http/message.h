@@ -172,6 +172,10 @@ struct ResponseHead {
   uint8_t version_major = 1;
   uint8_t version_minor = 1;
   Headers headers;
+  // The field lines as received, each with its CRLF, when the head was parsed from bytes: every
+  // header's name starts a line of it, in the order of `headers`, so a run of fields passed on
+  // unchanged is one copy (buildClientResponseHead). Empty for a head built any other way.
+  std::string_view raw_fields;
   BodyFraming framing = BodyFraming::None;
   uint64_t content_length = 0;
   bool keep_alive = true;  // the upstream allows another request on this connection

@@ -128,8 +128,8 @@ class MessageParser {
   // The head's checks and fields, once feed() has its bytes in head_arena_: 0, or -1 after fail().
   int finishHead();
   // Reads the head's field lines from head_arena_'s first `head_end` bytes into `out`, checking
-  // their line ends: 0, or -1 after fail().
-  int splitHead(uint32_t head_end, Headers& out);
+  // their line ends, and sets `raw_fields` to those lines: 0, or -1 after fail().
+  int splitHead(uint32_t head_end, Headers& out, std::string_view& raw_fields);
   int onBody(const char* at, size_t len);
   int onChunkHeader();
   int onMessageComplete();
