@@ -135,6 +135,36 @@ TEST_CASE("chunked request with trailers", "[unit][http]") {
   CHECK(h.parser.request().headers.size() == 2);
 }
 
+TEST_CASE("trailers, then the next message's head, then trailers again on one connection",
+          "[unit][http]") {
+  // The head's fields come from its bytes, the trailers' from llhttp's callbacks: the parser
+  // switches between the two per message, and neither may see the other's fields.
+  Harness h(Type::Request);
+  const std::string chunked =
+      "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n";
+  const std::string plain = "GET /next HTTP/1.1\r\nHost: b\r\nX-Head: 2\r\n\r\n";
+  const std::string all = chunked + plain + chunked;
+  size_t at = 0;
+  for (int i = 0; i < 3; ++i) {
+    const auto r = h.feed(std::string_view(all).substr(at));
+    REQUIRE(r.status == Status::MessageComplete);
+    at += r.consumed;
+    if (i == 1) {
+      CHECK(h.rec.request.target == "/next");
+      REQUIRE(h.rec.request.headers.size() == 2);
+      CHECK(h.rec.request.headers[1].name == "X-Head");
+      CHECK(h.rec.trailers.empty());
+    } else {
+      REQUIRE(h.rec.trailers.size() == 1);
+      CHECK(h.rec.trailers[0].name == "X-T");
+      CHECK(h.rec.request.headers.size() == 2);
+    }
+    h.parser.resume();
+  }
+  CHECK(at == all.size());
+}
+
 TEST_CASE("chunked response without trailers", "[unit][http]") {
   Harness h(Type::Response);
   const std::string msg =
