@@ -342,15 +342,7 @@ int MessageParser::splitHead(uint32_t head_end, Headers& out, std::string_view& 
   const char* const base = head_arena_.data();
   const char* const end = base + head_end;
   const auto lineEndOk = [&](const char* lf) {
-    if (lf == base || lf[-1] != '\r') {
-      fail(ParseErrorKind::BadMessage, kBareLf, "line ended by LF without CR");
-      return false;
-    }
-    if (lf + 1 != end && isOws(lf[1])) {
-      fail(ParseErrorKind::BadMessage, kObsFold, "obsolete line folding");
-      return false;
-    }
-    return true;
+    return this->lineEndOk(lf, lf != base ? lf[-1] : '\0', end);
   };
   const auto nextLf = [end](const char* from) {
     const void* lf = std::memchr(from, '\n', static_cast<size_t>(end - from));
@@ -448,18 +440,22 @@ bool MessageParser::scanLineEndings(const char* from, const char* to) {
   const char* p = from;
   while (const auto* lf =
              static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(to - p)))) {
-    const char before = lf != from ? lf[-1] : scan_prev_;
-    if (before != '\r') {
-      fail(ParseErrorKind::BadMessage, kBareLf, "line ended by LF without CR");
-      return false;
-    }
-    if (lf + 1 != to && isOws(lf[1])) {
-      fail(ParseErrorKind::BadMessage, kObsFold, "obsolete line folding");
-      return false;
-    }
+    if (!lineEndOk(lf, lf != from ? lf[-1] : scan_prev_, to)) return false;
     p = lf + 1;
   }
   scan_prev_ = to[-1];
+  return true;
+}
+
+bool MessageParser::lineEndOk(const char* lf, char before, const char* end) {
+  if (before != '\r') {
+    fail(ParseErrorKind::BadMessage, kBareLf, "line ended by LF without CR");
+    return false;
+  }
+  if (lf + 1 != end && isOws(lf[1])) {
+    fail(ParseErrorKind::BadMessage, kObsFold, "obsolete line folding");
+    return false;
+  }
   return true;
 }
 

@@ -150,6 +150,9 @@ class MessageParser {
   // The same for a piece of a header field or value: trailers have their own budget.
   int checkFieldLimit(const char* at, size_t len);
   bool scanLineEndings(const char* from, const char* to);
+  // The checks of one LF of a head or trailer section (the byte before it is `before`; the section
+  // ends at `end`): true, or false after fail() (bare LF, obs-fold).
+  bool lineEndOk(const char* lf, char before, const char* end);
   // A piece of a name, value, target or reason. The head's pieces are only located here: the
   // head's raw bytes are copied into head_arena_ in one piece per feed() (copyRawHead), where
   // the pieces' offsets then point. Trailer pieces are appended to trailer_arena_ one by one.
