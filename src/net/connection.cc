@@ -121,19 +121,9 @@ void Connection::scheduleFlush() {
 
 void Connection::runTurnTask() {
   if (fd_ < 0) return;
-  bool destroyed = false;
-  destroyed_flag_ = &destroyed;
-  in_handler_ = true;
-  [&] {
-    if (write_ready_ && outputLength() > 0 && !flush(destroyed)) return;
-    // What the flush's callbacks queued on this connection goes out now too.
-    if (flush_wanted_ && write_ready_ && outputLength() > 0 && !flush(destroyed)) return;
-    flush_wanted_ = false;
-  }();
-  if (!destroyed) {
-    destroyed_flag_ = nullptr;
-    in_handler_ = false;
-  }
+  runHandler([&](const bool& destroyed) {
+    return !(write_ready_ && outputLength() > 0) || flush(destroyed);
+  });
 }
 
 ssize_t Connection::flushTls(const evbuffer_iovec* vecs, int nvec, bool& blocked, int& err) {
@@ -451,13 +441,10 @@ void Connection::onSocketEventCb(evutil_socket_t, short what, void* ctx) noexcep
 
 void Connection::onSocketEvent(short what) {
   loop_.refreshNow();
-  bool destroyed = false;
-  destroyed_flag_ = &destroyed;
-  in_handler_ = true;
   scheduled_ = 0;  // this call consumes every event_active() made since the last one
-  [&] {
+  runHandler([&](const bool& destroyed) {
     if (connecting_) {
-      if ((what & EV_WRITE) == 0 || !finishConnect(destroyed)) return;
+      if ((what & EV_WRITE) == 0 || !finishConnect(destroyed)) return false;
     }
     if ((what & EV_WRITE) != 0) write_ready_ = true;
     if ((what & EV_CLOSED) != 0) peer_closed_ = true;
@@ -467,16 +454,25 @@ void Connection::onSocketEvent(short what) {
       if (tls_wants_write_ && (what & EV_WRITE) != 0) read_ready_ = true;
       if (tls_write_wants_read_ && (what & (EV_READ | EV_CLOSED)) != 0) write_ready_ = true;
       if (!tls_->established()) {
-        if (!advanceHandshake(destroyed)) return;
-        if (!tls_->established()) return;
+        if (!advanceHandshake(destroyed)) return false;
+        if (!tls_->established()) return false;
       }
     }
-    if (write_ready_ && outputLength() > 0 && !flush(destroyed)) return;
-    if (read_ready_ && wantsRead() && !readSocket(destroyed)) return;
-    // What the callbacks queued on this connection goes out now, in one write.
-    if (flush_wanted_ && write_ready_ && outputLength() > 0 && !flush(destroyed)) return;
+    if (write_ready_ && outputLength() > 0 && !flush(destroyed)) return false;
+    return !(read_ready_ && wantsRead()) || readSocket(destroyed);
+  });
+}
+
+template <typename Body>
+void Connection::runHandler(Body&& body) {
+  bool destroyed = false;
+  destroyed_flag_ = &destroyed;
+  in_handler_ = true;
+  // What the body's callbacks queued on this connection goes out at its end, in one write.
+  if (body(static_cast<const bool&>(destroyed)) &&
+      (!(flush_wanted_ && write_ready_ && outputLength() > 0) || flush(destroyed))) {
     flush_wanted_ = false;
-  }();
+  }
   if (!destroyed) {
     destroyed_flag_ = nullptr;
     in_handler_ = false;

@@ -159,6 +159,11 @@ class Connection final : private TurnTask {
   static void onSocketEventCb(evutil_socket_t fd, short what, void* ctx) noexcept;
   static void onTimerCb(evutil_socket_t fd, short what, void* ctx) noexcept;
   void onSocketEvent(short what);
+  // Runs body(destroyed) as this connection's handler (a socket event or its turn task): writes
+  // made meanwhile only set flush_wanted_, and go out in one flush at the end unless the body
+  // returned false (the connection closed or cannot write yet).
+  template <typename Body>
+  void runHandler(Body&& body);
   void onTimer();
   // Each returns false when the connection was destroyed or closed by a callback it ran; the
   // caller must then return without touching the object.
